@@ -1,0 +1,189 @@
+"""Load images, split them, and convert RGB <-> CIE L*a*b* once, into memory."""
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage import color
+
+from .config import ColorizerError
+
+# Files in a data folder that are not meant as images and are passed over without a warning.
+_NOT_IMAGES = ("readme", ".gitignore", ".gitkeep", "split.json")
+
+
+def resolve_data_dir(path=None):
+    """The data folder: an explicit path, else $COLORIZER_DATA, else ./face_images."""
+    if path is None:
+        path = os.environ.get("COLORIZER_DATA") or "face_images"
+    path = Path(path)
+    if not path.is_dir():
+        raise ColorizerError(
+            f"data folder not found: {path} (pass --data DIR or set COLORIZER_DATA to the "
+            "folder of face images; face_images/README.md says where the set comes from)")
+    return path
+
+
+def list_images(data_dir):
+    """Candidate files of a data folder, sorted by name (hidden files and READMEs left out)."""
+    data_dir = resolve_data_dir(data_dir)
+    files = sorted(p for p in data_dir.iterdir()
+                   if p.is_file() and not p.name.startswith(".")
+                   and not p.name.lower().startswith(_NOT_IMAGES))
+    if not files:
+        raise ColorizerError(f"data folder is empty: {data_dir} (put the face images there)")
+    return files
+
+
+def to_rgb8(img):
+    """Any PIL image -> (H, W, 3) uint8 sRGB: 16-bit and 32-bit grayscale scaled, alpha over white."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.asarray(img).astype(np.float64) / 257.0      # 16-bit range onto 8 bits
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2)
+    if img.mode == "F":
+        a = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("RGB"))
+
+
+def read_image(path):
+    """One image file -> (H, W, 3) uint8, or a ColorizerError naming the file."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb8(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ColorizerError(f"cannot read image {path}: {e}") from None
+
+
+def fit_size(rgb, size):
+    """Resize the shorter side to `size`, then crop the centre square."""
+    h, w = rgb.shape[:2]
+    if (h, w) == (size, size):
+        return rgb
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    img = Image.fromarray(rgb).resize((nw, nh), Image.BICUBIC)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return np.asarray(img)[top:top + size, left:left + size]
+
+
+def rgb_to_lab(rgb):
+    """(..., H, W, 3) uint8 sRGB -> (..., 3, H, W) float32 tensor of L*, a*, b* (scikit-image)."""
+    lab = color.rgb2lab(rgb).astype(np.float32)
+    return torch.from_numpy(np.moveaxis(lab, -1, -3).copy())
+
+
+def lab_to_rgb(L, ab):
+    """L (..., 1, H, W) and a*b* (..., 2, H, W) in raw units -> (..., H, W, 3) uint8 sRGB."""
+    lab = torch.cat([L, ab], dim=-3).detach().cpu().double().numpy()
+    lab = np.moveaxis(lab, -3, -1)
+    with warnings.catch_warnings():      # predicted a*b* may leave the sRGB gamut: clipped, as expected
+        warnings.simplefilter("ignore")
+        rgb = color.lab2rgb(lab)
+    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class LabImages:
+    """A set of images held as one (N, 3, H, W) float32 tensor of L*, a*, b*."""
+    names: list
+    lab: torch.Tensor
+
+    @property
+    def L(self):
+        return self.lab[:, :1]
+
+    @property
+    def ab(self):
+        return self.lab[:, 1:]
+
+    def __len__(self):
+        return len(self.names)
+
+    def subset(self, names):
+        index = {n: i for i, n in enumerate(self.names)}
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise ColorizerError(
+                f"{len(missing)} image(s) of the split are not in the data: {', '.join(missing[:5])}")
+        rows = torch.tensor([index[n] for n in names], dtype=torch.long)
+        return LabImages(list(names), self.lab[rows])
+
+
+def load_images(data_dir=None, size=128, limit=None, names=None):
+    """Read a folder of images into LabImages, converting to Lab once.
+
+    `limit` keeps the first N files by name; `names` keeps exactly those files (a saved split).
+    Unreadable files are skipped with one warning; images of another size are fitted with one.
+    """
+    files = list_images(data_dir)
+    if names is not None:
+        by_name = {p.name: p for p in files}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ColorizerError(
+                f"{len(missing)} image(s) of the split are missing from {resolve_data_dir(data_dir)}: "
+                f"{', '.join(missing[:5])}")
+        files = [by_name[n] for n in names]
+    if limit is not None:
+        files = files[:limit]
+    good, rgbs, bad, resized = [], [], [], []
+    for p in files:
+        try:
+            rgb = read_image(p)
+        except ColorizerError:
+            bad.append(p.name)
+            continue
+        if rgb.shape[:2] != (size, size):
+            resized.append(p.name)
+            rgb = fit_size(rgb, size)
+        good.append(p.name)
+        rgbs.append(rgb)
+    folder = resolve_data_dir(data_dir)
+    if not good:
+        raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable file(s) in {folder}: {_few(bad)}", stacklevel=2)
+    if resized:
+        warnings.warn(f"resized/cropped {len(resized)} image(s) to {size}x{size}: {_few(resized)}",
+                      stacklevel=2)
+    return LabImages(good, rgb_to_lab(np.stack(rgbs)))
+
+
+def _few(names, k=10):
+    return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
+
+
+def split_names(names, test_fraction=0.1, seed=0):
+    """Seeded split of the sorted names: (train, test). Same names and seed -> same split anywhere."""
+    names = sorted(names)
+    if len(names) < 2:
+        raise ColorizerError(f"need at least 2 images to split into train and test, got {len(names)}")
+    n_test = min(len(names) - 1, max(1, round(len(names) * test_fraction)))
+    perm = np.random.default_rng(seed).permutation(len(names))
+    test = sorted(names[i] for i in perm[:n_test])
+    train = sorted(names[i] for i in perm[n_test:])
+    return train, test
+
+
+def save_split(path, train, test, seed):
+    write_json(path, {"seed": seed, "train": list(train), "test": list(test)})
+
+
+def write_json(path, obj):
+    """Write JSON atomically: a temporary file, then os.replace."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)

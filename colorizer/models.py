@@ -1,0 +1,127 @@
+"""The Regressor and the Colorizer, and each head's scaling of raw a*b*."""
+
+import torch
+import torch.nn as nn
+
+from .config import ColorizerError
+
+# L* in [0, 100] is centred and scaled before the first convolution (as Zhang et al.'s l_cent,
+# l_norm). Each head maps raw a*b* into its output range and back; the sigmoid scaling
+# (ab + 128) / 255 is the study's own, so its loss is comparable with the study's table.
+L_CENT, L_NORM = 50.0, 100.0
+
+
+def normalize_l(L):
+    return (L - L_CENT) / L_NORM
+
+
+def encode_ab(ab, head):
+    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh."""
+    if head == "sigmoid":
+        return (ab + 128.0) / 255.0
+    if head == "tanh":
+        return ab / 128.0
+    raise ColorizerError(f"unknown head {head!r}")
+
+
+def decode_ab(y, head):
+    """The head's output -> raw a*b*; the inverse of encode_ab."""
+    if head == "sigmoid":
+        return y * 255.0 - 128.0
+    if head == "tanh":
+        return y * 128.0
+    raise ColorizerError(f"unknown head {head!r}")
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "gelu": nn.GELU}
+_HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def _activation(name):
+    if name not in _ACTIVATIONS:
+        raise ColorizerError(f"unknown activation {name!r}; choose one of {', '.join(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]()
+
+
+def _down(c_in, c_out, act):
+    return [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), _activation(act)]
+
+
+def _up(c_in, c_out, act):
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+            _activation(act)]
+
+
+def encoder(widths, act="relu"):
+    """Stride-2 convolutions from 1 x 128 x 128 down to widths[-1] x 1 x 1.
+
+    With widths (8, 16, 32, 64, 128, 256):
+    1 x 128 x 128 -> 8 x 64 x 64 -> 16 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8
+    -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width).
+    """
+    chans = (1, *widths, widths[-1])
+    layers = []
+    for c_in, c_out in zip(chans[:-1], chans[1:]):
+        layers += _down(c_in, c_out, act)
+    return nn.Sequential(*layers)
+
+
+class Regressor(nn.Module):
+    """L* (B, 1, H, W) -> the image's mean a*, mean b* in head space (B, 2)."""
+
+    kind = "regressor"
+
+    def __init__(self, widths, head="sigmoid", activation="relu"):
+        super().__init__()
+        self.head = head
+        self.encoder = encoder(widths, activation)
+        self.fc = nn.Linear(widths[-1], 2)
+        self.out = _HEADS[head]()
+
+    def forward(self, L):
+        z = self.encoder(normalize_l(L)).flatten(1)     # (B, widths[-1])
+        return self.out(self.fc(z))                      # (B, 2)
+
+    @torch.no_grad()
+    def predict_ab(self, L):
+        """Raw mean a*, b* (B, 2)."""
+        return decode_ab(self(L), self.head)
+
+
+class Colorizer(nn.Module):
+    """L* (B, 1, H, W) -> a*b* in head space (B, 2, H, W): the encoder, then its mirror image."""
+
+    kind = "colorizer"
+
+    def __init__(self, widths, head="tanh", activation="relu"):
+        super().__init__()
+        self.head = head
+        self.encoder = encoder(widths, activation)
+        # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64 x 64
+        chans = (widths[-1], *reversed(widths))
+        layers = []
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            layers += _up(c_in, c_out, activation)
+        layers += [nn.ConvTranspose2d(widths[0], 2, 4, 2, 1), _HEADS[head]()]   # 2 x 128 x 128
+        self.decoder = nn.Sequential(*layers)
+
+    def forward(self, L):
+        return self.decoder(self.encoder(normalize_l(L)))
+
+    @torch.no_grad()
+    def predict_ab(self, L):
+        """Raw a*b* (B, 2, H, W)."""
+        return decode_ab(self(L), self.head)
+
+
+def build_model(cfg):
+    """The model a Config describes."""
+    cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
+    return cls(cfg.widths, head=cfg.head, activation=cfg.activation)
+
+
+def target(ab, model_kind, head):
+    """What a model of this kind is trained to output for a batch of raw a*b* (B, 2, H, W)."""
+    if model_kind == "regressor":
+        ab = ab.mean(dim=(2, 3))
+    return encode_ab(ab, head)

@@ -1,0 +1,70 @@
+"""Loss plots and grayscale / original / generated triples.
+
+Figures are built with matplotlib's object API (no pyplot state): they save from scripts on
+any backend and display in a notebook.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from .data import lab_to_rgb
+
+
+def plot_loss(history, path=None, title=None):
+    """Train and test loss (head space) per epoch; saved to `path` if given. Returns the figure."""
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
+    epochs = range(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_loss"], label="train")
+    ax.plot(epochs, history["test_loss"], label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (head space)")
+    ax.set_yscale("log")
+    ax.set_title(title or "loss vs epoch")
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def triples(L, ab_true, ab_pred):
+    """(N, H, 3W, 3) uint8: grayscale | original | generated, side by side.
+
+    `ab_pred` is (N, 2, H, W), or (N, 2) for a regressor's mean a*b* (painted everywhere).
+    """
+    if ab_pred.dim() == 2:
+        ab_pred = ab_pred[:, :, None, None].expand_as(ab_true)
+    gray = lab_to_rgb(L, torch.zeros_like(ab_true))
+    orig = lab_to_rgb(L, ab_true)
+    gen = lab_to_rgb(L, ab_pred)
+    return np.concatenate([gray, orig, gen], axis=2)
+
+
+def save_triples(L, ab_true, ab_pred, names, out_dir):
+    """One PNG per image, named after it, in `out_dir`. Returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, img in zip(names, triples(L, ab_true, ab_pred)):
+        p = out_dir / (Path(name).stem + ".png")
+        Image.fromarray(img).save(p)
+        paths.append(p)
+    return paths
+
+
+def show_triples(L, ab_true, ab_pred, names=None, n=6):
+    """A figure of the first `n` triples, for the notebook."""
+    imgs = triples(L[:n], ab_true[:n], ab_pred[:n])
+    fig = Figure(figsize=(6, 2.1 * len(imgs)))
+    axes = fig.subplots(len(imgs), 1, squeeze=False)
+    for i, (ax, img) in enumerate(zip(axes[:, 0], imgs)):
+        ax.imshow(img)
+        ax.set_axis_off()
+        ax.set_title(f"{names[i] if names else i}: grayscale | original | generated", fontsize=8)
+    fig.tight_layout()
+    return fig
