@@ -24,9 +24,10 @@ class Config:
     model: str = "colorizer"          # "colorizer" (per-pixel a*b*) or "regressor" (mean a*, b*)
     head: str = "tanh"                # output head, which also fixes the target scaling
     widths: tuple = ARCHS[2]
-    activation: str = "relu"
+    # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
+    activation: str = "leaky_relu"
     epochs: int = 6
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-7
     batch_size: int = 64
     seed: int = 0

@@ -42,8 +42,8 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
     for idx in bar:
         x = random_resized_crop(lab[idx.to(lab.device)], generator, cfg.crop_scale,
                                 cfg.crop_ratio, cfg.flip)
-        L, ab = x[:, :1], x[:, 1:]
-        loss = F.mse_loss(model(L), target(ab, model.kind, model.head))
+        L = x[:, :1].contiguous(memory_format=torch.channels_last)
+        loss = F.mse_loss(model(L), target(x[:, 1:], model.kind, model.head))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

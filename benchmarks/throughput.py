@@ -1,0 +1,137 @@
+"""Training throughput: the bare model against the whole training pipeline, on the same batches.
+
+bare      forward + backward + Adam step on batches made beforehand (no indexing, no augmentation)
+pipeline  colorizer.train_one_epoch: shuffled indices, gather, batched crop/flip, target scaling,
+          forward + backward + Adam step, loss read back each batch
+
+Both run the same number of batches of the same size; the two are interleaved `--rounds` times
+and the median is kept, so a neighbour's load hits both alike. Also reported: the model's FLOPs
+per image (torch.utils.flop_counter), the GFLOP/s that gives, and a float32 matmul's GFLOP/s in
+the same run as the machine's practical peak.
+
+    python benchmarks/throughput.py [--arch 1 2] [--head tanh sigmoid] [--batches 12]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import machine, train_split, write_result  # noqa: E402
+from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch  # noqa: E402
+from colorizer.models import target  # noqa: E402
+
+
+def matmul_gflops(n=2048, seconds=2.0):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
+def flops_per_image(model, size=128, batch=4):
+    """Forward + backward FLOPs of one image (matmul/conv FLOPs, as flop_counter counts them)."""
+    x = torch.rand(batch, 1, size, size) * 100
+    with FlopCounterMode(display=False) as fc:
+        model(x).square().mean().backward()
+    model.zero_grad(set_to_none=True)
+    return fc.get_total_flops() / batch
+
+
+def bare_step(model, optimizer, L, y):
+    loss = F.mse_loss(model(L), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def measure(cfg, train_lab, n_batches, rounds):
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(0)
+    # The pipeline's epoch: `factor` augmented passes over `lab`, about n_batches full batches.
+    n = min(len(train_lab), cfg.batch_size * n_batches)
+    factor = -(-cfg.batch_size * n_batches // n)
+    lab, n_images = train_lab[:n], n * factor
+    pipe_cfg = replace(cfg, augment_factor=factor)
+    # The bare model gets as many images in batches of the same size, augmented beforehand.
+    batches = []
+    for idx in (torch.arange(n_images) % n).split(cfg.batch_size):
+        x = random_resized_crop(lab[idx], gen)
+        L = x[:, :1].contiguous(memory_format=torch.channels_last)
+        batches.append((L, target(x[:, 1:], model.kind, model.head)))
+
+    def run_bare():
+        model.train()
+        t0 = time.perf_counter()
+        for L, y in batches:
+            bare_step(model, optimizer, L, y)
+        return n_images / (time.perf_counter() - t0)
+
+    def run_pipeline():
+        t0 = time.perf_counter()
+        train_one_epoch(model, optimizer, lab, pipe_cfg, gen)
+        return n_images / (time.perf_counter() - t0)
+
+    run_bare(), run_pipeline()                      # warm-up: allocator, oneDNN kernels
+    bare, pipe = [], []
+    for r in range(rounds):                         # alternate which goes first
+        if r % 2:
+            pipe.append(run_pipeline())
+        bare.append(run_bare())
+        if not r % 2:
+            pipe.append(run_pipeline())
+    return statistics.median(bare), statistics.median(pipe), model
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--arch", type=int, nargs="+", default=[1, 2], choices=sorted(ARCHS))
+    p.add_argument("--head", nargs="+", default=["tanh", "sigmoid"])
+    p.add_argument("--model", default="colorizer", choices=["colorizer", "regressor"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batches", type=int, default=10, help="batches per timed round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--data", help="image folder (default: $COLORIZER_DATA, then ./face_images)")
+    args = p.parse_args(argv)
+
+    train, _ = train_split(args.data)
+    peak = matmul_gflops()
+    print(f"float32 matmul 2048^3: {peak:.1f} GFLOP/s  ({torch.get_num_threads()} threads)")
+    print(f"{'model':<22} {'bare img/s':>10} {'pipeline img/s':>15} {'ratio':>6} "
+          f"{'GFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>7}")
+    rows = []
+    for arch in args.arch:
+        for head in args.head:
+            cfg = Config(model=args.model, head=head, widths=ARCHS[arch],
+                         batch_size=args.batch_size)
+            bare, pipe, model = measure(cfg, train.lab, args.batches, args.rounds)
+            gflop = flops_per_image(model) / 1e9
+            row = {"model": args.model, "arch": arch, "head": head, "batch_size": args.batch_size,
+                   "bare_images_per_s": bare, "pipeline_images_per_s": pipe,
+                   "ratio": pipe / bare, "gflop_per_image": gflop,
+                   "pipeline_gflop_per_s": gflop * pipe, "fraction_of_matmul_peak": gflop * pipe / peak}
+            rows.append(row)
+            print(f"{args.model + f' arch{arch} ' + head:<22} {bare:>10.1f} {pipe:>15.1f} "
+                  f"{pipe / bare:>6.1%} {gflop:>9.3f} {gflop * pipe:>8.1f} "
+                  f"{gflop * pipe / peak:>7.1%}")
+    path = write_result("throughput", {"machine": machine(), "matmul_gflop_per_s": peak,
+                                       "batches_per_round": args.batches, "rounds": args.rounds,
+                                       "rows": rows})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

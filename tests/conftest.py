@@ -1,0 +1,50 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorizer import Config
+
+TINY = dict(widths=(4, 8, 8), image_size=16, batch_size=8, augment_factor=2)
+
+
+def tiny_config(**kw):
+    """A 16 px model small enough for tests that take seconds."""
+    return Config(**{**TINY, **kw})
+
+
+def smooth_face(rng, size):
+    """A synthetic image whose colour follows its lightness, so a model can learn it."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    cx, cy, r = rng.uniform(0.3, 0.7, 3)
+    blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (0.1 + 0.2 * r))
+    rgb = np.stack([0.9 * blob + 0.1, 0.6 * blob + 0.1, 0.4 * blob + 0.2 * (1 - blob)], -1)
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def make_folder(folder, n=12, size=16, seed=0):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(smooth_face(rng, size)).save(folder / f"img{i:03d}.png")
+    return folder
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    return make_folder(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """The face set from $COLORIZER_DATA; under CI a missing set fails instead of skipping."""
+    path = os.environ.get("COLORIZER_DATA")
+    if path and Path(path).is_dir() and any(Path(path).glob("*.jpg")):
+        return Path(path)
+    msg = f"real face images not found (COLORIZER_DATA={path!r})"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(msg)
+    pytest.skip(msg)

@@ -1,0 +1,111 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorizer import rgb_to_lab
+
+from .conftest import make_folder, smooth_face
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "colorizer", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def one_line_error(r):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("colorizer: error:")]
+    assert lines, r.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(real_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    r = cli("train", "--model", "colorizer", "--head", "tanh", "--arch", "2", "--epochs", "1",
+            "--augment-factor", "2", "--limit", "20", "--data", real_data, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "test ab_mse" in r.stdout and "raw CIELAB" in r.stdout
+    return out
+
+
+def test_train_writes_run_folder(trained):
+    for name in ("checkpoint.pt", "history.json", "metrics.json", "split.json", "loss.png"):
+        assert (trained / name).is_file()
+    assert len(list((trained / "triples").glob("*.png"))) == 2      # 10 % of 20 images
+
+
+def test_evaluate_json_is_the_only_stdout(trained, real_data):
+    r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--data", real_data, "--json")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert metrics["n_test"] == 2 and metrics["split"] == "test"
+    assert 0 < metrics["ab_mse"] < 1000
+    saved = json.loads((trained / "metrics.json").read_text())
+    assert metrics["ab_mse"] == pytest.approx(saved["ab_mse"], rel=1e-4)
+
+
+def test_colorize_any_size_keeps_l_and_survives_bad_inputs(trained, tmp_path):
+    rng = np.random.default_rng(0)
+    odd = smooth_face(rng, 128)[:97, :61]
+    Image.fromarray(odd).save(tmp_path / "odd.png")
+    Image.fromarray(odd[..., 0]).convert("L").resize((150, 90)).save(tmp_path / "gray.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    r = cli("colorize", "--checkpoint", trained / "checkpoint.pt", tmp_path / "odd.png",
+            tmp_path / "bad.jpg", tmp_path / "gray.jpg", tmp_path / "missing.png", "--out", out)
+    assert r.returncode == 1
+    assert "bad.jpg" in one_line_error(r) and "missing.png" in r.stderr
+    res = np.asarray(Image.open(out / "odd.png"))
+    assert res.shape == (97, 61, 3)
+    L_in, L_out = rgb_to_lab(odd)[0], rgb_to_lab(res)[0]
+    assert (L_in - L_out).abs().mean() < 1.0          # the input's own L*, up to gamut clipping
+    assert np.asarray(Image.open(out / "gray.png")).shape == (90, 150, 3)
+
+
+def test_colorize_a_folder(trained, tmp_path):
+    folder = make_folder(tmp_path / "in", n=3, size=40)
+    r = cli("colorize", "--checkpoint", trained / "checkpoint.pt", folder, "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [f"img00{i}.png" for i in range(3)]
+
+
+def test_regressor_end_to_end(real_data, tmp_path):
+    r = cli("train", "--model", "regressor", "--arch", "1", "--epochs", "1", "--augment-factor",
+            "1", "--limit", "20", "--data", real_data, "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("evaluate", "--checkpoint", tmp_path / "checkpoint.pt", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["mean_ab_mse"] >= 0
+    assert (tmp_path / "predictions.csv").is_file()
+
+
+def test_missing_data_folder_is_one_line(tmp_path):
+    r = cli("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "o", "--epochs", "1")
+    assert r.returncode == 2
+    assert "data folder not found" in one_line_error(r) and "nowhere" in r.stderr
+
+
+def test_empty_and_unreadable_folders(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = cli("train", "--data", tmp_path / "empty", "--out", tmp_path / "o")
+    assert "empty" in one_line_error(r)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.jpg").write_text("no")
+    r = cli("train", "--data", tmp_path / "junk", "--out", tmp_path / "o")
+    assert "no readable image" in one_line_error(r)
+
+
+def test_missing_checkpoint(tmp_path):
+    r = cli("evaluate", "--checkpoint", tmp_path / "none.pt")
+    assert r.returncode == 2 and "checkpoint not found" in one_line_error(r)

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from colorizer import ARCHS, Colorizer, Config, Regressor, build_model, decode_ab, encode_ab
+from colorizer.models import target
+
+RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.parametrize("head", sorted(RANGES))
+def test_colorizer_shape_and_range(arch, head):
+    model = Colorizer(ARCHS[arch], head=head)
+    y = model(torch.rand(2, 1, 128, 128) * 100)
+    assert y.shape == (2, 2, 128, 128)
+    lo, hi = RANGES[head]
+    assert torch.isfinite(y).all() and y.min() >= lo and y.max() <= hi
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.parametrize("head", sorted(RANGES))
+def test_regressor_shape_and_range(arch, head):
+    model = Regressor(ARCHS[arch], head=head)
+    y = model(torch.rand(3, 1, 128, 128) * 100)
+    assert y.shape == (3, 2)
+    lo, hi = RANGES[head]
+    assert torch.isfinite(y).all() and y.min() >= lo and y.max() <= hi
+
+
+def test_encoder_reaches_1x1():
+    model = Colorizer(ARCHS[1])
+    z = model.encoder(torch.zeros(2, 1, 128, 128))
+    assert z.shape == (2, 512, 1, 1)
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 7
+    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) and c.padding == (1, 1) for c in convs)
+
+
+@pytest.mark.parametrize("kind", ["colorizer", "regressor"])
+@pytest.mark.parametrize("head", sorted(RANGES))
+def test_every_parameter_gets_a_gradient(kind, head):
+    model = build_model(Config(model=kind, head=head))
+    out = model(torch.rand(4, 1, 128, 128) * 100)
+    out.square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("head", sorted(RANGES))
+def test_head_scaling_round_trip(head):
+    ab = torch.linspace(-110, 110, 444).reshape(1, 2, 3, -1)
+    assert torch.allclose(decode_ab(encode_ab(ab, head), head), ab, atol=1e-4)
+    lo, hi = RANGES[head]
+    y = encode_ab(ab, head)
+    assert y.min() > lo and y.max() < hi      # the whole sRGB a*b* range fits inside the head
+
+
+def test_regressor_target_is_mean_ab():
+    ab = torch.randn(2, 2, 8, 8) * 20
+    t = target(ab, "regressor", "tanh")
+    assert torch.allclose(decode_ab(t, "tanh"), ab.mean(dim=(2, 3)), atol=1e-4)
+
+
+def test_widths_must_fit_image_size():
+    with pytest.raises(Exception, match="1x1"):
+        Config(widths=(8, 16), image_size=128)
+    assert Config(widths=(4, 8, 8), image_size=16).image_size == 16

@@ -1,0 +1,107 @@
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from colorizer import (ColorizerError, Colorizer, Regressor, fit, load_checkpoint, load_images,
+                       load_model, restore, train_one_epoch)
+from colorizer.train import CHECKPOINT, batch_indices
+
+from .conftest import tiny_config
+
+
+@pytest.fixture
+def tiny_data(tiny_folder):
+    return load_images(tiny_folder, size=16)
+
+
+def test_batches_cover_every_image_and_never_leave_one_alone():
+    g = torch.Generator().manual_seed(0)
+    for n, bs in [(9, 4), (10, 3), (12, 8)]:
+        batches = batch_indices(n, bs, 3, g)
+        idx = torch.cat(batches)
+        assert torch.bincount(idx, minlength=n).tolist() == [3] * n
+        assert all(len(b) >= 2 for b in batches)
+
+
+@pytest.mark.parametrize("kind,head", [("colorizer", "tanh"), ("colorizer", "sigmoid"),
+                                       ("regressor", "sigmoid")])
+def test_loss_falls_when_overfitting_a_few_tiny_images(tiny_data, kind, head):
+    cfg = tiny_config(model=kind, head=head, lr=1e-2, augment_factor=8, flip=False,
+                      crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+    torch.manual_seed(0)
+    model = (Colorizer if kind == "colorizer" else Regressor)(cfg.widths, head=head)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(0)
+    lab = tiny_data.lab[:4]
+    losses = [train_one_epoch(model, opt, lab, cfg, g) for _ in range(15)]
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_fit_writes_a_run_folder(tiny_data, tmp_path):
+    run = fit(tiny_config(epochs=2), tmp_path / "run", progress=False, data=tiny_data, log=None)
+    out = tmp_path / "run"
+    for name in ("checkpoint.pt", "history.json", "metrics.json", "split.json", "loss.png"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob("*.tmp"))
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["test"]) == 1 and len(split["train"]) == 11
+    assert sorted((p.stem for p in (out / "triples").iterdir())) == [
+        n.rsplit(".", 1)[0] for n in split["test"]]
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["train_loss"]) == 2 and len(history["test_error"]) == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ab_mse"] == pytest.approx(history["test_error"][-1])
+    assert metrics["ab_mse"] == pytest.approx(run.metrics["ab_mse"])
+
+
+def test_regressor_run_writes_prediction_table(tiny_data, tmp_path):
+    fit(tiny_config(model="regressor", epochs=1), tmp_path, progress=False, data=tiny_data,
+        log=None)
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "image,pred_a,pred_b,true_a,true_b" and len(rows) == 2
+    assert "mean_ab_mse" in json.loads((tmp_path / "metrics.json").read_text())
+
+
+def test_checkpoint_round_trip(tiny_data, tmp_path):
+    run = fit(tiny_config(epochs=1), tmp_path, progress=False, data=tiny_data, log=None)
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert {"model", "optimizer", "config", "epoch", "history", "split", "rng"} <= ckpt.keys()
+    model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
+    x = tiny_data.L[:3]
+    run.model.eval()
+    assert torch.allclose(model(x), run.model(x))
+
+
+def test_resume_continues_exactly(tiny_data, tmp_path):
+    cfg = tiny_config(epochs=3)
+    straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
+    fit(replace(cfg, epochs=1), tmp_path / "b", progress=False, data=tiny_data, log=None)
+    resumed = fit(cfg, tmp_path / "b", progress=False, resume=True, data=tiny_data, log=None)
+    assert len(resumed.history["train_loss"]) == 3
+    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), k
+
+
+def test_wrong_model_or_head_is_refused(tiny_data, tmp_path):
+    fit(tiny_config(epochs=1, head="tanh"), tmp_path, progress=False, data=tiny_data, log=None)
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    with pytest.raises(ColorizerError, match="colorizer with a tanh head.*regressor"):
+        restore(Regressor((4, 8, 8), head="tanh"), ckpt)
+    with pytest.raises(ColorizerError, match="sigmoid"):
+        restore(Colorizer((4, 8, 8), head="sigmoid"), ckpt)
+    with pytest.raises(ColorizerError, match="widths"):
+        restore(Colorizer((4, 8, 16), head="tanh"), ckpt)
+
+
+def test_bad_checkpoint_files(tmp_path):
+    with pytest.raises(ColorizerError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ColorizerError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ColorizerError, match="not a colorizer checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
