@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .config import ARCHS, HEADS, MODELS, ColorizerError, Config
 from .data import load_images
+from .metrics import UNITS
 from .train import evaluate, fit, load_model
 
 
@@ -74,17 +75,38 @@ def cmd_evaluate(args):
 
     model, ckpt = load_model(args.checkpoint, get_device(args.device))
     cfg = Config.from_dict(ckpt["config"])
-    test = load_images(args.data or cfg.data, cfg.image_size, names=ckpt["split"]["test"])
+    data_dir = args.data or cfg.data
+    test = load_images(data_dir, cfg.image_size, names=ckpt["split"]["test"])
+    train_mean = ckpt.get("train_ab_mean")
+    if train_mean is None:      # an older checkpoint: measure it on its training split
+        train = load_images(data_dir, cfg.image_size, names=ckpt["split"]["train"])
+        train_mean = train.ab.mean(dim=(0, 2, 3)).tolist()
     metrics = {"checkpoint": str(args.checkpoint), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
-               "seed": ckpt["split"]["seed"], "n_test": len(test), **evaluate(model, test.lab)}
+               "seed": ckpt["split"]["seed"], "n_test": len(test),
+               **evaluate(model, test.lab, train_mean=train_mean), "units": UNITS}
     if args.json:
         print(json.dumps(metrics))
     else:
-        for k, v in metrics.items():
-            print(f"{k:>12}  {v:.4f}" if isinstance(v, float) else f"{k:>12}  {v}")
-        print("(errors in raw CIELAB units^2 on the checkpoint's test split; loss in head space)")
+        print(format_report(metrics))
     return 0
+
+
+def format_report(metrics):
+    """A readable table: the model's metrics next to the baselines', with units."""
+    base = metrics["baselines"]
+    keys = [k for k in UNITS if k in metrics and k != "loss"]
+    lines = [f"{metrics['model']} / {metrics['head']}, widths {tuple(metrics['widths'])}, epoch "
+             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})",
+             "",
+             f"{'metric':<20}{'model':>10}" + "".join(f"{b:>19}" for b in base)]
+    for k in keys:
+        lines.append(f"{k:<20}{metrics[k]:>10.3f}"
+                     + "".join(f"{base[b].get(k, float('nan')):>19.3f}" for b in base))
+    lines += ["", "units: " + "; ".join(f"{k}: {UNITS[k]}" for k in keys),
+              "oracle_image_mean paints each test image's own mean a*b*: it sees the answer."
+              if "oracle_image_mean" in base else ""]
+    return "\n".join(lines).rstrip()
 
 
 def cmd_colorize(args):

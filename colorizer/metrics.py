@@ -1,6 +1,30 @@
-"""Error figures in raw CIELAB units, per image (average them for a split)."""
+"""Colorization metrics, per image, and the baselines to read them against.
 
+Every figure is computed per image and then averaged over the split. a*b* errors are in raw
+CIELAB units (scikit-image's Lab); image metrics compare 8-bit sRGB made from the true L* and
+the predicted a*b* against sRGB made from the true L*a*b*.
+"""
+
+import numpy as np
 import torch
+from skimage.color import deltaE_ciede2000
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from .data import lab_to_rgb
+
+UNITS = {
+    "loss": "MSE in the head's output space (not comparable across heads)",
+    "ab_mse": "raw CIELAB units^2, per pixel and channel", "psnr": "dB, 8-bit sRGB",
+    "ssim": "8-bit sRGB, 1 = identical", "ciede2000": "mean Delta E 2000 per pixel",
+    "auc": "% (a*b* accuracy averaged over thresholds 0..150)",
+    "colourfulness": "Hasler & Suesstrunk 2003, of the generated images",
+    "colourfulness_true": "the same, of the ground truth",
+    "colourfulness_gap": "mean |generated - true| colourfulness per image",
+    "mean_ab_mse": "raw CIELAB units^2 of the image's mean a*, b*",
+    "r2": "1 - mean_ab_mse / that of the training-mean prediction",
+}
+PSNR_CAP = 100.0          # dB, for identical images (an infinite PSNR would poison the average)
+AUC_THRESHOLDS = torch.arange(0, 151, dtype=torch.float32)   # Zhang et al. 2016, Sec. 3.1
 
 
 def ab_mse(pred_ab, true_ab):
@@ -16,3 +40,93 @@ def mean_ab_mse(pred_mean, true_ab):
 def summarize(per_image):
     """The split's figure: the average of the per-image values, as a float."""
     return float(torch.as_tensor(per_image, dtype=torch.float64).mean())
+
+
+def auc(pred_ab, true_ab, thresholds=AUC_THRESHOLDS):
+    """Per-image area under the curve of per-pixel a*b* accuracy, in %.
+
+    A pixel is right at threshold t when its a*b* error (L2, raw units) is at most t; the share of
+    right pixels is averaged over t = 0, 1, ..., 150 (Zhang, Isola & Efros 2016).
+    """
+    err = (pred_ab - true_ab).norm(dim=1).flatten(1)                     # (N, H*W)
+    acc = (err[:, None, :] <= thresholds[:, None]).float().mean(2)      # (N, T)
+    return acc.mean(1) * 100
+
+
+def colourfulness(rgb):
+    """Hasler & Suesstrunk (2003) colourfulness of (N, H, W, 3) uint8 sRGB images -> (N,)."""
+    rgb = torch.as_tensor(np.asarray(rgb), dtype=torch.float64)
+    r, g, b = rgb.unbind(-1)
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    std = (rg.var(1, correction=0) + yb.var(1, correction=0)).sqrt()
+    mean = (rg.mean(1) ** 2 + yb.mean(1) ** 2).sqrt()
+    return std + 0.3 * mean
+
+
+def psnr(pred_rgb, true_rgb):
+    """Per-image PSNR in dB on 8-bit sRGB, capped at PSNR_CAP for identical images."""
+    out = []
+    for p, t in zip(pred_rgb, true_rgb):
+        out.append(PSNR_CAP if np.array_equal(p, t) else
+                   min(PSNR_CAP, peak_signal_noise_ratio(t, p, data_range=255)))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def ssim(pred_rgb, true_rgb):
+    """Per-image SSIM on 8-bit sRGB (scikit-image, 7x7 windows, channels averaged)."""
+    return torch.tensor([structural_similarity(t, p, channel_axis=-1, data_range=255)
+                         for p, t in zip(pred_rgb, true_rgb)], dtype=torch.float64)
+
+
+def ciede2000(L, pred_ab, true_ab):
+    """Per-image mean CIEDE2000 colour difference between true and predicted L*a*b*."""
+    true = torch.cat([L, true_ab], 1).permute(0, 2, 3, 1).double().numpy()
+    pred = torch.cat([L, pred_ab], 1).permute(0, 2, 3, 1).double().numpy()
+    return torch.from_numpy(deltaE_ciede2000(true, pred, channel_axis=-1)).flatten(1).mean(1)
+
+
+def colorization_metrics(L, pred_ab, true_ab):
+    """All the per-pixel metrics of a colorizer's predictions, averaged over the images.
+
+    L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units, on the CPU.
+    """
+    L, pred_ab, true_ab = (t.detach().cpu().float() for t in (L, pred_ab, true_ab))
+    pred_rgb, true_rgb = lab_to_rgb(L, pred_ab), lab_to_rgb(L, true_ab)
+    c_pred, c_true = colourfulness(pred_rgb), colourfulness(true_rgb)
+    return {
+        "ab_mse": summarize(ab_mse(pred_ab, true_ab)),
+        "psnr": summarize(psnr(pred_rgb, true_rgb)),
+        "ssim": summarize(ssim(pred_rgb, true_rgb)),
+        "ciede2000": summarize(ciede2000(L, pred_ab, true_ab)),
+        "auc": summarize(auc(pred_ab, true_ab)),
+        "colourfulness": summarize(c_pred),
+        "colourfulness_true": summarize(c_true),
+        "colourfulness_gap": summarize((c_pred - c_true).abs()),
+    }
+
+
+def regression_metrics(pred_mean, true_ab, train_mean):
+    """A regressor's MSE of the mean a*, b* (raw units^2) and its R^2 against the training mean."""
+    mse = summarize(mean_ab_mse(pred_mean, true_ab))
+    const = summarize(mean_ab_mse(torch.as_tensor(train_mean).expand(len(true_ab), 2), true_ab))
+    return {"mean_ab_mse": mse, "r2": 1 - mse / const}
+
+
+def baselines(L, true_ab, train_mean):
+    """The trivial colorizers, scored by the same code: gray, the training mean, and (an oracle)
+    each test image's own mean a*b* painted everywhere."""
+    N, _, H, W = true_ab.shape
+    train_mean = torch.as_tensor(train_mean, dtype=torch.float32)[None, :, None, None]
+    own_mean = true_ab.mean(dim=(2, 3), keepdim=True)
+    return {
+        "gray": colorization_metrics(L, torch.zeros_like(true_ab), true_ab),
+        "train_mean": colorization_metrics(L, train_mean.expand(N, 2, H, W), true_ab),
+        "oracle_image_mean": colorization_metrics(L, own_mean.expand(N, 2, H, W), true_ab),
+    }
+
+
+def regressor_baselines(true_ab, train_mean):
+    """The regressor's baseline: always predict the training mean a*, b*."""
+    N = len(true_ab)
+    return {"train_mean": regression_metrics(torch.as_tensor(train_mean).expand(N, 2), true_ab,
+                                             train_mean)}

@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 from .augment import random_resized_crop
 from .config import ColorizerError, Config, get_device
 from .data import LabImages, load_images, save_split, split_names, write_json
-from .metrics import ab_mse, mean_ab_mse, summarize
+from .metrics import (UNITS, ab_mse, baselines, colorization_metrics, mean_ab_mse, regression_metrics,
+                      regressor_baselines, summarize)
 from .models import build_model, encode_ab, target
 from .viz import plot_loss, save_triples
 
@@ -61,15 +62,27 @@ def predict(model, L, batch_size=128):
     return torch.cat([model.predict_ab(chunk.to(device)).cpu() for chunk in L.split(batch_size)])
 
 
-def evaluate(model, lab, batch_size=128):
-    """Test figures for images `lab` (N, 3, H, W): the head-space loss and the raw-unit error."""
+def evaluate(model, lab, batch_size=128, train_mean=None):
+    """Test figures for images `lab` (N, 3, H, W): the head-space loss and the raw-unit error.
+
+    With `train_mean`, the training split's mean a*, b*, also every metric of colorizer.metrics
+    and the baselines, scored by the same code on the same images.
+    """
     pred = predict(model, lab[:, :1], batch_size)
-    ab = lab[:, 1:].cpu()
+    L, ab = lab[:, :1].cpu(), lab[:, 1:].cpu()
     truth = ab.mean(dim=(2, 3)) if model.kind == "regressor" else ab
-    loss = float(F.mse_loss(encode_ab(pred, model.head), encode_ab(truth, model.head)))
+    out = {"loss": float(F.mse_loss(encode_ab(pred, model.head), encode_ab(truth, model.head)))}
     if model.kind == "regressor":
-        return {"loss": loss, "mean_ab_mse": summarize(mean_ab_mse(pred, ab))}
-    return {"loss": loss, "ab_mse": summarize(ab_mse(pred, ab))}
+        out["mean_ab_mse"] = summarize(mean_ab_mse(pred, ab))
+        if train_mean is not None:
+            out.update(regression_metrics(pred, ab, train_mean))
+            out["baselines"] = regressor_baselines(ab, train_mean)
+    elif train_mean is None:
+        out["ab_mse"] = summarize(ab_mse(pred, ab))
+    else:
+        out.update(colorization_metrics(L, pred, ab))
+        out["baselines"] = baselines(L, ab, train_mean)
+    return out
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
@@ -160,6 +173,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     else:
         train_names, test_names = split_names(data.names, cfg.test_fraction, cfg.seed)
     train, test = data.subset(train_names), data.subset(test_names)
+    train_mean = train.ab.mean(dim=(0, 2, 3)).tolist()       # for the baselines
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
@@ -181,7 +195,6 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
         f"{cfg.augment_factor} augmented, {len(test)} test images")
     train_lab = train.lab.to(device)
     test_lab = test.lab.to(device)
-    metrics = evaluate(model, test_lab) if start >= cfg.epochs else None
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         train_loss = train_one_epoch(model, optimizer, train_lab, cfg, generator, progress,
@@ -200,11 +213,11 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "config": cfg.to_dict(), "epoch": epoch + 1, "history": history,
                 "split": {"seed": cfg.seed, "train": train_names, "test": test_names},
-                "rng": generator.get_state()})
+                "rng": generator.get_state(), "train_ab_mean": train_mean})
 
-    metrics = {**metrics, "split": "test", "n_test": len(test), "seed": cfg.seed,
-               "epochs": len(history["train_loss"]), "units": f"{error_key}: raw CIELAB units^2",
-               "train_seconds": sum(history["seconds"])}
+    metrics = {**evaluate(model, test_lab, train_mean=train_mean), "split": "test",
+               "n_test": len(test), "seed": cfg.seed, "epochs": len(history["train_loss"]),
+               "train_seconds": sum(history["seconds"]), "units": UNITS}
     if out_dir is not None:
         write_outputs(out_dir, model, test, history, metrics)
     return Run(cfg, model, history, metrics, train, test, out_dir)

@@ -51,6 +51,11 @@ def test_evaluate_json_is_the_only_stdout(trained, real_data):
     metrics = json.loads(r.stdout)
     assert metrics["n_test"] == 2 and metrics["split"] == "test"
     assert 0 < metrics["ab_mse"] < 1000
+    for key in ("psnr", "ssim", "ciede2000", "auc", "colourfulness", "colourfulness_true",
+                "colourfulness_gap"):
+        assert isinstance(metrics[key], float), key
+    assert set(metrics["baselines"]) == {"gray", "train_mean", "oracle_image_mean"}
+    assert metrics["baselines"]["gray"]["colourfulness"] < 1
     saved = json.loads((trained / "metrics.json").read_text())
     assert metrics["ab_mse"] == pytest.approx(saved["ab_mse"], rel=1e-4)
 
@@ -86,7 +91,9 @@ def test_regressor_end_to_end(real_data, tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli("evaluate", "--checkpoint", tmp_path / "checkpoint.pt", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["mean_ab_mse"] >= 0
+    metrics = json.loads(r.stdout)
+    assert metrics["mean_ab_mse"] >= 0 and metrics["r2"] <= 1
+    assert metrics["baselines"]["train_mean"]["r2"] == pytest.approx(0.0, abs=1e-9)
     assert (tmp_path / "predictions.csv").is_file()
 
 
