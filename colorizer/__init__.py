@@ -8,7 +8,8 @@ from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
 from .train import (Run, evaluate, fit, load_checkpoint, load_model, predict, restore,
                     save_checkpoint, train_one_epoch)
-from .viz import plot_loss, save_triples, show_triples, triples
+from . import study
+from .viz import plot_loss, save_triples, show_augmented, show_channels, show_triples, triples
 
 __all__ = [
     "ARCHS", "ColorizerError", "Config", "get_device",
@@ -17,5 +18,6 @@ __all__ = [
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch",
-    "plot_loss", "save_triples", "show_triples", "triples",
+    "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples", "triples",
+    "study",
 ]

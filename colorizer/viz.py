@@ -68,3 +68,41 @@ def show_triples(L, ab_true, ab_pred, names=None, n=6):
         ax.set_title(f"{names[i] if names else i}: grayscale | original | generated", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def show_channels(data, n=4):
+    """A figure: for the first `n` images, the original, L*, a* and b* side by side."""
+    n = min(n, len(data))
+    rgb = lab_to_rgb(data.L[:n], data.ab[:n])
+    fig = Figure(figsize=(8, 2.1 * n))
+    axes = fig.subplots(n, 4, squeeze=False)
+    panels = [("original", None), ("L*", (0, "gray", 0, 100)), ("a*", (1, "RdYlGn_r", -40, 40)),
+              ("b*", (2, "YlGnBu_r", -40, 40))]
+    for i in range(n):
+        for ax, (title, spec) in zip(axes[i], panels):
+            if spec is None:
+                ax.imshow(rgb[i])
+            else:
+                c, cmap, lo, hi = spec
+                im = ax.imshow(data.lab[i, c], cmap=cmap, vmin=lo, vmax=hi)
+                fig.colorbar(im, ax=ax, fraction=0.046)
+            ax.set_title(f"{data.names[i]} {title}" if title == "original" else title, fontsize=8)
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def show_augmented(data, n=8, seed=0, **crop):
+    """A figure: one image and `n` random resized crops / flips of it, as the training sees them."""
+    from .augment import random_resized_crop
+
+    g = torch.Generator().manual_seed(seed)
+    lab = random_resized_crop(data.lab[:1].expand(n, -1, -1, -1).contiguous(), g, **crop)
+    rgb = lab_to_rgb(torch.cat([data.L[:1], lab[:, :1]]), torch.cat([data.ab[:1], lab[:, 1:]]))
+    fig = Figure(figsize=(1.6 * (n + 1), 1.9))
+    for i, (ax, img) in enumerate(zip(fig.subplots(1, n + 1), rgb)):
+        ax.imshow(img)
+        ax.set_title("original" if i == 0 else f"augmented {i}", fontsize=8)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
