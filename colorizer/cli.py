@@ -25,6 +25,10 @@ def build_parser():
     t.add_argument("--head", choices=HEADS, default=d.head)
     t.add_argument("--arch", type=int, choices=sorted(ARCHS), default=2,
                    help="width preset: 1 = %s, 2 = %s" % (ARCHS[1], ARCHS[2]))
+    t.add_argument("--no-rebalance", action="store_true",
+                   help="classify head: no class rebalancing (plain soft cross-entropy)")
+    t.add_argument("--temperature", type=float, default=d.temperature,
+                   help="classify head: annealed-mean temperature (T -> 0: mode, 1: mean)")
     t.add_argument("--widths", type=_widths, help="comma-separated widths, instead of --arch")
     t.add_argument("--activation", default=d.activation, choices=("relu", "leaky_relu", "gelu"))
     t.add_argument("--epochs", type=int, default=d.epochs)
@@ -45,6 +49,7 @@ def build_parser():
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", help="image folder (default: the checkpoint's, $COLORIZER_DATA, ...)")
     e.add_argument("--device", default="auto")
+    e.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
     e.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
     c = sub.add_parser("colorize", help="colorize images of any size, keeping their own L*")
@@ -52,7 +57,22 @@ def build_parser():
     c.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     c.add_argument("--out", required=True, help="folder for the colorized PNGs")
     c.add_argument("--device", default="auto")
+    c.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
     return p
+
+
+def _load(args):
+    from .config import get_device
+
+    model, ckpt = load_model(args.checkpoint, get_device(args.device))
+    if args.temperature is not None:
+        if model.head != "classify":
+            raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
+                                 f"{model.head} head")
+        if args.temperature <= 0:
+            raise ColorizerError("--temperature must be positive")
+        model.temperature = args.temperature
+    return model, ckpt
 
 
 def cmd_train(args):
@@ -61,6 +81,7 @@ def cmd_train(args):
                  epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                  batch_size=args.batch_size, augment_factor=args.augment_factor, seed=args.seed,
                  limit=args.limit, data=args.data, device=args.device,
+                 rebalance=not args.no_rebalance, temperature=args.temperature,
                  image_size=2 ** (len(widths) + 1))
     out = args.out or f"runs/{args.model}_{args.head}_arch{args.arch if not args.widths else 'x'}"
     run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
@@ -71,9 +92,7 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from .config import get_device
-
-    model, ckpt = load_model(args.checkpoint, get_device(args.device))
+    model, ckpt = _load(args)
     cfg = Config.from_dict(ckpt["config"])
     data_dir = args.data or cfg.data
     test = load_images(data_dir, cfg.image_size, names=ckpt["split"]["test"])
@@ -83,6 +102,8 @@ def cmd_evaluate(args):
         train_mean = train.ab.mean(dim=(0, 2, 3)).tolist()
     metrics = {"checkpoint": str(args.checkpoint), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
+               **({"temperature": model.temperature, "rebalance": cfg.rebalance}
+                  if cfg.head == "classify" else {}),
                "seed": ckpt["split"]["seed"], "n_test": len(test),
                **evaluate(model, test.lab, train_mean=train_mean), "units": UNITS}
     if args.json:
@@ -111,9 +132,8 @@ def format_report(metrics):
 
 def cmd_colorize(args):
     from .colorize import colorize_paths
-    from .config import get_device
 
-    model, ckpt = load_model(args.checkpoint, get_device(args.device))
+    model, ckpt = _load(args)
     size = ckpt["config"]["image_size"]
     failed = 0
     for path, result in colorize_paths(model, args.inputs, args.out, size):

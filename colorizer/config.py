@@ -12,7 +12,7 @@ ARCHS = {
 }
 
 MODELS = ("colorizer", "regressor")
-HEADS = ("sigmoid", "tanh")
+HEADS = ("sigmoid", "tanh", "classify")
 
 
 class ColorizerError(Exception):
@@ -23,6 +23,8 @@ class ColorizerError(Exception):
 class Config:
     model: str = "colorizer"          # "colorizer" (per-pixel a*b*) or "regressor" (mean a*, b*)
     head: str = "tanh"                # output head, which also fixes the target scaling
+    rebalance: bool = True            # classify head: weight rare colours up (Zhang et al. 2016)
+    temperature: float = 0.38         # classify head: annealed-mean decoding
     widths: tuple = ARCHS[2]
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = "leaky_relu"
@@ -46,6 +48,8 @@ class Config:
             raise ColorizerError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.head not in HEADS:
             raise ColorizerError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
+        if self.head == "classify" and self.model != "colorizer":
+            raise ColorizerError("the classify head is for the colorizer, not the regressor")
         self.widths = tuple(int(w) for w in self.widths)
         self.crop_scale = tuple(self.crop_scale)
         self.crop_ratio = tuple(self.crop_ratio)

@@ -2,7 +2,9 @@
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from . import quantize
 from .config import ColorizerError
 
 # L* in [0, 100] is centred and scaled before the first convolution (as Zhang et al.'s l_cent,
@@ -16,7 +18,10 @@ def normalize_l(L):
 
 
 def encode_ab(ab, head):
-    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh."""
+    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh.
+
+    (The classify head has no such map: see colorizer.quantize.)
+    """
     if head == "sigmoid":
         return (ab + 128.0) / 255.0
     if head == "tanh":
@@ -82,42 +87,69 @@ class Regressor(nn.Module):
         z = self.encoder(normalize_l(L)).flatten(1)     # (B, widths[-1])
         return self.out(self.fc(z))                      # (B, 2)
 
+    def decode(self, out, size=None):
+        return decode_ab(out, self.head)
+
     @torch.no_grad()
     def predict_ab(self, L):
         """Raw mean a*, b* (B, 2)."""
-        return decode_ab(self(L), self.head)
+        return self.decode(self(L))
 
 
 class Colorizer(nn.Module):
-    """L* (B, 1, H, W) -> a*b* in head space (B, 2, H, W): the encoder, then its mirror image."""
+    """L* (B, 1, H, W) -> a*b* in head space (B, 2, H, W): the encoder, then its mirror image.
+
+    With the classify head the decoder stops at a quarter of the side and predicts scores over
+    the Q in-gamut a*b* bins, (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the
+    decoded a*b* is upsampled to full size.
+    """
 
     kind = "colorizer"
 
-    def __init__(self, widths, head="tanh", activation="relu"):
+    def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE):
         super().__init__()
         self.head = head
+        self.temperature = temperature
         self.encoder = encoder(widths, activation)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64 x 64
         chans = (widths[-1], *reversed(widths))
+        if head == "classify":
+            chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
         layers = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += _up(c_in, c_out, activation)
-        layers += [nn.ConvTranspose2d(widths[0], 2, 4, 2, 1), _HEADS[head]()]   # 2 x 128 x 128
+        if head == "classify":
+            q = len(quantize.bin_centres())
+            layers += [nn.Conv2d(chans[-1], q, 1)]                  # Q x 32 x 32 class scores
+            # From the training split (fit sets them); saved with the weights.
+            self.register_buffer("prior", torch.full((q,), 1.0 / q))
+            self.register_buffer("class_weights", torch.ones(q))
+        else:
+            layers += [nn.ConvTranspose2d(widths[0], 2, 4, 2, 1), _HEADS[head]()]  # 2 x 128 x 128
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, L):
         return self.decoder(self.encoder(normalize_l(L)))
 
+    def decode(self, out, size=None):
+        """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its own)."""
+        if self.head != "classify":
+            return decode_ab(out, self.head)
+        ab = quantize.annealed_mean(out, self.temperature)
+        size = size or tuple(4 * s for s in ab.shape[-2:])
+        return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
     @torch.no_grad()
     def predict_ab(self, L):
         """Raw a*b* (B, 2, H, W)."""
-        return decode_ab(self(L), self.head)
+        return self.decode(self(L), L.shape[-2:])
 
 
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (10-15 % faster on the CPU here)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation)
+    kw = {"temperature": cfg.temperature} if cfg.model == "colorizer" else {}
+    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, **kw)
     return model.to(memory_format=torch.channels_last)
 
 
@@ -126,3 +158,18 @@ def target(ab, model_kind, head):
     if model_kind == "regressor":
         ab = ab.mean(dim=(2, 3))
     return encode_ab(ab, head)
+
+
+def loss_fn(model, out, ab):
+    """The training loss of a model's output for raw a*b* (B, 2, H, W).
+
+    sigmoid / tanh: MSE in the head's range. classify: cross-entropy against soft-encoded
+    targets, each pixel weighted by the rebalancing weight of its nearest bin (Zhang et al.
+    2016, Eq. 2-4), at the scores' resolution.
+    """
+    if model.head != "classify":
+        return F.mse_loss(out, target(ab, model.kind, model.head))
+    ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
+    index, weight = quantize.encode(ab)                                  # (B, k, h, w)
+    ce = -(weight * F.log_softmax(out, dim=1).gather(1, index)).sum(1)  # (B, h, w)
+    return (model.class_weights[index[:, 0]] * ce).mean()

@@ -15,7 +15,8 @@ from .config import ColorizerError, Config, get_device
 from .data import LabImages, load_images, save_split, split_names, write_json
 from .metrics import (UNITS, ab_mse, baselines, colorization_metrics, mean_ab_mse, regression_metrics,
                       regressor_baselines, summarize)
-from .models import build_model, encode_ab, target
+from . import quantize
+from .models import build_model, loss_fn
 from .viz import plot_loss, save_triples
 
 CHECKPOINT = "checkpoint.pt"
@@ -44,7 +45,7 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
         x = random_resized_crop(lab[idx.to(lab.device)], generator, cfg.crop_scale,
                                 cfg.crop_ratio, cfg.flip)
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        loss = F.mse_loss(model(L), target(x[:, 1:], model.kind, model.head))
+        loss = loss_fn(model, model(L), x[:, 1:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -57,21 +58,33 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
 @torch.no_grad()
 def predict(model, L, batch_size=128):
     """Raw a*b* predictions for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor."""
+    return _outputs(model, L, None, batch_size)[0]
+
+
+@torch.no_grad()
+def _outputs(model, L, ab, batch_size):
+    """Predictions (raw units, CPU) and, when `ab` is given, the mean loss, in one pass."""
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model.predict_ab(chunk.to(device)).cpu() for chunk in L.split(batch_size)])
+    preds, loss = [], 0.0
+    for i in range(0, len(L), batch_size):
+        x = L[i:i + batch_size].to(device)
+        out = model(x)
+        preds.append(model.decode(out, x.shape[-2:]).cpu())
+        if ab is not None:
+            loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)
+    return torch.cat(preds), (loss / len(L) if ab is not None else None)
 
 
 def evaluate(model, lab, batch_size=128, train_mean=None):
-    """Test figures for images `lab` (N, 3, H, W): the head-space loss and the raw-unit error.
+    """Test figures for images `lab` (N, 3, H, W): the training loss and the raw-unit error.
 
     With `train_mean`, the training split's mean a*, b*, also every metric of colorizer.metrics
     and the baselines, scored by the same code on the same images.
     """
-    pred = predict(model, lab[:, :1], batch_size)
+    pred, loss = _outputs(model, lab[:, :1], lab[:, 1:], batch_size)
     L, ab = lab[:, :1].cpu(), lab[:, 1:].cpu()
-    truth = ab.mean(dim=(2, 3)) if model.kind == "regressor" else ab
-    out = {"loss": float(F.mse_loss(encode_ab(pred, model.head), encode_ab(truth, model.head)))}
+    out = {"loss": loss}
     if model.kind == "regressor":
         out["mean_ab_mse"] = summarize(mean_ab_mse(pred, ab))
         if train_mean is not None:
@@ -181,6 +194,11 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     generator = torch.Generator().manual_seed(cfg.seed)
     history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
     start = 0
+    if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
+        prior = quantize.smoothed_prior(F.avg_pool2d(train.ab, 4))
+        model.prior.copy_(prior)
+        if cfg.rebalance:
+            model.class_weights.copy_(quantize.rebalance_weights(prior))
     if ckpt:
         restore(model, ckpt)
         optimizer.load_state_dict(ckpt["optimizer"])

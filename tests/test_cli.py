@@ -116,3 +116,28 @@ def test_empty_and_unreadable_folders(tmp_path):
 def test_missing_checkpoint(tmp_path):
     r = cli("evaluate", "--checkpoint", tmp_path / "none.pt")
     assert r.returncode == 2 and "checkpoint not found" in one_line_error(r)
+
+
+def test_classify_end_to_end(real_data, tmp_path):
+    r = cli("train", "--head", "classify", "--arch", "2", "--epochs", "1", "--augment-factor", "1",
+            "--limit", "20", "--data", real_data, "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    mse = {}
+    for t in ("0.01", "1.0"):
+        r = cli("evaluate", "--checkpoint", ckpt, "--temperature", t, "--json")
+        assert r.returncode == 0, r.stderr
+        metrics = json.loads(r.stdout)
+        assert metrics["temperature"] == float(t) and metrics["rebalance"] is True
+        mse[t] = metrics["ab_mse"]
+    assert mse["0.01"] != mse["1.0"]
+    Image.fromarray(smooth_face(np.random.default_rng(1), 128)[:50, :70]).save(tmp_path / "x.png")
+    r = cli("colorize", "--checkpoint", ckpt, "--temperature", "0.5", tmp_path / "x.png",
+            "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert np.asarray(Image.open(tmp_path / "o" / "x.png")).shape == (50, 70, 3)
+
+
+def test_temperature_needs_the_classify_head(trained):
+    r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--temperature", "0.3")
+    assert "classify" in one_line_error(r)
