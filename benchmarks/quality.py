@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, machine, write_result  # noqa: E402
 from colorizer import ARCHS, Config, fit, load_images  # noqa: E402
 
-CONFIGS = ["colorizer-sigmoid-2", "colorizer-tanh-2", "colorizer-sigmoid-1", "colorizer-tanh-1",
-           "regressor-sigmoid-2", "regressor-sigmoid-1"]
+CONFIGS = ["colorizer-sigmoid-2", "colorizer-tanh-2", "colorizer-classify-2",
+           "colorizer-sigmoid-1", "colorizer-tanh-1", "regressor-sigmoid-2", "regressor-sigmoid-1"]
 
 # The study reports its regressor's test MSE as 0.000113 on the sigmoid scale (ab + 128) / 255:
 # times 255^2 that is 7.35 raw units^2 -- on its own split, so a guide, not a like-for-like figure.

@@ -19,5 +19,5 @@ __all__ = [
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch",
     "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples", "triples",
-    "study",
+    "quantize", "study",
 ]

@@ -3,7 +3,6 @@
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .config import ARCHS, HEADS, MODELS, ColorizerError, Config
 from .data import load_images

@@ -169,14 +169,16 @@ def claims(regression, classify, plain=None):
     lines = []
 
     def say(claim, held, evidence):
-        lines.append(f"- **{claim}** -> {'held' if held else 'did not hold'}: {evidence}")
+        verdict = {True: "held", False: "did not hold"}.get(held, held)
+        lines.append(f"- **{claim}** -> {verdict}: {evidence}")
 
     say("Regression (MSE) gives desaturated colours",
         all(run.metrics["colourfulness"] < truth for run in regression.values()),
         ", ".join(f"colourfulness {n} {run.metrics['colourfulness']:.1f}"
                   for n, run in regression.items()) + f" vs ground truth {truth:.1f}")
+    wins = [r["ab_mse"] < c["ab_mse"], r["psnr"] > c["psnr"], r["auc"] > c["auc"]]
     say("Regression is the safe choice: lower error than classification",
-        r["ab_mse"] < c["ab_mse"],
+        True if all(wins) else False if not any(wins) else "mixed",
         f"ab MSE {reg_name} {r['ab_mse']:.2f} vs classify {c['ab_mse']:.2f} raw units^2; "
         f"PSNR {r['psnr']:.2f} vs {c['psnr']:.2f} dB; AuC {r['auc']:.1f} vs {c['auc']:.1f} %")
     say("Classification can produce more vivid colours",
@@ -189,5 +191,8 @@ def claims(regression, classify, plain=None):
         say("...if class imbalance is handled (rebalancing makes the colours more vivid)",
             c["colourfulness"] > p["colourfulness"],
             f"colourfulness with rebalancing {c['colourfulness']:.1f}, without "
-            f"{p['colourfulness']:.1f}; ab MSE {c['ab_mse']:.2f} vs {p['ab_mse']:.2f}")
+            f"{p['colourfulness']:.1f}; the price in ab MSE: {c['ab_mse']:.2f} vs "
+            f"{p['ab_mse']:.2f} raw units^2")
+    lines.append(f"- (one seed, {c['n_test']} test images: read differences of a few units^2 "
+                 "as within run-to-run spread)")
     return "\n".join(lines)

@@ -47,7 +47,7 @@ def test_fit_writes_a_run_folder(tiny_data, tmp_path):
     assert not list(out.glob("*.tmp"))
     split = json.loads((out / "split.json").read_text())
     assert len(split["test"]) == 1 and len(split["train"]) == 11
-    assert sorted((p.stem for p in (out / "triples").iterdir())) == [
+    assert sorted(p.stem for p in (out / "triples").iterdir()) == [
         n.rsplit(".", 1)[0] for n in split["test"]]
     history = json.loads((out / "history.json").read_text())
     assert len(history["train_loss"]) == 2 and len(history["test_error"]) == 2

@@ -1,0 +1,40 @@
+from types import SimpleNamespace
+
+from colorizer import study
+
+
+def _run(**m):
+    base = {"ab_mse": 20.0, "psnr": 32.0, "auc": 96.0, "colourfulness": 28.0,
+            "colourfulness_gap": 3.0, "colourfulness_true": 31.0, "n_test": 75}
+    return SimpleNamespace(metrics={**base, **m})
+
+
+def test_profile_choice(monkeypatch):
+    monkeypatch.setenv("COLORIZER_FAST", "1")
+    assert study.pick_profile().name == "fast"
+    assert study.pick_profile("cpu").name == "cpu"
+    monkeypatch.delenv("COLORIZER_FAST")
+    assert study.pick_profile(device="cpu").name == "cpu"
+    fast = study.PROFILES["fast"]
+    assert not fast.write_outputs and fast.limit and fast.epochs == 1
+
+
+def test_cases_keep_the_study_settings():
+    cases = study.case_configs(study.PROFILES["full"], study.PROFILES["full"].config())
+    assert [(c.epochs, c.lr, c.weight_decay) for c in cases.values()] == [
+        (100, 5e-3, 1e-7), (400, 1e-4, 1e-5)]
+
+
+def test_claim_verdicts_follow_the_numbers():
+    reg = {"sigmoid": _run(ab_mse=15.0, psnr=34.0, auc=97.0, colourfulness=25.0)}
+    text = study.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=29.0))
+    lines = text.splitlines()
+    assert "desaturated" in lines[0] and "-> held" in lines[0]
+    assert "safe choice" in lines[1] and "-> held" in lines[1]
+    assert "more vivid" in lines[2] and "-> held" in lines[2]
+    assert "rebalancing" in lines[3] and "-> held" in lines[3]
+    text = study.claims({"tanh": _run(ab_mse=25.0, psnr=31.0, auc=95.0, colourfulness=32.0)},
+                        _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=31.0))
+    assert all("did not hold" in line for line in text.splitlines()[:4])
+    mixed = study.claims({"tanh": _run(ab_mse=19.0, psnr=31.0)}, _run(ab_mse=20.0))
+    assert "-> mixed" in mixed.splitlines()[1]
