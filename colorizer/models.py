@@ -11,6 +11,7 @@ from .config import ColorizerError
 # l_norm). Each head maps raw a*b* into its output range and back; the sigmoid scaling
 # (ab + 128) / 255 is the study's own, so its loss is comparable with the study's table.
 L_CENT, L_NORM = 50.0, 100.0
+CLASSIFY_DOWNSAMPLE = 4     # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
 
 
 def normalize_l(L):
@@ -113,7 +114,7 @@ class Colorizer(nn.Module):
         self.encoder = encoder(widths, activation)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64 x 64
         chans = (widths[-1], *reversed(widths))
-        if head == "classify":
+        if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
             chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
         layers = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
@@ -136,7 +137,7 @@ class Colorizer(nn.Module):
         if self.head != "classify":
             return decode_ab(out, self.head)
         ab = quantize.annealed_mean(out, self.temperature)
-        size = size or tuple(4 * s for s in ab.shape[-2:])
+        size = size or tuple(CLASSIFY_DOWNSAMPLE * s for s in ab.shape[-2:])
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
     @torch.no_grad()

@@ -13,10 +13,10 @@ from tqdm import tqdm
 from .augment import random_resized_crop
 from .config import ColorizerError, Config, get_device
 from .data import LabImages, load_images, save_split, split_names, write_json
-from .metrics import (UNITS, ab_mse, baselines, colorization_metrics, mean_ab_mse, regression_metrics,
-                      regressor_baselines, summarize)
 from . import quantize
-from .models import build_model, loss_fn
+from .metrics import (UNITS, ab_mse, baselines, colorization_metrics, mean_ab_mse,
+                      regression_metrics, regressor_baselines, summarize)
+from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
 from .viz import plot_loss, save_triples
 
 CHECKPOINT = "checkpoint.pt"
@@ -195,7 +195,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
     start = 0
     if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
-        prior = quantize.smoothed_prior(F.avg_pool2d(train.ab, 4))
+        prior = quantize.smoothed_prior(F.avg_pool2d(train.ab, CLASSIFY_DOWNSAMPLE))
         model.prior.copy_(prior)
         if cfg.rebalance:
             model.class_weights.copy_(quantize.rebalance_weights(prior))
@@ -246,7 +246,8 @@ def write_outputs(out_dir, model, test, history, metrics):
     write_json(out_dir / "history.json", history)
     write_json(out_dir / "metrics.json", metrics)
     if history["train_loss"]:
-        plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}")
+        plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
+                  ylabel="cross-entropy" if model.head == "classify" else "MSE (head space)")
     pred = predict(model, test.L)
     save_triples(test.L, test.ab, pred, test.names, out_dir / "triples")
     if model.kind == "regressor":

@@ -14,15 +14,15 @@ from PIL import Image
 from .data import lab_to_rgb
 
 
-def plot_loss(history, path=None, title=None):
-    """Train and test loss (head space) per epoch; saved to `path` if given. Returns the figure."""
+def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
+    """Train and test loss per epoch; saved to `path` if given. Returns the figure."""
     fig = Figure(figsize=(5, 3.2))
     ax = fig.subplots()
     epochs = range(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], label="train")
     ax.plot(epochs, history["test_loss"], label="test")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (head space)")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.set_title(title or "loss vs epoch")
     ax.legend()
