@@ -1,4 +1,4 @@
-"""pytest at the top level: the notebook (main.ipynb, run by nbmake) executes in its smoke profile."""
+"""pytest at the top level: the notebook (main.ipynb, run by nbmake) runs in its smoke profile."""
 
 import os
 

@@ -122,7 +122,8 @@ def main(argv=None):
             row = {"model": args.model, "arch": arch, "head": head, "batch_size": args.batch_size,
                    "bare_images_per_s": bare, "pipeline_images_per_s": pipe,
                    "ratio": pipe / bare, "gflop_per_image": gflop,
-                   "pipeline_gflop_per_s": gflop * pipe, "fraction_of_matmul_peak": gflop * pipe / peak}
+                   "pipeline_gflop_per_s": gflop * pipe,
+                   "fraction_of_matmul_peak": gflop * pipe / peak}
             rows.append(row)
             print(f"{args.model + f' arch{arch} ' + head:<22} {bare:>10.1f} {pipe:>15.1f} "
                   f"{pipe / bare:>6.1%} {gflop:>9.3f} {gflop * pipe:>8.1f} "

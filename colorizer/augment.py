@@ -14,7 +14,7 @@ def random_resized_crop(lab, generator, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3), 
     RandomResizedCrop); with `flip`, half the images are mirrored left-right.
     """
     B = lab.shape[0]
-    u = torch.rand(B, 5, generator=generator)          # drawn on the CPU: same numbers on any device
+    u = torch.rand(B, 5, generator=generator)     # drawn on the CPU: the same numbers on any device
     area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[:, 1]
     aspect = torch.exp(log_r)

@@ -33,13 +33,14 @@ def expand_inputs(inputs):
     """Files as given, and the non-hidden files of any folder, sorted."""
     for item in map(Path, inputs):
         if item.is_dir():
-            yield from sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
+            yield from sorted(p for p in item.iterdir()
+                              if p.is_file() and not p.name.startswith("."))
         else:
             yield item
 
 
 def colorize_paths(model, inputs, out_dir, size=128):
-    """Colorize every input into `out_dir/<stem>.png`; yields (input, output path or ColorizerError)."""
+    """Colorize every input into `out_dir/<stem>.png`; yields (input, output or ColorizerError)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in expand_inputs(inputs):

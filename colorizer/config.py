@@ -16,7 +16,7 @@ HEADS = ("sigmoid", "tanh", "classify")
 
 
 class ColorizerError(Exception):
-    """A problem the user can fix (bad path, bad image, wrong checkpoint); one line, no traceback."""
+    """A problem the user can fix (bad path, bad image, wrong checkpoint): one line, no trace."""
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Config:
     seed: int = 0
     image_size: int = 128
     test_fraction: float = 0.1
-    augment_factor: int = 10          # passes over the training split per epoch, each augmented anew
+    augment_factor: int = 10          # passes over the training split per epoch, each augmented
     crop_scale: tuple = (0.6, 1.0)    # area fraction of a random resized crop
     crop_ratio: tuple = (3 / 4, 4 / 3)
     flip: bool = True

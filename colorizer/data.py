@@ -41,7 +41,7 @@ def list_images(data_dir):
 
 
 def to_rgb8(img):
-    """Any PIL image -> (H, W, 3) uint8 sRGB: 16-bit and 32-bit grayscale scaled, alpha over white."""
+    """Any PIL image -> (H, W, 3) uint8 sRGB: 16/32-bit grayscale scaled, alpha over white."""
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img).astype(np.float64) / 257.0      # 16-bit range onto 8 bits
         a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
@@ -88,7 +88,7 @@ def lab_to_rgb(L, ab):
     """L (..., 1, H, W) and a*b* (..., 2, H, W) in raw units -> (..., H, W, 3) uint8 sRGB."""
     lab = torch.cat([L, ab], dim=-3).detach().cpu().double().numpy()
     lab = np.moveaxis(lab, -3, -1)
-    with warnings.catch_warnings():      # predicted a*b* may leave the sRGB gamut: clipped, as expected
+    with warnings.catch_warnings():      # predicted a*b* may leave the sRGB gamut: clipped
         warnings.simplefilter("ignore")
         rgb = color.lab2rgb(lab)
     return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
@@ -116,7 +116,8 @@ class LabImages:
         missing = [n for n in names if n not in index]
         if missing:
             raise ColorizerError(
-                f"{len(missing)} image(s) of the split are not in the data: {', '.join(missing[:5])}")
+                f"{len(missing)} image(s) of the split are not in the data: "
+                f"{', '.join(missing[:5])}")
         rows = torch.tensor([index[n] for n in names], dtype=torch.long)
         return LabImages(list(names), self.lab[rows])
 
@@ -133,7 +134,8 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
         missing = [n for n in names if n not in by_name]
         if missing:
             raise ColorizerError(
-                f"{len(missing)} image(s) of the split are missing from {resolve_data_dir(data_dir)}: "
+                f"{len(missing)} image(s) of the split are missing from "
+                f"{resolve_data_dir(data_dir)}: "
                 f"{', '.join(missing[:5])}")
         files = [by_name[n] for n in names]
     if limit is not None:
@@ -154,7 +156,8 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     if not good:
         raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
     if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable file(s) in {folder}: {_few(bad)}", stacklevel=2)
+        warnings.warn(f"skipped {len(bad)} unreadable file(s) in {folder}: {_few(bad)}",
+                      stacklevel=2)
     if resized:
         warnings.warn(f"resized/cropped {len(resized)} image(s) to {size}x{size}: {_few(resized)}",
                       stacklevel=2)
@@ -166,10 +169,11 @@ def _few(names, k=10):
 
 
 def split_names(names, test_fraction=0.1, seed=0):
-    """Seeded split of the sorted names: (train, test). Same names and seed -> same split anywhere."""
+    """Seeded split of sorted names: (train, test). The same names and seed split alike anywhere."""
     names = sorted(names)
     if len(names) < 2:
-        raise ColorizerError(f"need at least 2 images to split into train and test, got {len(names)}")
+        raise ColorizerError(f"need at least 2 images to split into train and test, "
+                             f"got {len(names)}")
     n_test = min(len(names) - 1, max(1, round(len(names) * test_fraction)))
     perm = np.random.default_rng(seed).permutation(len(names))
     test = sorted(names[i] for i in perm[:n_test])

@@ -33,7 +33,7 @@ def ab_mse(pred_ab, true_ab):
 
 
 def mean_ab_mse(pred_mean, true_ab):
-    """Per-image squared error of the mean a*, b* (N, 2) against the images' (N, 2, H, W), units^2."""
+    """Per-image squared error of the mean a*, b* (N, 2) against images (N, 2, H, W), units^2."""
     return ((pred_mean - true_ab.mean(dim=(2, 3))) ** 2).mean(1)
 
 

@@ -45,7 +45,8 @@ _HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 def _activation(name):
     if name not in _ACTIVATIONS:
-        raise ColorizerError(f"unknown activation {name!r}; choose one of {', '.join(_ACTIVATIONS)}")
+        raise ColorizerError(f"unknown activation {name!r}; "
+                             f"choose one of {', '.join(_ACTIVATIONS)}")
     return _ACTIVATIONS[name]()
 
 
@@ -112,7 +113,7 @@ class Colorizer(nn.Module):
         self.head = head
         self.temperature = temperature
         self.encoder = encoder(widths, activation)
-        # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64 x 64
+        # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         chans = (widths[-1], *reversed(widths))
         if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
             chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32

@@ -27,7 +27,7 @@ class Profile:
 PROFILES = {
     # A GPU: the study's settings.
     "full": Profile("full", epochs=100, case_epochs=(100, 400)),
-    # This project's 2-core CPU: the whole notebook in well under 20 minutes (README has the figure).
+    # This project's 2-core CPU: the whole notebook well under 20 minutes (README has the time).
     "cpu": Profile("cpu", epochs=8, case_epochs=(4, 16), augment_factor=5),
     # COLORIZER_FAST=1: a smoke run of every cell, a few images, one epoch, a temporary folder.
     "fast": Profile("fast", epochs=1, case_epochs=(1, 1), augment_factor=1, limit=30,

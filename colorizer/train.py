@@ -57,7 +57,7 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
 
 @torch.no_grad()
 def predict(model, L, batch_size=128):
-    """Raw a*b* predictions for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor."""
+    """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor."""
     return _outputs(model, L, None, batch_size)[0]
 
 

@@ -38,7 +38,8 @@ def test_constant_offset_gives_known_mse_and_auc(lab):
 def test_psnr_of_one_level_everywhere():
     a = np.full((2, 8, 8, 3), 100, dtype=np.uint8)
     got = psnr(a + 1, a)
-    assert torch.allclose(got, torch.full((2,), 20 * math.log10(255), dtype=torch.float64), atol=1e-6)   # MSE = 1
+    expected = torch.full((2,), 20 * math.log10(255), dtype=torch.float64)     # MSE = 1
+    assert torch.allclose(got, expected, atol=1e-6)
     assert psnr(a, a).tolist() == [PSNR_CAP, PSNR_CAP]
     assert ssim(a, a).tolist() == pytest.approx([1.0, 1.0])
 

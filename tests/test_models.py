@@ -33,7 +33,7 @@ def test_encoder_reaches_1x1():
     assert z.shape == (2, 512, 1, 1)
     convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 7
-    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) and c.padding == (1, 1) for c in convs)
+    assert all((c.kernel_size, c.stride, c.padding) == ((4, 4), (2, 2), (1, 1)) for c in convs)
 
 
 @pytest.mark.parametrize("kind", ["colorizer", "regressor"])
