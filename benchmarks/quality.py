@@ -63,8 +63,10 @@ def main(argv=None):
             baseline_rows.setdefault(model, {})[b] = {"name": f"baseline: {b}", **bm}
 
     cmd = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    m = machine()
     md = [f"Quality after {args.epochs} epochs (x10 augmented passes each), seed {args.seed}, "
-          f"test split of {len(run.test)} images; {machine()['date']}; `{cmd.strip()}`", ""]
+          f"test split of {len(run.test)} images; {m['date']}; {m['cores']} cores "
+          f"({m['cpu']}), CUDA {m['cuda']}, torch {m['torch']}; `{cmd.strip()}`", ""]
     for kind in ("colorizer", "regressor"):
         if not rows[kind]:
             continue
