@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass, replace
 
-from .config import Config, get_device
+from .config import ARCHS, Config, get_device
 
 # The study's two hyper-parameter cases, at its full epoch counts.
 CASES = {"case 1": dict(epochs=100, lr=5e-3, weight_decay=1e-7),
@@ -14,8 +14,9 @@ CASES = {"case 1": dict(epochs=100, lr=5e-3, weight_decay=1e-7),
 class Profile:
     """How much of the study to run: epochs per run, passes per epoch, images used."""
     name: str
-    epochs: int                 # the regressor, the colorizers and the width comparison
+    epochs: int                 # the regressor and the colorizers
     case_epochs: tuple          # the two hyper-parameter cases, in the study's 1 : 4 ratio
+    arch_epochs: int | None = None  # Architecture 1 against 2 (None: `epochs`)
     augment_factor: int = 10
     limit: int | None = None
     write_outputs: bool = True  # into output_sigmoid/ and output_tanh/
@@ -28,7 +29,9 @@ PROFILES = {
     # A GPU: the study's settings.
     "full": Profile("full", epochs=100, case_epochs=(100, 400)),
     # This project's 2-core CPU: the whole notebook well under 20 minutes (README has the time).
-    "cpu": Profile("cpu", epochs=8, case_epochs=(4, 16), augment_factor=5),
+    # Six epochs of x10 passes: the budget at which every head here beats the baselines
+    # (benchmarks/quality.py); the 6x costlier Architecture 1 is compared at three.
+    "cpu": Profile("cpu", epochs=6, case_epochs=(2, 8), arch_epochs=3),
     # COLORIZER_FAST=1: a smoke run of every cell, a few images, one epoch, a temporary folder.
     "fast": Profile("fast", epochs=1, case_epochs=(1, 1), augment_factor=1, limit=30,
                     write_outputs=False),
@@ -49,6 +52,21 @@ def case_configs(profile, base):
     """The study's two hyper-parameter cases, with this profile's epochs."""
     return {name: replace(base, **{**case, "epochs": epochs})
             for (name, case), epochs in zip(CASES.items(), profile.case_epochs)}
+
+
+def compare_widths(profile, run, data):
+    """Architecture 1 against 2 with `run`'s other settings, at the profile's budget for it.
+
+    `run` itself stands for its own widths when its budget is the same.
+    """
+    from .train import fit
+
+    runs = {}
+    for k in sorted(ARCHS):
+        cfg = replace(run.cfg, widths=ARCHS[k], epochs=profile.arch_epochs or profile.epochs)
+        runs[f"Architecture {k}"] = (run if cfg == run.cfg else
+                                     fit(cfg, data=data, progress=False, log=None))
+    return runs
 
 
 def count_parameters(model):
