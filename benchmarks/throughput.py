@@ -1,6 +1,7 @@
 """Training throughput: the bare model against the whole training pipeline, on the same batches.
 
-bare      forward + backward + Adam step on batches made beforehand (no indexing, no augmentation)
+bare      forward + backward + Adam step on batches made beforehand (no indexing, no augmentation;
+          the loss, including the classify head's target encoding, is part of the step)
 pipeline  colorizer.train_one_epoch: shuffled indices, gather, batched crop/flip, target scaling,
           forward + backward + Adam step, loss read back each batch
 
@@ -20,13 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, train_split, write_result  # noqa: E402
 from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch  # noqa: E402
-from colorizer.models import target  # noqa: E402
+from colorizer.models import loss_fn  # noqa: E402
 
 
 def matmul_gflops(n=2048, seconds=2.0):
@@ -49,8 +49,8 @@ def flops_per_image(model, size=128, batch=4):
     return fc.get_total_flops() / batch
 
 
-def bare_step(model, optimizer, L, y):
-    loss = F.mse_loss(model(L), y)
+def bare_step(model, optimizer, L, ab):
+    loss = loss_fn(model, model(L), ab)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -71,13 +71,13 @@ def measure(cfg, train_lab, n_batches, rounds):
     for idx in (torch.arange(n_images) % n).split(cfg.batch_size):
         x = random_resized_crop(lab[idx], gen)
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        batches.append((L, target(x[:, 1:], model.kind, model.head)))
+        batches.append((L, x[:, 1:].contiguous()))
 
     def run_bare():
         model.train()
         t0 = time.perf_counter()
-        for L, y in batches:
-            bare_step(model, optimizer, L, y)
+        for L, ab in batches:
+            bare_step(model, optimizer, L, ab)
         return n_images / (time.perf_counter() - t0)
 
     def run_pipeline():
