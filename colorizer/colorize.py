@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from PIL import Image
 
@@ -53,6 +52,5 @@ def colorize_paths(model, inputs, out_dir, size=128):
             yield path, e
             continue
         out = out_dir / (path.stem + ".png")
-        with torch.no_grad():
-            Image.fromarray(colorize_rgb(model, rgb, size)).save(out)
+        Image.fromarray(colorize_rgb(model, rgb, size)).save(out)
         yield path, out

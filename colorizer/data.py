@@ -14,7 +14,7 @@ from skimage import color
 from .config import ColorizerError
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
-_NOT_IMAGES = ("readme", ".gitignore", ".gitkeep", "split.json")
+_NOT_IMAGES = ("readme", ".gitignore", ".gitkeep")
 
 
 def resolve_data_dir(path=None):
@@ -128,14 +128,14 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     `limit` keeps the first N files by name; `names` keeps exactly those files (a saved split).
     Unreadable files are skipped with one warning; images of another size are fitted with one.
     """
-    files = list_images(data_dir)
+    folder = resolve_data_dir(data_dir)
+    files = list_images(folder)
     if names is not None:
         by_name = {p.name: p for p in files}
         missing = [n for n in names if n not in by_name]
         if missing:
             raise ColorizerError(
-                f"{len(missing)} image(s) of the split are missing from "
-                f"{resolve_data_dir(data_dir)}: "
+                f"{len(missing)} image(s) of the split are missing from {folder}: "
                 f"{', '.join(missing[:5])}")
         files = [by_name[n] for n in names]
     if limit is not None:
@@ -152,7 +152,6 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
             rgb = fit_size(rgb, size)
         good.append(p.name)
         rgbs.append(rgb)
-    folder = resolve_data_dir(data_dir)
     if not good:
         raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
     if bad:
