@@ -1,14 +1,15 @@
 """Shared by the benchmarks: data, machine description, JSON output."""
 
-import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from colorizer import load_images, split_names
+from colorizer import load_images, split
+from colorizer.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -20,15 +21,19 @@ def machine():
             "cuda": torch.cuda.is_available(), "python": platform.python_version()}
 
 
-def train_split(data_dir=None, limit=None, seed=0):
-    """The training split of the face set, as the training pipeline sees it."""
-    data = load_images(data_dir, limit=limit)
-    train, test = split_names(data.names, 0.1, seed)
-    return data.subset(train), data.subset(test)
+def train_split(data_dir=None, limit=None):
+    """The (train, test) split of the face set, as the training pipeline sees it."""
+    return split(load_images(data_dir, limit=limit))
 
 
-def write_result(name, obj):
+def command(module, argv):
+    """The command line that reproduces a result, for its header."""
+    return " ".join(["python -m", module, *(argv if argv is not None else sys.argv[1:])])
+
+
+def write_result(name, obj, markdown=None):
+    """benchmarks/results/NAME.json (and NAME.md): the files the README's tables come from."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-    return path
+    if markdown is not None:
+        (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+    return write_json(RESULTS / f"{name}.json", obj)

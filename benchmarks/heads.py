@@ -5,18 +5,16 @@ with the same widths, epochs and seed; decodes the classify runs at several anne
 temperatures; writes the table (benchmarks/results/heads.{md,json}), a figure of the same test
 images side by side (heads.png), and the study's claims checked against the numbers.
 
-    python benchmarks/heads.py [--epochs 6] [--arch 2]
+    python -m benchmarks.heads [--epochs 6] [--arch 2]
 """
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, machine, write_result  # noqa: E402
-from colorizer import ARCHS, Config, fit, load_images, study  # noqa: E402
+from colorizer import ARCHS, Config, fit, load_images, report, side_by_side, study
+
+from .common import RESULTS, command, machine, write_result
 
 
 def main(argv=None):
@@ -36,25 +34,23 @@ def main(argv=None):
     for name, kw in variants.items():
         t0 = time.perf_counter()
         runs[name] = fit(replace(base, **kw), progress=False, data=data, log=None)
-        print(f"{name}: {study.summary(runs[name])} ({time.perf_counter() - t0:.0f} s wall)",
+        print(f"{name}: {report.summary(runs[name])} ({time.perf_counter() - t0:.0f} s wall)",
               flush=True)
 
-    rows = study.head_rows(runs)
-    verdicts = study.claims({"sigmoid": runs["sigmoid"], "tanh": runs["tanh"]}, runs["classify"],
+    rows = report.head_rows(runs, study.temperature_sweep)
+    verdicts = report.claims({"sigmoid": runs["sigmoid"], "tanh": runs["tanh"]}, runs["classify"],
                             runs["classify, no rebalancing"])
-    cmd = "python benchmarks/heads.py " + " ".join(sys.argv[1:] if argv is None else argv)
     test = runs["tanh"].test
     text = "\n".join([
         f"Heads at an equal budget: Architecture {args.arch}, {args.epochs} epochs (x10 augmented "
         f"passes), seed {args.seed}, test split of {len(test)} images; {machine()['date']}; "
-        f"`{cmd.strip()}`. ab MSE in raw CIELAB units^2, PSNR in dB on 8-bit sRGB, AuC in %.", "",
-        study.markdown_table(rows, study.HEAD_COLUMNS), "", verdicts])
+        f"`{command('benchmarks.heads', argv)}`. ab MSE in raw CIELAB units^2, PSNR in dB on "
+        "8-bit sRGB, AuC in %.", "",
+        report.markdown_table(rows, report.HEAD_COLUMNS), "", verdicts])
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "heads.md").write_text(text + "\n")
-    study.side_by_side(runs, test, n=6).savefig(RESULTS / "heads.png", dpi=90)
     write_result("heads", {"machine": machine(), "epochs": args.epochs, "arch": args.arch,
-                           "seed": args.seed, "rows": rows, "claims": verdicts})
+                           "seed": args.seed, "rows": rows, "claims": verdicts}, text)
+    side_by_side(runs, test, n=6).savefig(RESULTS / "heads.png", dpi=90)
 
 
 if __name__ == "__main__":

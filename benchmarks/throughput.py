@@ -10,23 +10,21 @@ and the median is kept, so a neighbour's load hits both alike. Also reported: th
 per image (torch.utils.flop_counter), the GFLOP/s that gives, and a float32 matmul's GFLOP/s in
 the same run as the machine's practical peak.
 
-    python benchmarks/throughput.py [--arch 1 2] [--head tanh sigmoid] [--batches 12]
+    python -m benchmarks.throughput [--arch 1 2] [--head tanh sigmoid] [--batches 12]
 """
 
 import argparse
 import statistics
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, train_split, write_result  # noqa: E402
-from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch  # noqa: E402
-from colorizer.models import loss_fn  # noqa: E402
+from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch
+from colorizer.models import loss_fn
+
+from .common import command, machine, train_split, write_result
 
 
 def matmul_gflops(n=2048, seconds=2.0):
@@ -109,9 +107,11 @@ def main(argv=None):
 
     train, _ = train_split(args.data)
     peak = matmul_gflops()
-    print(f"float32 matmul 2048^3: {peak:.1f} GFLOP/s  ({torch.get_num_threads()} threads)")
-    print(f"{'model':<22} {'bare img/s':>10} {'pipeline img/s':>15} {'ratio':>6} "
-          f"{'GFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>7}")
+    m = machine()
+    lines = [f"float32 matmul 2048^3: {peak:.1f} GFLOP/s  ({torch.get_num_threads()} threads)",
+             f"{'model':<22} {'bare img/s':>10} {'pipeline img/s':>15} {'ratio':>6} "
+             f"{'GFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>7}"]
+    print("\n".join(lines), flush=True)
     rows = []
     for arch in args.arch:
         for head in args.head:
@@ -125,14 +125,18 @@ def main(argv=None):
                    "pipeline_gflop_per_s": gflop * pipe,
                    "fraction_of_matmul_peak": gflop * pipe / peak}
             rows.append(row)
-            print(f"{args.model + f' arch{arch} ' + head:<22} {bare:>10.1f} {pipe:>15.1f} "
-                  f"{pipe / bare:>6.1%} {gflop:>9.3f} {gflop * pipe:>8.1f} "
-                  f"{gflop * pipe / peak:>7.1%}")
-    path = write_result("throughput", {"machine": machine(), "matmul_gflop_per_s": peak,
+            lines.append(f"{args.model + f' arch{arch} ' + head:<22} {bare:>10.1f} {pipe:>15.1f} "
+                         f"{pipe / bare:>6.1%} {gflop:>9.3f} {gflop * pipe:>8.1f} "
+                         f"{gflop * pipe / peak:>7.1%}")
+            print(lines[-1], flush=True)
+    text = "\n".join([
+        f"Training throughput, batch {args.batch_size}, medians of {args.rounds} interleaved "
+        f"rounds; {m['date']}; {m['cores']} cores ({m['cpu']}), CUDA {m['cuda']}, torch "
+        f"{m['torch']}; `{command('benchmarks.throughput', argv)}`", "", "```", *lines, "```"])
+    path = write_result("throughput", {"machine": m, "matmul_gflop_per_s": peak,
                                        "batches_per_round": args.batches, "rounds": args.rounds,
-                                       "rows": rows})
+                                       "rows": rows}, text)
     print(f"wrote {path}")
-
 
 if __name__ == "__main__":
     main()

@@ -1,23 +1,41 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
+from . import quantize, report, study
 from .augment import random_resized_crop
+from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
 from .config import ARCHS, ColorizerError, Config, get_device
-from .data import (LabImages, lab_to_rgb, load_images, read_image, resolve_data_dir, rgb_to_lab,
-                   split_names)
+from .data import (
+                   LabImages,
+                   ab_mean,
+                   lab_to_rgb,
+                   load_images,
+                   read_image,
+                   resolve_data_dir,
+                   rgb_to_lab,
+                   split,
+                   split_names,
+)
+from .evaluation import evaluate, predict
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
-from .train import (Run, evaluate, fit, load_checkpoint, load_model, predict, restore,
-                    save_checkpoint, train_one_epoch)
-from . import study
-from .viz import plot_loss, save_triples, show_augmented, show_channels, show_triples, triples
+from .train import Run, fit, train_one_epoch
+from .viz import (
+                   plot_loss,
+                   save_triples,
+                   show_augmented,
+                   show_channels,
+                   show_triples,
+                   side_by_side,
+                   triples,
+)
 
 __all__ = [
     "ARCHS", "ColorizerError", "Config", "get_device",
-    "LabImages", "lab_to_rgb", "load_images", "read_image", "resolve_data_dir", "rgb_to_lab",
-    "split_names", "random_resized_crop", "ab_mse", "mean_ab_mse",
+    "LabImages", "ab_mean", "lab_to_rgb", "load_images", "read_image", "resolve_data_dir",
+    "rgb_to_lab", "split", "split_names", "random_resized_crop", "ab_mse", "mean_ab_mse",
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch",
-    "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples", "triples",
-    "quantize", "study",
+    "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples",
+    "side_by_side", "triples", "quantize", "report", "study",
 ]

@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from .config import ColorizerError
 from .data import lab_to_rgb, read_image, rgb_to_lab
-from .train import predict
+from .evaluation import predict
 
 
 def colorize_rgb(model, rgb, size=128):
@@ -18,8 +19,7 @@ def colorize_rgb(model, rgb, size=128):
     """
     L = rgb_to_lab(rgb)[None, :1]                                    # (1, 1, H, W)
     H, W = L.shape[-2:]
-    L_small = F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
-                            align_corners=False)
+    L_small = TF.resize(L, [size, size], antialias=True)            # bilinear
     ab = predict(model, L_small)                                     # (1, 2, s, s) or (1, 2)
     if ab.dim() == 2:
         ab = ab[:, :, None, None].expand(1, 2, H, W)

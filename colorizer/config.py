@@ -1,8 +1,12 @@
-"""Run configuration, width presets, errors and device choice."""
+"""Run configuration: every setting once, with its help text and its check; errors; the device."""
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
+
+from .quantize import TEMPERATURE
 
 # The study's two feature-map tables. Seven stride-2 convolutions take 128 px to 1x1: the six
 # widths below, then a seventh convolution that keeps the last width (2x2 -> 1x1).
@@ -13,50 +17,65 @@ ARCHS = {
 
 MODELS = ("colorizer", "regressor")
 HEADS = ("sigmoid", "tanh", "classify")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu")
+TEST_FRACTION = 0.1       # the study's 90/10 split
+SPLIT_SEED = 0            # the fixed test split every figure is reported on
 
 
 class ColorizerError(Exception):
     """A problem the user can fix (bad path, bad image, wrong checkpoint): one line, no trace."""
 
 
+def option(default, help, **kw):
+    """A Config field with what the command line needs to offer it (help, choices, metavar)."""
+    return field(default=default, metadata={"help": help, **kw})
+
+
 @dataclass
 class Config:
-    model: str = "colorizer"          # "colorizer" (per-pixel a*b*) or "regressor" (mean a*, b*)
-    head: str = "tanh"                # output head, which also fixes the target scaling
-    rebalance: bool = True            # classify head: weight rare colours up (Zhang et al. 2016)
-    temperature: float = 0.38         # classify head: annealed-mean decoding
-    widths: tuple = ARCHS[2]
+    model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
+                        choices=MODELS)
+    head: str = option("tanh", "output head, which also fixes the target scaling", choices=HEADS)
+    rebalance: bool = option(True, "classify head: weight rare colours up (Zhang et al. 2016)")
+    temperature: float = option(TEMPERATURE, "classify head: annealed-mean temperature "
+                                "(T -> 0: mode, 1: mean)")
+    widths: tuple = option(ARCHS[2], "comma-separated encoder widths (or --arch)",
+                           metavar="W1,W2,...")
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
-    activation: str = "leaky_relu"
-    epochs: int = 6
-    lr: float = 1e-3
-    weight_decay: float = 1e-7
-    batch_size: int = 64
-    seed: int = 0
-    image_size: int = 128
-    test_fraction: float = 0.1
-    augment_factor: int = 10          # passes over the training split per epoch, each augmented
-    crop_scale: tuple = (0.6, 1.0)    # area fraction of a random resized crop
-    crop_ratio: tuple = (3 / 4, 4 / 3)
-    flip: bool = True
-    limit: int | None = None          # use only the first N images (sorted by name)
-    data: str | None = None           # data folder; None: $COLORIZER_DATA, then ./face_images
-    device: str = "auto"
+    activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
+    epochs: int = option(6, "epochs, each --augment-factor augmented passes over the training "
+                         "split")
+    lr: float = option(1e-3, "learning rate (Adam)")
+    weight_decay: float = option(1e-7, "weight decay (Adam)")
+    batch_size: int = option(64, "images per batch")
+    seed: int = option(0, "seed of the split, the initial weights and the augmentation")
+    test_fraction: float = option(TEST_FRACTION, "share of the images held out for test")
+    augment_factor: int = option(10, "augmented passes over the training split per epoch")
+    crop_scale: tuple = option((0.6, 1.0), "area fraction of a random resized crop",
+                               metavar="MIN,MAX")
+    crop_ratio: tuple = option((3 / 4, 4 / 3), "aspect range of a random resized crop",
+                               metavar="MIN,MAX")
+    flip: bool = option(True, "mirror half the training images left-right")
+    limit: int | None = option(None, "use only the first N images (sorted by name), for quick runs")
+    data: str | None = option(None, "image folder (default: $COLORIZER_DATA, then ./face_images)")
+    device: str = option("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ColorizerError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.head not in HEADS:
-            raise ColorizerError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
-        if self.head == "classify" and self.model != "colorizer":
-            raise ColorizerError("the classify head is for the colorizer, not the regressor")
         self.widths = tuple(int(w) for w in self.widths)
-        self.crop_scale = tuple(self.crop_scale)
-        self.crop_ratio = tuple(self.crop_ratio)
-        if self.image_size != 2 ** (len(self.widths) + 1):
-            raise ColorizerError(
-                f"{len(self.widths)} widths reduce {2 ** (len(self.widths) + 1)} px to 1x1, "
-                f"not image_size={self.image_size}")
+        self.crop_scale = tuple(float(v) for v in self.crop_scale)
+        self.crop_ratio = tuple(float(v) for v in self.crop_ratio)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                _refuse(f.name, "one of " + ", ".join(f.metadata["choices"]), value)
+        for name, accepts, ok in _checks(self):
+            if not ok:
+                _refuse(name, accepts, getattr(self, name))
+
+    @property
+    def image_size(self):
+        """The side the encoder reduces to 1x1: one halving per width, and one more."""
+        return 2 ** (len(self.widths) + 1)
 
     def to_dict(self):
         return asdict(self)
@@ -65,6 +84,50 @@ class Config:
     def from_dict(cls, d):
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _checks(c):
+    """(field, what it accepts, whether the value is accepted), one row per rule."""
+    return [
+        ("head", "sigmoid or tanh for the regressor (classify is per pixel)",
+         not (c.model == "regressor" and c.head == "classify")),
+        ("temperature", "a positive finite number", _positive(c.temperature)),
+        ("widths", "one or more positive whole numbers", c.widths and min(c.widths) > 0),
+        ("epochs", "a whole number >= 1", c.epochs >= 1),
+        ("lr", "a positive finite number", _positive(c.lr)),
+        ("weight_decay", "a finite number >= 0", _positive(c.weight_decay, zero=True)),
+        # BatchNorm at the 1x1 bottleneck cannot normalise a single value
+        ("batch_size", "a whole number >= 2", c.batch_size >= 2),
+        ("seed", "a whole number >= 0", c.seed >= 0),
+        ("test_fraction", "a number between 0 and 1 (exclusive)", 0 < c.test_fraction < 1),
+        ("augment_factor", "a whole number >= 1", c.augment_factor >= 1),
+        ("crop_scale", "MIN,MAX with 0 < MIN <= MAX <= 1",
+         len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1),
+        ("crop_ratio", "MIN,MAX with 0 < MIN <= MAX",
+         len(c.crop_ratio) == 2 and 0 < c.crop_ratio[0] <= c.crop_ratio[1]),
+        # a split needs one image for training and one for test
+        ("limit", "a whole number >= 2", c.limit is None or c.limit >= 2),
+        ("data", "a folder, not a file", c.data is None or not Path(c.data).is_file()),
+        ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
+    ]
+
+
+def _positive(x, zero=False):
+    return math.isfinite(x) and (x >= 0 if zero else x > 0)
+
+
+def _device_ok(name):
+    if name == "auto":
+        return True
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+def _refuse(name, accepts, value):
+    raise ColorizerError(f"--{name.replace('_', '-')} takes {accepts}; got {value!r}")
 
 
 def get_device(device="auto"):

@@ -1,6 +1,5 @@
 """Load images, split them, and convert RGB <-> CIE L*a*b* once, into memory."""
 
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -8,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from skimage import color
 
-from .config import ColorizerError
+from .config import SPLIT_SEED, TEST_FRACTION, ColorizerError
+from .files import write_json
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
 _NOT_IMAGES = ("readme", ".gitignore", ".gitkeep")
@@ -67,15 +67,10 @@ def read_image(path):
 
 
 def fit_size(rgb, size):
-    """Resize the shorter side to `size`, then crop the centre square."""
-    h, w = rgb.shape[:2]
-    if (h, w) == (size, size):
+    """Resize and centre-crop to size x size, keeping the aspect (PIL's ImageOps.fit)."""
+    if rgb.shape[:2] == (size, size):
         return rgb
-    s = size / min(h, w)
-    nh, nw = max(size, round(h * s)), max(size, round(w * s))
-    img = Image.fromarray(rgb).resize((nw, nh), Image.BICUBIC)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return np.asarray(img)[top:top + size, left:left + size]
+    return np.asarray(ImageOps.fit(Image.fromarray(rgb), (size, size), Image.BICUBIC))
 
 
 def rgb_to_lab(rgb):
@@ -167,7 +162,19 @@ def _few(names, k=10):
     return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
 
 
-def split_names(names, test_fraction=0.1, seed=0):
+def ab_mean(images):
+    """The mean a*, b* of a LabImages set, as two floats: the training-split constant that the
+    baselines and the regressor's R^2 are measured against."""
+    return images.ab.mean(dim=(0, 2, 3)).tolist()
+
+
+def split(data, test_fraction=TEST_FRACTION, seed=SPLIT_SEED):
+    """(train, test) LabImages of a loaded set, by the seeded split of its names."""
+    train, test = split_names(data.names, test_fraction, seed)
+    return data.subset(train), data.subset(test)
+
+
+def split_names(names, test_fraction=TEST_FRACTION, seed=SPLIT_SEED):
     """Seeded split of sorted names: (train, test). The same names and seed split alike anywhere."""
     names = sorted(names)
     if len(names) < 2:
@@ -182,11 +189,3 @@ def split_names(names, test_fraction=0.1, seed=0):
 
 def save_split(path, train, test, seed):
     write_json(path, {"seed": seed, "train": list(train), "test": list(test)})
-
-
-def write_json(path, obj):
-    """Write JSON atomically: a temporary file, then os.replace."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)

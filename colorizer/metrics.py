@@ -23,6 +23,8 @@ UNITS = {
     "mean_ab_mse": "raw CIELAB units^2 of the image's mean a*, b*",
     "r2": "1 - mean_ab_mse / that of the training-mean prediction",
 }
+# The figure that stands for a model of each kind: in logs, histories and the CLI's last line.
+HEADLINE = {"colorizer": "ab_mse", "regressor": "mean_ab_mse"}
 PSNR_CAP = 100.0          # dB, for identical images (an infinite PSNR would poison the average)
 AUC_THRESHOLDS = torch.arange(0, 151, dtype=torch.float32)   # Zhang et al. 2016, Sec. 3.1
 

@@ -6,7 +6,7 @@ inverse of a smoothed prior, and a distribution is decoded by its annealed mean.
 """
 
 import itertools
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ TEMPERATURE = 0.38  # annealed mean (Sec. 3.3)
 _LIMIT = 120        # |a*|, |b*| of any sRGB colour stays below this
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gamut_bins(steps=128):
     """Bin centres (Q, 2) of the a*b* bins that sRGB colours fall in.
 
@@ -39,7 +39,7 @@ def bin_centres():
     return _gamut_bins().clone()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _neighbour_table(k):
     """For every integer (a*, b*) in [-_LIMIT, _LIMIT]^2, its k nearest class indices.
 

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from .data import lab_to_rgb
+from .evaluation import predict
 
 
 def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
@@ -104,5 +105,22 @@ def show_augmented(data, n=8, seed=0, **crop):
         ax.imshow(img)
         ax.set_title("original" if i == 0 else f"augmented {i}", fontsize=8)
         ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def side_by_side(runs, test, n=4):
+    """A figure: for the first `n` test images, the original and each run's colorization."""
+    n = min(n, len(test))
+    cols = [("original", lab_to_rgb(test.L[:n], test.ab[:n]))]
+    cols += [(name, lab_to_rgb(test.L[:n], predict(run.model, test.L[:n])))
+             for name, run in runs.items()]
+    fig = Figure(figsize=(1.7 * len(cols), 1.8 * n))
+    axes = fig.subplots(n, len(cols), squeeze=False)
+    for j, (name, imgs) in enumerate(cols):
+        for i in range(n):
+            axes[i, j].imshow(imgs[i])
+            axes[i, j].set_axis_off()
+        axes[0, j].set_title(name, fontsize=8)
     fig.tight_layout()
     return fig

@@ -7,7 +7,7 @@ from PIL import Image
 
 from colorizer import Config
 
-TINY = dict(widths=(4, 8, 8), image_size=16, batch_size=8, augment_factor=2)
+TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2)
 
 
 def tiny_config(**kw):

@@ -5,8 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import (ColorizerError, lab_to_rgb, load_images, read_image, resolve_data_dir,
-                       rgb_to_lab, split_names)
+from colorizer import (
+    ColorizerError,
+    lab_to_rgb,
+    load_images,
+    read_image,
+    resolve_data_dir,
+    rgb_to_lab,
+    split_names,
+)
 
 from .conftest import make_folder
 

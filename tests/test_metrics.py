@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer.metrics import (PSNR_CAP, ab_mse, auc, baselines, ciede2000, colorization_metrics,
-                               colourfulness, psnr, regression_metrics, ssim)
+from colorizer.metrics import (
+    PSNR_CAP,
+    ab_mse,
+    auc,
+    baselines,
+    ciede2000,
+    colorization_metrics,
+    colourfulness,
+    psnr,
+    regression_metrics,
+    ssim,
+)
 
 
 @pytest.fixture
@@ -58,8 +68,11 @@ def test_regression_r2(lab):
     true_mean = ab.mean(dim=(2, 3))
     train_mean = [1.0, -2.0]
     assert regression_metrics(true_mean, ab, train_mean) == {"mean_ab_mse": 0.0, "r2": 1.0}
-    const = regression_metrics(torch.tensor(train_mean).expand(3, 2), ab, train_mean)
-    assert const["r2"] == pytest.approx(0.0) and const["mean_ab_mse"] > 0
+    half_way = (true_mean + torch.tensor(train_mean)) / 2       # a quarter of the squared error
+    m = regression_metrics(half_way, ab, train_mean)
+    const = float(((true_mean - torch.tensor(train_mean)) ** 2).mean())
+    assert m["mean_ab_mse"] == pytest.approx(const / 4, rel=1e-5)
+    assert m["r2"] == pytest.approx(0.75, rel=1e-5)
 
 
 def test_baselines_on_a_tiny_fixture(lab):

@@ -61,7 +61,8 @@ def test_regressor_target_is_mean_ab():
     assert torch.allclose(decode_ab(t, "tanh"), ab.mean(dim=(2, 3)), atol=1e-4)
 
 
-def test_widths_must_fit_image_size():
-    with pytest.raises(Exception, match="1x1"):
-        Config(widths=(8, 16), image_size=128)
-    assert Config(widths=(4, 8, 8), image_size=16).image_size == 16
+def test_image_size_follows_from_the_widths():
+    assert Config(widths=(4, 8, 8)).image_size == 16
+    assert Config(widths=ARCHS[1]).image_size == Config(widths=ARCHS[2]).image_size == 128
+    model = build_model(Config(widths=(4, 8, 8)))
+    assert model.encoder(torch.zeros(2, 1, 16, 16)).shape == (2, 8, 1, 1)

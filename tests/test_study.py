@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from colorizer import study
+from colorizer import report, study
 
 
 def _run(**m):
@@ -27,14 +27,24 @@ def test_cases_keep_the_study_settings():
 
 def test_claim_verdicts_follow_the_numbers():
     reg = {"sigmoid": _run(ab_mse=15.0, psnr=34.0, auc=97.0, colourfulness=25.0)}
-    text = study.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=29.0))
+    text = report.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=24.0))
     lines = text.splitlines()
     assert "desaturated" in lines[0] and "-> held" in lines[0]
     assert "safe choice" in lines[1] and "-> held" in lines[1]
     assert "more vivid" in lines[2] and "-> held" in lines[2]
     assert "rebalancing" in lines[3] and "-> held" in lines[3]
-    text = study.claims({"tanh": _run(ab_mse=25.0, psnr=31.0, auc=95.0, colourfulness=32.0)},
+    text = report.claims({"tanh": _run(ab_mse=25.0, psnr=31.0, auc=95.0, colourfulness=32.0)},
                         _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=31.0))
     assert all("did not hold" in line for line in text.splitlines()[:4])
-    mixed = study.claims({"tanh": _run(ab_mse=19.0, psnr=31.0)}, _run(ab_mse=20.0))
+    mixed = report.claims({"tanh": _run(ab_mse=19.0, psnr=31.0)}, _run(ab_mse=20.0))
     assert "-> mixed" in mixed.splitlines()[1]
+    # rebalancing helps, but classification beat regression without it: only partly
+    partly = report.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=29.0))
+    assert "-> partly: classification is more vivid than regression even without it" in (
+        partly.splitlines()[3])
+
+
+def test_markdown_table_shows_missing_and_nan_as_dash():
+    rows = [{"run": "a", "x": 1.23456, "y": float("nan")}, {"run": "b", "x": 2}]
+    assert report.markdown_table(rows, ["run", "x", "y"], numeric_right=True).splitlines() == [
+        "| run | x | y |", "|---|---:|---:|", "| a | 1.235 | - |", "| b | 2 | - |"]

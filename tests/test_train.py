@@ -4,9 +4,19 @@ from dataclasses import replace
 import pytest
 import torch
 
-from colorizer import (ColorizerError, Colorizer, Regressor, fit, load_checkpoint, load_images,
-                       load_model, restore, train_one_epoch)
-from colorizer.train import CHECKPOINT, batch_indices
+from colorizer import (
+    Colorizer,
+    ColorizerError,
+    Regressor,
+    fit,
+    load_checkpoint,
+    load_images,
+    load_model,
+    restore,
+    train_one_epoch,
+)
+from colorizer.checkpoint import CHECKPOINT
+from colorizer.train import batch_indices
 
 from .conftest import tiny_config
 

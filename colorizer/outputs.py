@@ -1,0 +1,29 @@
+"""A finished run's files: history, metrics, loss plot, image triples, the regressor's table."""
+
+import csv
+
+from .evaluation import predict
+from .files import write_json
+from .viz import plot_loss, save_triples
+
+
+def write_outputs(out_dir, model, test, history, metrics):
+    """history.json, metrics.json, loss.png, triples/ and, for a regressor, predictions.csv."""
+    write_json(out_dir / "history.json", history)
+    write_json(out_dir / "metrics.json", metrics)
+    if history["train_loss"]:
+        plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
+                  ylabel="cross-entropy" if model.head == "classify" else "MSE (head space)")
+    pred = predict(model, test.L)
+    save_triples(test.L, test.ab, pred, test.names, out_dir / "triples")
+    if model.kind == "regressor":
+        write_predictions(out_dir / "predictions.csv", test.names, pred, test.ab.mean(dim=(2, 3)))
+
+
+def write_predictions(path, names, pred, true):
+    """The study's per-image table: predicted and true mean a*, b* in raw units."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "pred_a", "pred_b", "true_a", "true_b"])
+        for n, p, t in zip(names, pred.tolist(), true.tolist()):
+            w.writerow([n, *(f"{v:.3f}" for v in (*p, *t))])

@@ -1,0 +1,147 @@
+"""Tables and verdicts from finished runs: markdown for the notebook, README and benchmarks."""
+
+import math
+
+from .metrics import UNITS
+
+METRIC_COLUMNS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness")
+HEAD_COLUMNS = ["run", "T", "ab_mse", "psnr", "auc", "ciede2000", "colourfulness",
+                "colourfulness_gap"]
+
+
+def markdown_table(rows, columns, fmt="{:.3f}", numeric_right=False):
+    """rows: dicts; columns: the keys to show, in order. Missing or NaN values show as '-'.
+
+    `numeric_right` aligns every column but the first to the right.
+    """
+    rule = "---|" + ("---:|" if numeric_right else "---|") * (len(columns) - 1)
+    out = ["| " + " | ".join(columns) + " |", "|" + rule]
+    for r in rows:
+        cells = [_cell(r.get(c), fmt) for c in columns]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _cell(v, fmt):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return fmt.format(v) if isinstance(v, float) else str(v)
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def run_row(name, run, keys=METRIC_COLUMNS):
+    """One row of a results table for a finished Run."""
+    row = {"run": name, "widths": "/".join(map(str, run.cfg.widths)), "epochs": run.cfg.epochs,
+           "lr": f"{run.cfg.lr:g}", "wd": f"{run.cfg.weight_decay:g}",
+           "params": count_parameters(run.model),
+           "train s": round(run.metrics["train_seconds"], 1)}
+    row.update({k: run.metrics[k] for k in keys if k in run.metrics})
+    return row
+
+
+def baseline_rows(run, keys=METRIC_COLUMNS):
+    return [{"run": f"baseline: {name}", **{k: m[k] for k in keys if k in m}}
+            for name, m in run.metrics["baselines"].items()]
+
+
+def prediction_table(names, pred_mean, true_ab, n=10):
+    """The study's per-image regressor table, first `n` rows, in raw units (markdown)."""
+    true_mean = true_ab.mean(dim=(2, 3))
+    rows = [{"image": name, "pred a*": p[0], "pred b*": p[1], "true a*": t[0], "true b*": t[1]}
+            for name, p, t in zip(names[:n], pred_mean.tolist(), true_mean.tolist())]
+    return markdown_table(rows, ["image", "pred a*", "pred b*", "true a*", "true b*"], "{:.2f}")
+
+
+def summary(run):
+    """One line of a run's test figures, with units."""
+    m = run.metrics
+    if "mean_ab_mse" in m:
+        return (f"test MSE of mean a*, b*: {m['mean_ab_mse']:.2f} raw CIELAB units^2, R^2 "
+                f"{m['r2']:.2f} (training-mean prediction: "
+                f"{m['baselines']['train_mean']['mean_ab_mse']:.2f}); {m['n_test']} test images")
+    return (f"test ab MSE {m['ab_mse']:.2f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB, SSIM "
+            f"{m['ssim']:.3f}, CIEDE2000 {m['ciede2000']:.2f}, AuC {m['auc']:.1f} %, "
+            f"colourfulness {m['colourfulness']:.1f} (truth {m['colourfulness_true']:.1f}); "
+            f"{m['n_test']} test images, {m['train_seconds']:.0f} s of training")
+
+
+def format_report(metrics):
+    """evaluate's readable table: the model's metrics next to the baselines', with units."""
+    base = metrics["baselines"]
+    keys = [k for k in UNITS if k in metrics and k != "loss"]
+    lines = [f"{metrics['model']} / {metrics['head']}, widths {tuple(metrics['widths'])}, epoch "
+             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})",
+             "",
+             f"{'metric':<20}{'model':>10}" + "".join(f"{b:>19}" for b in base)]
+    for k in keys:
+        lines.append(f"{k:<20}{metrics[k]:>10.3f}"
+                     + "".join(f"{base[b].get(k, float('nan')):>19.3f}" for b in base))
+    lines += ["", "units: " + "; ".join(f"{k}: {UNITS[k]}" for k in keys),
+              "oracle_image_mean paints each test image's own mean a*b*: it sees the answer."
+              if "oracle_image_mean" in base else ""]
+    return "\n".join(lines).rstrip()
+
+
+def head_rows(runs, metrics_at):
+    """Rows comparing heads: each run once, classify runs once per temperature.
+
+    `metrics_at(run)` gives {temperature: metrics} for a classify run (study.temperature_sweep).
+    """
+    rows = []
+    for name, run in runs.items():
+        if run.cfg.head != "classify":
+            rows.append({"run": name, "T": "-", **run.metrics})
+            continue
+        for t, m in metrics_at(run).items():
+            rows.append({"run": name, "T": t, **m})
+    rows.append({"run": "ground truth", "T": "-",
+                 "colourfulness": next(iter(runs.values())).metrics["colourfulness_true"]})
+    return rows
+
+
+def claims(regression, classify, plain=None):
+    """The study's essay, claim by claim, checked against measured test metrics.
+
+    regression: {name: Run} of sigmoid / tanh runs; classify: the rebalanced classify Run;
+    plain: the same without rebalancing. Returns markdown lines: claim, verdict, the numbers.
+    """
+    truth = classify.metrics["colourfulness_true"]
+    reg_name, reg = min(regression.items(), key=lambda kv: kv[1].metrics["ab_mse"])
+    r, c = reg.metrics, classify.metrics
+    lines = []
+
+    def say(claim, held, evidence):
+        verdict = {True: "held", False: "did not hold"}.get(held, held)
+        lines.append(f"- **{claim}** -> {verdict}: {evidence}")
+
+    say("Regression (MSE) gives desaturated colours",
+        all(run.metrics["colourfulness"] < truth for run in regression.values()),
+        ", ".join(f"colourfulness {n} {run.metrics['colourfulness']:.1f}"
+                  for n, run in regression.items()) + f" vs ground truth {truth:.1f}")
+    wins = [r["ab_mse"] < c["ab_mse"], r["psnr"] > c["psnr"], r["auc"] > c["auc"]]
+    say("Regression is the safe choice: lower error than classification",
+        True if all(wins) else False if not any(wins) else "mixed",
+        f"ab MSE {reg_name} {r['ab_mse']:.2f} vs classify {c['ab_mse']:.2f} raw units^2; "
+        f"PSNR {r['psnr']:.2f} vs {c['psnr']:.2f} dB; AuC {r['auc']:.1f} vs {c['auc']:.1f} %")
+    say("Classification can produce more vivid colours",
+        c["colourfulness"] > r["colourfulness"],
+        f"colourfulness classify {c['colourfulness']:.1f} vs {reg_name} {r['colourfulness']:.1f}"
+        f" (truth {truth:.1f}); gap to truth per image {c['colourfulness_gap']:.1f} vs "
+        f"{r['colourfulness_gap']:.1f}")
+    if plain is not None:
+        p = plain.metrics
+        helps = c["colourfulness"] > p["colourfulness"]
+        # Rebalancing "handles imbalance" only if classification needs it to beat regression.
+        needed = p["colourfulness"] <= r["colourfulness"]
+        say("...if class imbalance is handled (rebalancing makes the colours more vivid)",
+            (True if needed else "partly: classification is more vivid than regression even "
+             "without it") if helps else False,
+            f"colourfulness with rebalancing {c['colourfulness']:.1f}, without "
+            f"{p['colourfulness']:.1f} ({reg_name}: {r['colourfulness']:.1f}); the price in ab "
+            f"MSE: {c['ab_mse']:.2f} vs {p['ab_mse']:.2f} raw units^2")
+    lines.append(f"- (one seed, {c['n_test']} test images: read differences of a few units^2 "
+                 "as within run-to-run spread)")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+import math
+
+import pytest
+
+from colorizer import ARCHS, ColorizerError, Config
+from colorizer.cli import build_parser, config_from_args
+
+from .test_cli import cli, one_line_error
+
+
+@pytest.mark.parametrize("field,value,says", [
+    ("epochs", 0, "--epochs takes a whole number >= 1"),
+    ("lr", 0.0, "--lr takes a positive finite number"),
+    ("lr", math.nan, "--lr takes a positive finite number"),
+    ("lr", math.inf, "--lr takes a positive finite number"),
+    ("weight_decay", -1e-3, "--weight-decay takes a finite number >= 0"),
+    ("batch_size", 1, "--batch-size takes a whole number >= 2"),
+    ("augment_factor", 0, "--augment-factor takes a whole number >= 1"),
+    ("limit", 1, "--limit takes a whole number >= 2"),
+    ("test_fraction", 1.0, "--test-fraction takes a number between 0 and 1"),
+    ("crop_scale", (0.9, 0.5), "--crop-scale takes MIN,MAX"),
+    ("crop_ratio", (0.0, 1.0), "--crop-ratio takes MIN,MAX"),
+    ("temperature", -0.1, "--temperature takes a positive finite number"),
+    ("widths", (8, 0, 4), "--widths takes one or more positive whole numbers"),
+    ("head", "softmax", "--head takes one of sigmoid, tanh, classify"),
+    ("activation", "swish", "--activation takes one of relu, leaky_relu, gelu"),
+    ("device", "gpu-please", "--device takes auto, cpu, cuda or cuda:N"),
+    ("seed", -1, "--seed takes a whole number >= 0"),
+])
+def test_each_bad_value_is_named_with_what_it_accepts(field, value, says):
+    with pytest.raises(ColorizerError) as e:
+        Config(**{field: value})
+    assert str(e.value).startswith(says)
+    assert repr(value) in str(e.value)
+
+
+def test_classify_is_for_the_colorizer_only():
+    with pytest.raises(ColorizerError, match="--head takes sigmoid or tanh for the regressor"):
+        Config(model="regressor", head="classify")
+
+
+def test_data_must_not_be_a_file(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"")
+    with pytest.raises(ColorizerError, match="--data takes a folder"):
+        Config(data=str(tmp_path / "x.jpg"))
+
+
+def test_every_field_is_an_option_and_round_trips():
+    args = build_parser().parse_args(
+        ["train", "--epochs", "3", "--lr", "0.002", "--widths", "4,8,8", "--no-flip",
+         "--crop-scale", "0.5,0.9", "--no-rebalance", "--head", "classify", "--limit", "40"])
+    cfg = config_from_args(args)
+    assert cfg == Config(epochs=3, lr=0.002, widths=(4, 8, 8), flip=False, crop_scale=(0.5, 0.9),
+                         rebalance=False, head="classify", limit=40)
+    assert config_from_args(build_parser().parse_args(["train"])) == Config()
+    assert config_from_args(build_parser().parse_args(["train", "--arch", "1"])).widths == ARCHS[1]
+
+
+def test_cli_refuses_bad_settings_before_reading_data(tmp_path):
+    # The data folder does not exist: a refusal that names it would mean the data was read first.
+    for args, says in [(["--epochs", "0"], "--epochs"), (["--lr", "nan"], "--lr"),
+                       (["--arch", "1", "--widths", "4,8"], "--arch or --widths")]:
+        r = cli("train", *args, "--data", tmp_path / "nowhere", "--out", tmp_path / "o")
+        assert r.returncode == 2
+        assert says in one_line_error(r)
+    (tmp_path / "file").write_text("")
+    r = cli("train", "--out", tmp_path / "file", "--data", tmp_path / "nowhere")
+    assert r.returncode == 2 and "--out takes a folder" in one_line_error(r)
