@@ -4,10 +4,10 @@ import argparse
 import json
 import sys
 import typing
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
-from .checkpoint import load_model
+from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, ColorizerError, Config, get_device
 from .data import ab_mean, load_images
 from .evaluation import evaluate
@@ -111,6 +111,8 @@ def cmd_train(args):
     out = Path(args.out or f"runs/{cfg.model}_{cfg.head}_arch{arch}")
     if out.is_file():
         raise ColorizerError(f"--out takes a folder; {out} is a file")
+    if args.resume and args.epochs is None:     # continue the run as it was planned
+        cfg = replace(cfg, epochs=load_checkpoint(out / CHECKPOINT)["config"]["epochs"])
     run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
     key = HEADLINE[cfg.model]
     print(f"test {key} {run.metrics[key]:.2f} raw CIELAB units^2 on {run.metrics['n_test']} test "

@@ -18,6 +18,8 @@ ARCHS = {
 MODELS = ("colorizer", "regressor")
 HEADS = ("sigmoid", "tanh", "classify")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "onecycle", "cosine")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 
@@ -45,10 +47,17 @@ class Config:
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
     epochs: int = option(6, "epochs, each --augment-factor augmented passes over the training "
                          "split")
-    lr: float = option(1e-3, "learning rate (Adam)")
-    weight_decay: float = option(1e-7, "weight decay (Adam)")
+    lr: float = option(1e-3, "learning rate (the peak of a schedule)")
+    weight_decay: float = option(1e-7, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
+    optimizer: str = option("adam", "adam (the study's) or adamw", choices=OPTIMIZERS)
+    schedule: str = option("constant", "learning rate over the run: constant (the study's), "
+                           "onecycle, or cosine after a linear warm-up", choices=SCHEDULES)
+    warmup: float = option(0.1, "onecycle / cosine: share of the steps spent warming up")
+    ema: float = option(0.0, "decay per step of an exponential moving average of the weights, "
+                        "which is then what is evaluated and saved (0: off)")
     batch_size: int = option(64, "images per batch")
-    seed: int = option(0, "seed of the split, the initial weights and the augmentation")
+    seed: int = option(0, "training seed: initial weights and augmentation (not the split)")
+    split_seed: int = option(SPLIT_SEED, "seed of the train/test split (every figure here: 0)")
     test_fraction: float = option(TEST_FRACTION, "share of the images held out for test")
     augment_factor: int = option(10, "augmented passes over the training split per epoch")
     crop_scale: tuple = option((0.6, 1.0), "area fraction of a random resized crop",
@@ -98,7 +107,10 @@ def _checks(c):
         ("weight_decay", "a finite number >= 0", _positive(c.weight_decay, zero=True)),
         # BatchNorm at the 1x1 bottleneck cannot normalise a single value
         ("batch_size", "a whole number >= 2", c.batch_size >= 2),
+        ("warmup", "a number in [0, 1)", 0 <= c.warmup < 1),
+        ("ema", "a number in [0, 1)", 0 <= c.ema < 1),
         ("seed", "a whole number >= 0", c.seed >= 0),
+        ("split_seed", "a whole number >= 0", c.split_seed >= 0),
         ("test_fraction", "a number between 0 and 1 (exclusive)", 0 < c.test_fraction < 1),
         ("augment_factor", "a whole number >= 1", c.augment_factor >= 1),
         ("crop_scale", "MIN,MAX with 0 < MIN <= MAX <= 1",

@@ -16,6 +16,7 @@ from .data import LabImages, ab_mean, load_images, save_split, split_names
 from .evaluation import evaluate
 from .metrics import HEADLINE, UNITS
 from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
+from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
 from .outputs import write_outputs
 
 
@@ -32,8 +33,12 @@ def batch_indices(n, batch_size, repeats, generator):
     return batches
 
 
-def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc="train"):
-    """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); mean loss."""
+def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc="train",
+                    schedule=None, ema=None):
+    """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); mean loss.
+
+    `schedule` (an LR scheduler) and `ema` (an AveragedModel) step after every batch.
+    """
     model.train()
     total, count = 0.0, 0
     batches = batch_indices(len(lab), cfg.batch_size, cfg.augment_factor, generator)
@@ -46,6 +51,10 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total += loss.item() * len(idx)
         count += len(idx)
         bar.set_postfix(loss=f"{total / count:.5f}")
@@ -64,56 +73,86 @@ class Run:
     out_dir: Path | None
 
 
+@dataclass
+class Training:
+    """What one run trains with: the model, its optimizer, schedule, weight average and RNG."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    ema: torch.nn.Module | None
+    generator: torch.Generator
+
+    @property
+    def evaluated(self):
+        """The weights a run is judged and saved by: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def state(self):
+        """The checkpoint entries that let a run continue exactly."""
+        state = {"model": self.evaluated.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "schedule": self.schedule.state_dict(), "rng": self.generator.get_state()}
+        if self.ema is not None:
+            state |= {"train_model": self.model.state_dict(), "ema": self.ema.state_dict()}
+        return state
+
+
 def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     """Train the model `cfg` describes on its seeded split; write a run's files into `out_dir`.
 
     `data` (LabImages) skips reading the folder again; `resume` continues from
-    `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer and RNG
-    state saved there. Returns a Run.
+    `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
+    RNG state saved there. Returns a Run.
     """
     log = log or (lambda *a, **k: None)
     out_dir = Path(out_dir) if out_dir is not None else None
-    ckpt = _resume_from(out_dir) if resume else None
+    ckpt = _resume_from(out_dir, cfg) if resume else None
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
     device = get_device(cfg.device)
     train, test = _split(cfg, data, ckpt)
-    model, optimizer, generator = _start(cfg, train, device)
+    t = _start(cfg, train, device)
     history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
     if ckpt:
-        history = _restore_training(ckpt, model, optimizer, generator)
-    state = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
-             "split": {"seed": cfg.seed, "train": train.names, "test": test.names}}
+        history = _restore_training(ckpt, t)
+    about = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
+             "split": {"seed": cfg.split_seed, "train": train.names, "test": test.names}}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        save_split(out_dir / "split.json", train.names, test.names, cfg.seed)
+        save_split(out_dir / "split.json", train.names, test.names, cfg.split_seed)
 
     log(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
         f"{cfg.augment_factor} augmented, {len(test)} test images")
     train_lab, test_lab = train.lab.to(device), test.lab.to(device)
     for epoch in range(len(history["train_loss"]), cfg.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(model, optimizer, train_lab, cfg, generator, progress,
-                               desc=f"epoch {epoch + 1}/{cfg.epochs}")
-        _record(history, loss, time.perf_counter() - t0, evaluate(model, test_lab), cfg, log)
+        loss = train_one_epoch(t.model, t.optimizer, train_lab, cfg, t.generator, progress,
+                               f"epoch {epoch + 1}/{cfg.epochs}", t.schedule, t.ema)
+        _record(history, loss, time.perf_counter() - t0, evaluate(t.evaluated, test_lab), cfg,
+                log)
         if out_dir is not None:
-            save_checkpoint(out_dir / CHECKPOINT, {
-                **state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch + 1, "history": history, "rng": generator.get_state()})
+            save_checkpoint(out_dir / CHECKPOINT,
+                            {**about, **t.state(), "epoch": epoch + 1, "history": history})
 
-    metrics = {**evaluate(model, test_lab, train_mean=state["train_ab_mean"]), "split": "test",
-               "n_test": len(test), "seed": cfg.seed, "epochs": len(history["train_loss"]),
+    metrics = {**evaluate(t.evaluated, test_lab, train_mean=about["train_ab_mean"]),
+               "split": "test", "n_test": len(test), "seed": cfg.seed,
+               "split_seed": cfg.split_seed, "epochs": len(history["train_loss"]),
                "train_seconds": sum(history["seconds"]), "units": UNITS}
     if out_dir is not None:
-        write_outputs(out_dir, model, test, history, metrics)
-    return Run(cfg, model, history, metrics, train, test, out_dir)
+        write_outputs(out_dir, t.evaluated, test, history, metrics)
+    return Run(cfg, t.evaluated, history, metrics, train, test, out_dir)
 
 
-def _resume_from(out_dir):
+def _resume_from(out_dir, cfg):
+    """The checkpoint to continue, refusing to stretch a schedule planned for another length."""
     if out_dir is None:
         raise ColorizerError("resume needs the run's output folder")
-    return load_checkpoint(out_dir / CHECKPOINT)
+    ckpt = load_checkpoint(out_dir / CHECKPOINT)
+    planned = Config.from_dict(ckpt["config"])
+    if planned.schedule != "constant" and planned.epochs != cfg.epochs:
+        raise ColorizerError(f"the run in {out_dir} has a {planned.schedule} schedule planned for "
+                             f"{planned.epochs} epochs: resume it with --epochs {planned.epochs}")
+    return ckpt
 
 
 def _split(cfg, data, ckpt):
@@ -125,29 +164,35 @@ def _split(cfg, data, ckpt):
     if ckpt:
         train_names, test_names = ckpt["split"]["train"], ckpt["split"]["test"]
     else:
-        train_names, test_names = split_names(data.names, cfg.test_fraction, cfg.seed)
+        train_names, test_names = split_names(data.names, cfg.test_fraction, cfg.split_seed)
     return data.subset(train_names), data.subset(test_names)
 
 
 def _start(cfg, train, device):
-    """A seeded model, its optimizer and the augmentation's generator."""
+    """A seeded model, its optimizer, LR schedule and weight average, and the augmentation RNG."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = build_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
         prior = quantize.smoothed_prior(F.avg_pool2d(train.ab, CLASSIFY_DOWNSAMPLE))
         model.prior.copy_(prior)
         if cfg.rebalance:
             model.class_weights.copy_(quantize.rebalance_weights(prior))
-    return model, optimizer, generator
+    steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor)
+    return Training(model, optimizer, build_schedule(cfg, optimizer, steps),
+                    build_ema(cfg, model), generator)
 
 
-def _restore_training(ckpt, model, optimizer, generator):
-    """Weights, optimizer and RNG state from a checkpoint; returns its history."""
-    restore(model, ckpt)
-    optimizer.load_state_dict(ckpt["optimizer"])
-    generator.set_state(ckpt["rng"])
+def _restore_training(ckpt, t):
+    """Weights, optimizer, schedule, weight average and RNG state; returns the history."""
+    restore(t.model, {**ckpt, "model": ckpt.get("train_model", ckpt["model"])})
+    if t.ema is not None:
+        t.ema.load_state_dict(ckpt["ema"])
+    t.optimizer.load_state_dict(ckpt["optimizer"])
+    if "schedule" in ckpt:
+        t.schedule.load_state_dict(ckpt["schedule"])
+    t.generator.set_state(ckpt["rng"])
     return ckpt["history"]
 
 

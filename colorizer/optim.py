@@ -1,0 +1,45 @@
+"""The optimizer, the learning-rate schedule and the weight average a Config asks for."""
+
+import math
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+
+def build_optimizer(cfg, model):
+    """Adam (the study's: weight decay as L2 in the gradient) or AdamW (decoupled decay)."""
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_schedule(cfg, optimizer, total_steps):
+    """A per-step LR schedule: constant; one-cycle (Smith & Topin 2019, torch's OneCycleLR);
+    or a linear warm-up over `cfg.warmup` of the steps, then a cosine decay to zero."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr,
+                                                   total_steps=total_steps,
+                                                   # its warm-up needs two steps or more
+                                                   pct_start=max(cfg.warmup, 2 / total_steps))
+    warm = max(1, round(cfg.warmup * total_steps))
+
+    def factor(step):
+        if cfg.schedule == "constant":
+            return 1.0
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_ema(cfg, model):
+    """An exponential moving average of the weights and BatchNorm statistics, or None."""
+    if not cfg.ema:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+
+
+def steps_per_epoch(n, batch_size, repeats):
+    """How many batches colorizer.train.batch_indices cuts an epoch into."""
+    total = n * repeats
+    steps = -(-total // batch_size)
+    return steps - 1 if steps > 1 and total % batch_size == 1 else steps

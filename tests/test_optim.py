@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+
+from colorizer import ColorizerError, fit, load_checkpoint, load_images, load_model
+from colorizer.checkpoint import CHECKPOINT
+from colorizer.optim import build_optimizer, build_schedule, steps_per_epoch
+from colorizer.train import batch_indices
+
+from .conftest import tiny_config
+
+
+@pytest.fixture
+def tiny_data(tiny_folder):
+    return load_images(tiny_folder, size=16)
+
+
+@pytest.mark.parametrize("n,bs,repeats", [(9, 4, 3), (10, 3, 1), (12, 8, 2), (675, 64, 10),
+                                          (5, 2, 1)])
+def test_steps_per_epoch_counts_the_batches(n, bs, repeats):
+    batches = batch_indices(n, bs, repeats, torch.Generator().manual_seed(0))
+    assert steps_per_epoch(n, bs, repeats) == len(batches)
+
+
+def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2):
+    cfg = tiny_config(schedule=schedule, lr=lr, warmup=warmup, optimizer="adamw")
+    opt = build_optimizer(cfg, torch.nn.Linear(2, 2))
+    sched = build_schedule(cfg, opt, steps)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_schedules_warm_up_peak_at_lr_and_decay():
+    assert _lrs("constant") == [1e-2] * 100
+    for kind in ("onecycle", "cosine"):
+        lrs = _lrs(kind)
+        peak = max(range(100), key=lrs.__getitem__)
+        assert lrs[peak] == pytest.approx(1e-2, rel=1e-3), kind
+        assert 15 <= peak <= 21, kind                         # at the end of the 20 % warm-up
+        assert lrs[0] < 0.1 * lrs[peak] and lrs[-1] < 0.01 * lrs[peak], kind
+        assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), kind
+
+
+def test_training_seed_leaves_the_split_alone(tiny_data, tmp_path):
+    a = fit(tiny_config(epochs=1, seed=0), tmp_path / "a", progress=False, data=tiny_data,
+            log=None)
+    b = fit(tiny_config(epochs=1, seed=1), tmp_path / "b", progress=False, data=tiny_data,
+            log=None)
+    split = [(tmp_path / r / "split.json").read_text() for r in "ab"]
+    assert split[0] == split[1]
+    assert a.test.names == b.test.names
+    assert not torch.equal(a.model.encoder[0].weight, b.model.encoder[0].weight)
+    c = fit(tiny_config(epochs=1, split_seed=3), None, progress=False, data=tiny_data, log=None)
+    assert c.test.names != a.test.names
+    assert json.loads((tmp_path / "a" / "split.json").read_text())["seed"] == 0
+
+
+def test_ema_weights_are_evaluated_and_saved(tiny_data, tmp_path):
+    run = fit(tiny_config(epochs=2, ema=0.9, schedule="onecycle"), tmp_path, progress=False,
+              data=tiny_data, log=None)
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert {"train_model", "ema", "schedule"} <= ckpt.keys()
+    w = "encoder.0.weight"
+    assert not torch.equal(ckpt["model"][w], ckpt["train_model"][w])
+    assert torch.equal(run.model.state_dict()[w], ckpt["model"][w])
+    model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
+    assert torch.equal(model.state_dict()[w], ckpt["model"][w])
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _stop_after(epochs):
+    """A log function that interrupts a run once `epochs` epochs are logged (and saved)."""
+    def log(line):
+        if line.startswith(f"epoch {epochs + 1:3d}/"):
+            raise Interrupt
+    return log
+
+
+@pytest.mark.parametrize("levers", [dict(schedule="onecycle", ema=0.9, optimizer="adamw"),
+                                    dict(schedule="cosine")])
+def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
+    cfg = tiny_config(epochs=3, **levers)
+    straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
+    with pytest.raises(Interrupt):         # killed during epoch 2: the checkpoint holds epoch 1
+        fit(cfg, tmp_path / "b", progress=False, data=tiny_data, log=_stop_after(1))
+    assert load_checkpoint(tmp_path / "b" / CHECKPOINT)["epoch"] == 1
+    resumed = fit(cfg, tmp_path / "b", progress=False, resume=True, data=tiny_data, log=None)
+    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-5)
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), k
+    with pytest.raises(ColorizerError, match="planned for 3 epochs: resume it with --epochs 3"):
+        fit(tiny_config(epochs=5, **levers), tmp_path / "b", progress=False, resume=True,
+            data=tiny_data, log=None)
