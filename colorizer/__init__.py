@@ -18,6 +18,7 @@ from .data import (
 from .evaluation import evaluate, predict
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
+from .pretrained import pretrained
 from .train import Run, fit, train_one_epoch
 from .viz import (
                    plot_loss,
@@ -37,5 +38,5 @@ __all__ = [
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch",
     "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples",
-    "side_by_side", "triples", "quantize", "report", "study",
+    "side_by_side", "pretrained", "triples", "quantize", "report", "study",
 ]

@@ -8,10 +8,11 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
-from .config import ARCHS, ColorizerError, Config, get_device
+from .config import ARCHS, PRESETS, ColorizerError, Config, get_device
 from .data import ab_mean, load_images
 from .evaluation import evaluate
 from .metrics import HEADLINE
+from .pretrained import CARD, FIGURE, WEIGHTS, export, pretrained
 from .report import format_report
 from .train import fit
 
@@ -54,14 +55,15 @@ def _show(value):
 
 
 def config_from_args(args):
-    """The Config the options describe: given options over the defaults (--arch picks widths)."""
+    """The Config the options describe: given options over the preset, if any, over the
+    defaults (--arch picks widths)."""
     given = {f.name: getattr(args, f.name) for f in fields(Config)
              if getattr(args, f.name) is not None}
     if args.arch is not None:
         if "widths" in given:
             raise ColorizerError("give --arch or --widths, not both")
         given["widths"] = ARCHS[args.arch]
-    return Config(**given)
+    return Config(**{**PRESETS.get(args.preset, {}), **given})
 
 
 def build_parser():
@@ -72,29 +74,38 @@ def build_parser():
     t.add_argument("--arch", type=int, choices=sorted(ARCHS),
                    help="width preset: " + ", ".join(f"{k} = {v}" for k, v in ARCHS.items())
                    + " (default: 2)")
+    t.add_argument("--preset", choices=sorted(PRESETS),
+                   help="start from named settings: study = " + ", ".join(
+                       f"{k} {v}" for k, v in PRESETS["study"].items()))
     add_config_options(t)
     t.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     e = sub.add_parser("evaluate", help="test metrics of a checkpoint on its own test split")
-    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
     e.add_argument("--data", help="image folder (default: the checkpoint's, $COLORIZER_DATA, ...)")
     e.add_argument("--device", default="auto")
     e.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
     e.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
     c = sub.add_parser("colorize", help="colorize images of any size, keeping their own L*")
-    c.add_argument("--checkpoint", required=True)
+    c.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
     c.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     c.add_argument("--out", required=True, help="folder for the colorized PNGs")
     c.add_argument("--device", default="auto")
     c.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
+
+    x = sub.add_parser("export", help="ship a run's colorizer: package weights, model card, figure")
+    x.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
+    x.add_argument("--data", help="image folder (default: the checkpoint's, then ./face_images)")
     return p
 
 
 def _load(args):
-    model, ckpt = load_model(args.checkpoint, get_device(args.device))
+    if args.checkpoint is None:
+        pretrained()                             # one clear line where no model is shipped
+    model, ckpt = load_model(args.checkpoint or WEIGHTS, get_device(args.device))
     if args.temperature is not None:
         if model.head != "classify":
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
@@ -128,7 +139,7 @@ def cmd_evaluate(args):
     train_mean = ckpt.get("train_ab_mean")
     if train_mean is None:      # an older checkpoint: measure it on its training split
         train_mean = ab_mean(load_images(data_dir, cfg.image_size, names=ckpt["split"]["train"]))
-    metrics = {"checkpoint": str(args.checkpoint), "model": cfg.model, "head": cfg.head,
+    metrics = {"checkpoint": str(args.checkpoint or WEIGHTS), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
                **({"temperature": model.temperature, "rebalance": cfg.rebalance}
                   if cfg.head == "classify" else {}),
@@ -153,11 +164,19 @@ def cmd_colorize(args):
     return 1 if failed else 0
 
 
+def cmd_export(args):
+    m = export(args.checkpoint, args.data)
+    print(f"shipped {WEIGHTS} ({WEIGHTS.stat().st_size / 2**20:.2f} MiB): test ab_mse "
+          f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; card {CARD}; "
+          f"figure {FIGURE}")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_colorize}[
-            args.command](args)
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_colorize,
+                "export": cmd_export}[args.command](args)
     except ColorizerError as e:
         print(f"colorizer: error: {e}", file=sys.stderr)
         return 2

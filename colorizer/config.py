@@ -95,6 +95,17 @@ class Config:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+# The study's settings as this project reproduces them (Adam at a constant rate, 6 epochs of x10
+# passes, LeakyReLU): `train --preset study`, and what the notebook's study sections train with.
+PRESETS = {"study": dict(head="tanh", optimizer="adam", schedule="constant", lr=1e-3,
+                         weight_decay=1e-7, ema=0.0, epochs=6)}
+
+
+def preset(name, **kw):
+    """A Config from a named preset, `kw` over it."""
+    return Config(**{**PRESETS[name], **kw})
+
+
 def _checks(c):
     """(field, what it accepts, whether the value is accepted), one row per rule."""
     return [

@@ -14,18 +14,23 @@ from .config import SPLIT_SEED, TEST_FRACTION, ColorizerError
 from .files import write_json
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
-_NOT_IMAGES = ("readme", ".gitignore", ".gitkeep")
+_NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
+# The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
+_CHUNK = 64               # images converted to Lab per call (see load_images)
+BUNDLED = Path(__file__).resolve().parents[1] / "face_images"
 
 
 def resolve_data_dir(path=None):
-    """The data folder: an explicit path, else $COLORIZER_DATA, else ./face_images."""
+    """The data folder: an explicit path, else $COLORIZER_DATA, else ./face_images, else the
+    repository's own face_images/ (from a checkout or an editable install)."""
     if path is None:
-        path = os.environ.get("COLORIZER_DATA") or "face_images"
+        path = os.environ.get("COLORIZER_DATA")
+    if path is None:
+        path = next((p for p in (Path("face_images"), BUNDLED) if p.is_dir()), "face_images")
     path = Path(path)
     if not path.is_dir():
-        raise ColorizerError(
-            f"data folder not found: {path} (pass --data DIR or set COLORIZER_DATA to the "
-            "folder of face images; face_images/README.md says where the set comes from)")
+        raise ColorizerError(f"data folder not found: {path} (pass --data DIR or set "
+                             "COLORIZER_DATA to a folder of images)")
     return path
 
 
@@ -36,7 +41,7 @@ def list_images(data_dir):
                    if p.is_file() and not p.name.startswith(".")
                    and not p.name.lower().startswith(_NOT_IMAGES))
     if not files:
-        raise ColorizerError(f"data folder is empty: {data_dir} (put the face images there)")
+        raise ColorizerError(f"data folder is empty: {data_dir} (it needs image files)")
     return files
 
 
@@ -135,7 +140,16 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
         files = [by_name[n] for n in names]
     if limit is not None:
         files = files[:limit]
-    good, rgbs, bad, resized = [], [], [], []
+    good, bad, resized = [], [], []
+    lab = torch.empty(len(files), 3, size, size)
+    chunk = []                                  # decoded images waiting for one rgb2lab call
+
+    def convert():
+        # A few dozen images per call: rgb2lab works in float64 with several temporaries, which
+        # for the whole set at once peaked at 1.2 GB above the 147 MB result.
+        lab[len(good) - len(chunk):len(good)] = rgb_to_lab(np.stack(chunk))
+        chunk.clear()
+
     for p in files:
         try:
             rgb = read_image(p)
@@ -146,7 +160,11 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
             resized.append(p.name)
             rgb = fit_size(rgb, size)
         good.append(p.name)
-        rgbs.append(rgb)
+        chunk.append(rgb)
+        if len(chunk) == _CHUNK:
+            convert()
+    if chunk:
+        convert()
     if not good:
         raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
     if bad:
@@ -155,7 +173,7 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     if resized:
         warnings.warn(f"resized/cropped {len(resized)} image(s) to {size}x{size}: {_few(resized)}",
                       stacklevel=2)
-    return LabImages(good, rgb_to_lab(np.stack(rgbs)))
+    return LabImages(good, lab[:len(good)].clone() if bad else lab)
 
 
 def _few(names, k=10):

@@ -26,7 +26,7 @@ UNITS = {
 # The figure that stands for a model of each kind: in logs, histories and the CLI's last line.
 HEADLINE = {"colorizer": "ab_mse", "regressor": "mean_ab_mse"}
 PSNR_CAP = 100.0          # dB, for identical images (an infinite PSNR would poison the average)
-AUC_THRESHOLDS = torch.arange(0, 151, dtype=torch.float32)   # Zhang et al. 2016, Sec. 3.1
+AUC_MAX = 150             # AuC thresholds 0, 1, ..., 150 units (Zhang et al. 2016, Sec. 3.1)
 
 
 def ab_mse(pred_ab, true_ab):
@@ -44,15 +44,20 @@ def summarize(per_image):
     return float(torch.as_tensor(per_image, dtype=torch.float64).mean())
 
 
-def auc(pred_ab, true_ab, thresholds=AUC_THRESHOLDS):
+def auc(pred_ab, true_ab, top=AUC_MAX):
     """Per-image area under the curve of per-pixel a*b* accuracy, in %.
 
     A pixel is right at threshold t when its a*b* error (L2, raw units) is at most t; the share of
-    right pixels is averaged over t = 0, 1, ..., 150 (Zhang, Isola & Efros 2016).
+    right pixels is averaged over t = 0, 1, ..., `top` (Zhang, Isola & Efros 2016). For whole t,
+    error <= t exactly when ceil(error) <= t, so a cumulative count of ceil(error) gives every
+    threshold at once, without an (images x thresholds x pixels) comparison.
     """
     err = (pred_ab - true_ab).norm(dim=1).flatten(1)                     # (N, H*W)
-    acc = (err[:, None, :] <= thresholds[:, None]).float().mean(2)      # (N, T)
-    return acc.mean(1) * 100
+    bins = err.ceil().clamp(max=top + 1).long()                         # top + 1: never right
+    offsets = torch.arange(len(err))[:, None] * (top + 2)
+    counts = torch.bincount((bins + offsets).flatten(), minlength=len(err) * (top + 2))
+    acc = counts.view(len(err), top + 2)[:, :top + 1].cumsum(1) / err.shape[1]     # (N, T)
+    return acc.float().mean(1) * 100
 
 
 def colourfulness(rgb):
@@ -87,23 +92,32 @@ def ciede2000(L, pred_ab, true_ab):
     return torch.from_numpy(deltaE_ciede2000(true, pred, channel_axis=-1)).flatten(1).mean(1)
 
 
-def colorization_metrics(L, pred_ab, true_ab):
+def colorization_metrics(L, pred_ab, true_ab, chunk=25):
     """All the per-pixel metrics of a colorizer's predictions, averaged over the images.
 
-    L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units, on the CPU.
+    L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units, on the CPU. Computed `chunk`
+    images at a time: scikit-image's colour conversions keep several float64 copies.
     """
     L, pred_ab, true_ab = (t.detach().cpu().float() for t in (L, pred_ab, true_ab))
+    parts = [per_image_metrics(L[i:i + chunk], pred_ab[i:i + chunk], true_ab[i:i + chunk])
+             for i in range(0, len(L), chunk)]
+    per_image = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return {k: summarize(v) for k, v in per_image.items()}
+
+
+def per_image_metrics(L, pred_ab, true_ab):
+    """Every metric of colorization_metrics, one value per image."""
     pred_rgb, true_rgb = lab_to_rgb(L, pred_ab), lab_to_rgb(L, true_ab)
     c_pred, c_true = colourfulness(pred_rgb), colourfulness(true_rgb)
     return {
-        "ab_mse": summarize(ab_mse(pred_ab, true_ab)),
-        "psnr": summarize(psnr(pred_rgb, true_rgb)),
-        "ssim": summarize(ssim(pred_rgb, true_rgb)),
-        "ciede2000": summarize(ciede2000(L, pred_ab, true_ab)),
-        "auc": summarize(auc(pred_ab, true_ab)),
-        "colourfulness": summarize(c_pred),
-        "colourfulness_true": summarize(c_true),
-        "colourfulness_gap": summarize((c_pred - c_true).abs()),
+        "ab_mse": ab_mse(pred_ab, true_ab).double(),
+        "psnr": psnr(pred_rgb, true_rgb),
+        "ssim": ssim(pred_rgb, true_rgb),
+        "ciede2000": ciede2000(L, pred_ab, true_ab),
+        "auc": auc(pred_ab, true_ab).double(),
+        "colourfulness": c_pred,
+        "colourfulness_true": c_true,
+        "colourfulness_gap": (c_pred - c_true).abs(),
     }
 
 

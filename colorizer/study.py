@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass, replace
 
-from .config import ARCHS, Config, get_device
+from .config import ARCHS, get_device, preset
 from .data import ab_mean
 from .evaluation import evaluate
 from .train import fit
@@ -26,7 +26,8 @@ class Profile:
     write_outputs: bool = True  # into output_sigmoid/ and output_tanh/
 
     def config(self, **kw):
-        return Config(augment_factor=self.augment_factor, limit=self.limit, **kw)
+        """The study's settings (config.PRESETS["study"]) at this profile's budget, `kw` over."""
+        return preset("study", augment_factor=self.augment_factor, limit=self.limit, **kw)
 
 
 PROFILES = {

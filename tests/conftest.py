@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from colorizer import Config
+from colorizer.data import BUNDLED
 
 TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2)
 
@@ -40,11 +41,12 @@ def tiny_folder(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_data():
-    """The face set from $COLORIZER_DATA; under CI a missing set fails instead of skipping."""
-    path = os.environ.get("COLORIZER_DATA")
-    if path and Path(path).is_dir() and any(Path(path).glob("*.jpg")):
-        return Path(path)
-    msg = f"real face images not found (COLORIZER_DATA={path!r})"
+    """The face set: $COLORIZER_DATA, else the folder the repository carries. Under CI a missing
+    set fails instead of skipping."""
+    path = Path(os.environ.get("COLORIZER_DATA") or BUNDLED)
+    if path.is_dir() and any(path.glob("*.jpg")):
+        return path
+    msg = f"real face images not found in {path}"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(msg)
     pytest.skip(msg)

@@ -4,6 +4,7 @@ import pytest
 
 from colorizer import ARCHS, ColorizerError, Config
 from colorizer.cli import build_parser, config_from_args
+from colorizer.config import preset
 
 from .test_cli import cli, one_line_error
 
@@ -54,6 +55,14 @@ def test_every_field_is_an_option_and_round_trips():
                          rebalance=False, head="classify", limit=40)
     assert config_from_args(build_parser().parse_args(["train"])) == Config()
     assert config_from_args(build_parser().parse_args(["train", "--arch", "1"])).widths == ARCHS[1]
+
+
+def test_the_study_preset_is_one_flag_away_and_options_win_over_it():
+    parse = build_parser().parse_args
+    assert config_from_args(parse(["train", "--preset", "study"])) == preset("study")
+    study = config_from_args(parse(["train", "--preset", "study", "--head", "sigmoid"]))
+    assert (study.head, study.schedule, study.optimizer, study.ema) == (
+        "sigmoid", "constant", "adam", 0.0)
 
 
 def test_cli_refuses_bad_settings_before_reading_data(tmp_path):

@@ -14,6 +14,7 @@ from colorizer import (
     rgb_to_lab,
     split_names,
 )
+from colorizer.data import BUNDLED
 
 from .conftest import make_folder
 
@@ -63,6 +64,14 @@ def test_data_dir_precedence(tmp_path, monkeypatch):
     assert resolve_data_dir() == b
     monkeypatch.delenv("COLORIZER_DATA")
     assert resolve_data_dir().resolve() == (c / "face_images").resolve()
+    monkeypatch.chdir(a)                   # no ./face_images: the set the repository carries
+    assert resolve_data_dir() == BUNDLED
+
+
+def test_the_repository_carries_the_face_set():
+    data = load_images(BUNDLED, limit=3)      # LICENSE and README.md are not images
+    assert data.names == ["image00000.jpg", "image00001.jpg", "image00002.jpg"]
+    assert len(list(BUNDLED.glob("*.jpg"))) == 750 and (BUNDLED / "LICENSE").is_file()
 
 
 def test_missing_folder(tmp_path):
