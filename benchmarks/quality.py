@@ -1,16 +1,22 @@
-"""Quality at a fixed training budget: every metric and baseline, per configuration.
+"""Quality at a fixed training budget: every metric and baseline, per configuration and seed.
 
-Trains each configuration with the same seed, split and budget, evaluates it on the fixed test
-split, and writes a markdown table and JSON (benchmarks/results/quality.{md,json}). The study's
-own reported figure is converted to raw units beside ours.
+Trains each configuration for each training seed on the fixed seed-0 split, evaluates it on the
+test split, and writes a markdown table (mean ± sd over the seeds where there are several) and
+JSON with every run's figures and per-epoch history (benchmarks/results/NAME.{md,json}). The
+study's own reported figure is converted to raw units beside ours.
 
-    python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 regressor-sigmoid-1 ...]
+Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), or `default`:
+what `python -m colorizer train` trains with no option.
+
+    python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 ...] [--seeds 0 1 2]
 """
 
 import argparse
+import statistics
 import time
 
 from colorizer import ARCHS, Config, fit, load_images
+from colorizer.config import preset
 from colorizer.report import markdown_table
 
 from .common import command, machine, write_result
@@ -28,50 +34,77 @@ COLUMNS = {"colorizer": ["ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfu
            "regressor": ["mean_ab_mse", "r2"]}
 
 
+def config(name, epochs=None, seed=0):
+    """The Config a configuration name stands for."""
+    over = {"seed": seed, **({"epochs": epochs} if epochs else {})}
+    if name == "default":
+        return Config(**over)
+    model, head, arch = name.split("-")
+    return preset("study", model=model, head=head, widths=ARCHS[int(arch)], **over)
+
+
+def mean_sd(values, fmt="{:.3f}"):
+    """'m' for one value, 'm ± sd' (sample standard deviation) for several."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.mean(values))} ± {fmt.format(statistics.stdev(values))}"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=CONFIGS, help="model-head-arch")
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--configs", nargs="+", default=CONFIGS, help="model-head-arch, or default")
+    p.add_argument("--epochs", type=int, help="(default: each configuration's own)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    p.add_argument("--name", default="quality", help="results file name")
+    p.add_argument("--keep", help="save every run's folder under this folder")
     p.add_argument("--data")
     args = p.parse_args(argv)
 
     data = load_images(args.data)
-    rows = {"colorizer": [], "regressor": []}
-    baseline_rows = {}
+    runs = {"colorizer": [], "regressor": []}
+    baselines = {}
     for name in args.configs:
-        model, head, arch = name.split("-")
-        cfg = Config(model=model, head=head, widths=ARCHS[int(arch)], epochs=args.epochs,
-                     seed=args.seed)
-        t0 = time.perf_counter()
-        run = fit(cfg, out_dir=None, progress=False, data=data, log=None)
-        m = run.metrics
-        print(f"{name}: {', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[model])} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        rows[model].append({"configuration": name, "train s": round(m["train_seconds"]),
-                            **{k: v for k, v in m.items() if k != "baselines"}})
-        for b, bm in m["baselines"].items():
-            baseline_rows.setdefault(model, {})[b] = {"configuration": f"baseline: {b}",
-                                                      "train s": 0, **bm}
+        for seed in args.seeds:
+            cfg = config(name, args.epochs, seed)
+            out = f"{args.keep}/{name}-seed{seed}" if args.keep else None
+            t0 = time.perf_counter()
+            run = fit(cfg, out_dir=out, progress=False, data=data, log=None)
+            m = run.metrics
+            print(f"{name} seed {seed}: "
+                  f"{', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[cfg.model])} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            runs[cfg.model].append({"configuration": name, "seed": seed, "epochs": cfg.epochs,
+                                    "config": cfg.to_dict(), "history": run.history,
+                                    **{k: v for k, v in m.items() if k != "baselines"}})
+            baselines[cfg.model] = m["baselines"]
 
     m = machine()
-    md = [f"Quality after {args.epochs} epochs (x10 augmented passes each), seed {args.seed}, "
-          f"test split of {len(run.test)} images; {m['date']}; {m['cores']} cores "
+    seeds = ", ".join(map(str, args.seeds))
+    md = [f"Test figures on the fixed seed-0 split ({len(run.test)} test images), training "
+          f"seed{'s' if len(args.seeds) > 1 else ''} {seeds}"
+          f"{' (mean ± sd)' if len(args.seeds) > 1 else ''}; {m['date']}; {m['cores']} cores "
           f"({m['cpu']}), CUDA {m['cuda']}, torch {m['torch']}; "
           f"`{command('benchmarks.quality', argv)}`", ""]
     for kind in ("colorizer", "regressor"):
-        if not rows[kind]:
+        if not runs[kind]:
             continue
-        extra = list(baseline_rows.get(kind, {}).values())
+        rows = []
+        for name in args.configs:
+            mine = [r for r in runs[kind] if r["configuration"] == name]
+            if mine:
+                rows.append({"configuration": name, "epochs": mine[0]["epochs"],
+                             **{k: mean_sd([r[k] for r in mine]) for k in COLUMNS[kind]},
+                             "train s": mean_sd([r["train_seconds"] for r in mine], "{:.0f}")})
+        rows += [{"configuration": f"baseline: {b}", **bm} for b, bm in baselines[kind].items()]
         if kind in STUDY:
-            extra.append({"configuration": STUDY[kind]["name"], **STUDY[kind]})
-        md += [f"**{kind}** (ab errors in raw CIELAB units^2, PSNR in dB on 8-bit sRGB)", "",
-               markdown_table(rows[kind] + extra, ["configuration", *COLUMNS[kind], "train s"],
+            rows.append({"configuration": STUDY[kind]["name"], **STUDY[kind]})
+        md += [f"**{kind}** (ab errors in raw CIELAB units², PSNR in dB on 8-bit sRGB)", "",
+               markdown_table(rows, ["configuration", "epochs", *COLUMNS[kind], "train s"],
                               numeric_right=True), ""]
     text = "\n".join(md)
     print(text)
-    write_result("quality", {"machine": m, "epochs": args.epochs, "seed": args.seed,
-                             "rows": rows, "baselines": baseline_rows, "study": STUDY}, text)
+    write_result(args.name, {"machine": m, "seeds": args.seeds, "runs": runs,
+                             "baselines": baselines, "study": STUDY}, text)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ def option(default, help, **kw):
 
 @dataclass
 class Config:
+    """Every setting of a run. The defaults are the project's best configuration for the faces on
+    a CPU (benchmarks/results/best.md); PRESETS["study"] holds the study's own."""
     model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
                         choices=MODELS)
-    head: str = option("tanh", "output head, which also fixes the target scaling", choices=HEADS)
+    head: str = option("sigmoid", "output head, which also fixes the target scaling", choices=HEADS)
     rebalance: bool = option(True, "classify head: weight rare colours up (Zhang et al. 2016)")
     temperature: float = option(TEMPERATURE, "classify head: annealed-mean temperature "
                                 "(T -> 0: mode, 1: mean)")
@@ -45,12 +47,12 @@ class Config:
                            metavar="W1,W2,...")
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
-    epochs: int = option(6, "epochs, each --augment-factor augmented passes over the training "
+    epochs: int = option(26, "epochs, each --augment-factor augmented passes over the training "
                          "split")
-    lr: float = option(1e-3, "learning rate (the peak of a schedule)")
-    weight_decay: float = option(1e-7, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
-    optimizer: str = option("adam", "adam (the study's) or adamw", choices=OPTIMIZERS)
-    schedule: str = option("constant", "learning rate over the run: constant (the study's), "
+    lr: float = option(3e-3, "learning rate (the peak of a schedule)")
+    weight_decay: float = option(1e-4, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
+    optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
+    schedule: str = option("onecycle", "learning rate over the run: constant (the study's), "
                            "onecycle, or cosine after a linear warm-up", choices=SCHEDULES)
     warmup: float = option(0.1, "onecycle / cosine: share of the steps spent warming up")
     ema: float = option(0.0, "decay per step of an exponential moving average of the weights, "

@@ -84,8 +84,8 @@ def test_checkpoint_round_trip(tiny_data, tmp_path):
     assert torch.allclose(model(x), run.model(x))
 
 
-def test_resume_continues_exactly(tiny_data, tmp_path):
-    cfg = tiny_config(epochs=3)
+def test_resume_extends_a_constant_rate_run_exactly(tiny_data, tmp_path):
+    cfg = tiny_config(epochs=3, schedule="constant")
     straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
     fit(replace(cfg, epochs=1), tmp_path / "b", progress=False, data=tiny_data, log=None)
     resumed = fit(cfg, tmp_path / "b", progress=False, resume=True, data=tiny_data, log=None)

@@ -1,0 +1,61 @@
+"""Time to quality: test ab MSE against training seconds, from the histories that the quality
+benchmark stores for every run (benchmarks/results/NAME.json), drawn as one plot.
+
+    python -m benchmarks.time_to_quality [--results best quality] [--out docs/time_to_quality.png]
+"""
+
+import argparse
+import json
+import statistics
+from itertools import accumulate
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .common import RESULTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curves(results):
+    """{configuration: (seconds, mean ab MSE over seeds)} of every colorizer run in `results`."""
+    by_config = {}
+    for name in results:
+        for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]["colorizer"]:
+            h = run["history"]
+            by_config.setdefault(run["configuration"], []).append(
+                (list(accumulate(h["seconds"])), h["test_error"]))
+    out = {}
+    for config, runs in by_config.items():
+        n = min(len(s) for s, _ in runs)
+        seconds = [statistics.mean(s[i] for s, _ in runs) for i in range(n)]
+        error = [statistics.mean(e[i] for _, e in runs) for i in range(n)]
+        out[f"{config} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"] = (seconds, error)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--results", nargs="+", default=["best", "quality"])
+    p.add_argument("--out", default=str(ROOT / "docs" / "time_to_quality.png"))
+    args = p.parse_args(argv)
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.subplots()
+    for label, (seconds, error) in curves(args.results).items():
+        ax.plot([s / 60 for s in seconds], error, marker=".", label=label)
+    oracle = json.loads((RESULTS / f"{args.results[0]}.json").read_text())["baselines"]
+    ax.axhline(oracle["colorizer"]["oracle_image_mean"]["ab_mse"], color="gray", ls=":",
+               label="oracle: each image's own mean a*b*")
+    ax.set_xlabel("training minutes on this 2-core CPU")
+    ax.set_ylabel("test ab MSE, raw CIELAB units² (log)")
+    ax.set_yscale("log")
+    ax.set_title("Time to quality (seed-0 split, 75 test images)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=100)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
