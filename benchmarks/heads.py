@@ -1,9 +1,10 @@
 """Classification or regression? The heads compared at an equal budget, seed and split.
 
 Trains the sigmoid, tanh and classify colorizers (classify with and without class rebalancing)
-with the same widths, epochs and seed; decodes the classify runs at several annealed-mean
-temperatures; writes the table (benchmarks/results/heads.{md,json}), a figure of the same test
-images side by side (heads.png), and the study's claims checked against the numbers.
+at the study's settings (config.PRESETS["study"]) with the same widths, epochs and seed;
+decodes the classify runs at several annealed-mean temperatures; writes the table
+(benchmarks/results/heads.{md,json}), a figure of the same test images side by side (heads.png),
+and the study's claims checked against the numbers.
 
     python -m benchmarks.heads [--epochs 6] [--arch 2]
 """
@@ -12,7 +13,8 @@ import argparse
 import time
 from dataclasses import replace
 
-from colorizer import ARCHS, Config, fit, load_images, report, side_by_side, study
+from colorizer import ARCHS, fit, load_images, report, side_by_side, study
+from colorizer.config import preset
 
 from .common import RESULTS, command, machine, write_result
 
@@ -26,7 +28,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     data = load_images(args.data)
-    base = Config(widths=ARCHS[args.arch], epochs=args.epochs, seed=args.seed)
+    base = preset("study", widths=ARCHS[args.arch], epochs=args.epochs, seed=args.seed)
     variants = {"sigmoid": dict(head="sigmoid"), "tanh": dict(head="tanh"),
                 "classify": dict(head="classify"),
                 "classify, no rebalancing": dict(head="classify", rebalance=False)}
