@@ -129,42 +129,14 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     Unreadable files are skipped with one warning; images of another size are fitted with one.
     """
     folder = resolve_data_dir(data_dir)
-    files = list_images(folder)
-    if names is not None:
-        by_name = {p.name: p for p in files}
-        missing = [n for n in names if n not in by_name]
-        if missing:
-            raise ColorizerError(
-                f"{len(missing)} image(s) of the split are missing from {folder}: "
-                f"{', '.join(missing[:5])}")
-        files = [by_name[n] for n in names]
-    if limit is not None:
-        files = files[:limit]
+    files = _select(folder, list_images(folder), names, limit)
     good, bad, resized = [], [], []
     lab = torch.empty(len(files), 3, size, size)
-    chunk = []                                  # decoded images waiting for one rgb2lab call
-
-    def convert():
-        # A few dozen images per call: rgb2lab works in float64 with several temporaries, which
-        # for the whole set at once peaked at 1.2 GB above the 147 MB result.
-        lab[len(good) - len(chunk):len(good)] = rgb_to_lab(np.stack(chunk))
-        chunk.clear()
-
-    for p in files:
-        try:
-            rgb = read_image(p)
-        except ColorizerError:
-            bad.append(p.name)
-            continue
-        if rgb.shape[:2] != (size, size):
-            resized.append(p.name)
-            rgb = fit_size(rgb, size)
-        good.append(p.name)
-        chunk.append(rgb)
-        if len(chunk) == _CHUNK:
-            convert()
-    if chunk:
-        convert()
+    # _CHUNK images per rgb2lab call: it works in float64 with several temporaries, which for
+    # the whole set at once peaked at 1.2 GB above the 147 MB result.
+    for chunk in _batched(_decode(files, size, bad, resized), _CHUNK):
+        lab[len(good):len(good) + len(chunk)] = rgb_to_lab(np.stack([rgb for _, rgb in chunk]))
+        good += [name for name, _ in chunk]
     if not good:
         raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
     if bad:
@@ -174,6 +146,45 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
         warnings.warn(f"resized/cropped {len(resized)} image(s) to {size}x{size}: {_few(resized)}",
                       stacklevel=2)
     return LabImages(good, lab[:len(good)].clone() if bad else lab)
+
+
+def _select(folder, files, names, limit):
+    """The files a load asks for: exactly `names` (a saved split), else the first `limit`."""
+    if names is not None:
+        by_name = {p.name: p for p in files}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ColorizerError(
+                f"{len(missing)} image(s) of the split are missing from {folder}: "
+                f"{', '.join(missing[:5])}")
+        files = [by_name[n] for n in names]
+    return files[:limit] if limit is not None else files
+
+
+def _decode(files, size, bad, resized):
+    """(name, (size, size, 3) uint8) for each readable file; the others' names go to `bad`,
+    those fitted from another size to `resized`."""
+    for p in files:
+        try:
+            rgb = read_image(p)
+        except ColorizerError:
+            bad.append(p.name)
+            continue
+        if rgb.shape[:2] != (size, size):
+            resized.append(p.name)
+            rgb = fit_size(rgb, size)
+        yield p.name, rgb
+
+
+def _batched(items, n):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _few(names, k=10):

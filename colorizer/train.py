@@ -134,13 +134,18 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
             save_checkpoint(out_dir / CHECKPOINT,
                             {**about, **t.state(), "epoch": epoch + 1, "history": history})
 
-    metrics = {**evaluate(t.evaluated, test_lab, train_mean=about["train_ab_mean"]),
-               "split": "test", "n_test": len(test), "seed": cfg.seed,
-               "split_seed": cfg.split_seed, "epochs": len(history["train_loss"]),
-               "train_seconds": sum(history["seconds"]), "units": UNITS}
+    metrics = _final_metrics(t.evaluated, test, cfg, history, about["train_ab_mean"])
     if out_dir is not None:
         write_outputs(out_dir, t.evaluated, test, history, metrics)
     return Run(cfg, t.evaluated, history, metrics, train, test, out_dir)
+
+
+def _final_metrics(model, test, cfg, history, train_mean):
+    """Every test figure of the finished run, with what it was measured on."""
+    return {**evaluate(model, test.lab, train_mean=train_mean), "split": "test",
+            "n_test": len(test), "seed": cfg.seed, "split_seed": cfg.split_seed,
+            "epochs": len(history["train_loss"]), "train_seconds": sum(history["seconds"]),
+            "units": UNITS}
 
 
 def _resume_from(out_dir, cfg):
