@@ -47,7 +47,7 @@ class Config:
                            metavar="W1,W2,...")
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
-    epochs: int = option(26, "epochs, each --augment-factor augmented passes over the training "
+    epochs: int = option(20, "epochs, each --augment-factor augmented passes over the training "
                          "split")
     lr: float = option(3e-3, "learning rate (the peak of a schedule)")
     weight_decay: float = option(1e-4, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
@@ -67,6 +67,9 @@ class Config:
     crop_ratio: tuple = option((3 / 4, 4 / 3), "aspect range of a random resized crop",
                                metavar="MIN,MAX")
     flip: bool = option(True, "mirror half the training images left-right")
+    init_from: str | None = option(None, "start from the weights of another run's checkpoint "
+                                   "(same model and head), e.g. to fine-tune on your own photos",
+                                   metavar="CHECKPOINT")
     limit: int | None = option(None, "use only the first N images (sorted by name), for quick runs")
     data: str | None = option(None, "image folder (default: $COLORIZER_DATA, then ./face_images)")
     device: str = option("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
@@ -133,6 +136,8 @@ def _checks(c):
         # a split needs one image for training and one for test
         ("limit", "a whole number >= 2", c.limit is None or c.limit >= 2),
         ("data", "a folder, not a file", c.data is None or not Path(c.data).is_file()),
+        ("init_from", "an existing checkpoint file",
+         c.init_from is None or Path(c.init_from).is_file()),
         ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
     ]
 

@@ -35,14 +35,19 @@ def resolve_data_dir(path=None):
 
 
 def list_images(data_dir):
-    """Candidate files of a data folder, sorted by name (hidden files and READMEs left out)."""
+    """{name: path} of a data folder's candidate files, searched through its subfolders and
+    sorted by name, the path relative to the folder (hidden files and folders, READMEs and
+    licences left out)."""
     data_dir = resolve_data_dir(data_dir)
-    files = sorted(p for p in data_dir.iterdir()
-                   if p.is_file() and not p.name.startswith(".")
-                   and not p.name.lower().startswith(_NOT_IMAGES))
+    files = {}
+    for p in sorted(data_dir.rglob("*")):
+        rel = p.relative_to(data_dir)
+        if (p.is_file() and not any(part.startswith(".") for part in rel.parts)
+                and not p.name.lower().startswith(_NOT_IMAGES)):
+            files[rel.as_posix()] = p
     if not files:
         raise ColorizerError(f"data folder is empty: {data_dir} (it needs image files)")
-    return files
+    return dict(sorted(files.items()))
 
 
 def to_rgb8(img):
@@ -149,31 +154,30 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
 
 
 def _select(folder, files, names, limit):
-    """The files a load asks for: exactly `names` (a saved split), else the first `limit`."""
+    """[(name, path)] a load asks for: exactly `names` (a saved split), else the first `limit`."""
     if names is not None:
-        by_name = {p.name: p for p in files}
-        missing = [n for n in names if n not in by_name]
+        missing = [n for n in names if n not in files]
         if missing:
             raise ColorizerError(
                 f"{len(missing)} image(s) of the split are missing from {folder}: "
                 f"{', '.join(missing[:5])}")
-        files = [by_name[n] for n in names]
-    return files[:limit] if limit is not None else files
+        return [(n, files[n]) for n in names]
+    return list(files.items())[:limit]
 
 
 def _decode(files, size, bad, resized):
     """(name, (size, size, 3) uint8) for each readable file; the others' names go to `bad`,
     those fitted from another size to `resized`."""
-    for p in files:
+    for name, p in files:
         try:
             rgb = read_image(p)
         except ColorizerError:
-            bad.append(p.name)
+            bad.append(name)
             continue
         if rgb.shape[:2] != (size, size):
-            resized.append(p.name)
+            resized.append(name)
             rgb = fit_size(rgb, size)
-        yield p.name, rgb
+        yield name, rgb
 
 
 def _batched(items, n):

@@ -16,10 +16,11 @@ def build_schedule(cfg, optimizer, total_steps):
     """A per-step LR schedule: constant; one-cycle (Smith & Topin 2019, torch's OneCycleLR);
     or a linear warm-up over `cfg.warmup` of the steps, then a cosine decay to zero."""
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr,
-                                                   total_steps=total_steps,
-                                                   # its warm-up needs two steps or more
-                                                   pct_start=max(cfg.warmup, 2 / total_steps))
+        # torch's one-cycle needs two warm-up steps and more after them: a run of a few steps
+        # (a smoke test) plans for four and stops early
+        total = max(total_steps, 4)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
+                                                   pct_start=max(cfg.warmup, 2 / total))
     warm = max(1, round(cfg.warmup * total_steps))
 
     def factor(step):
@@ -38,8 +39,8 @@ def build_ema(cfg, model):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
 
 
-def steps_per_epoch(n, batch_size, repeats):
+def steps_per_epoch(n, batch_size, repeats, smallest=2):
     """How many batches colorizer.train.batch_indices cuts an epoch into."""
     total = n * repeats
-    steps = -(-total // batch_size)
-    return steps - 1 if steps > 1 and total % batch_size == 1 else steps
+    steps, last = -(-total // batch_size), total % batch_size
+    return steps - 1 if steps > 1 and 0 < last < smallest else steps

@@ -8,46 +8,54 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import quantize
+from . import distributed, quantize
 from .augment import random_resized_crop
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
-from .config import ColorizerError, Config, get_device
+from .config import ColorizerError, Config
 from .data import LabImages, ab_mean, load_images, save_split, split_names
+from .distributed import Processes
 from .evaluation import evaluate
 from .metrics import HEADLINE, UNITS
 from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
 from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
 from .outputs import write_outputs
 
+ONE = Processes()       # a plain run: one process
 
-def batch_indices(n, batch_size, repeats, generator):
+
+def batch_indices(n, batch_size, repeats, generator, smallest=2):
     """Shuffled indices covering 0..n-1 `repeats` times, cut into batches.
 
-    A last batch of one image is folded into the one before: BatchNorm at the 1x1
-    bottleneck cannot normalise a single value.
+    A last batch under `smallest` images is folded into the one before: BatchNorm at the 1x1
+    bottleneck cannot normalise a single value (with several processes: one per process).
     """
     idx = torch.randperm(n * repeats, generator=generator) % n
     batches = list(idx.split(batch_size))
-    if len(batches) > 1 and len(batches[-1]) == 1:
+    if len(batches) > 1 and len(batches[-1]) < smallest:
         batches[-2:] = [torch.cat(batches[-2:])]
     return batches
 
 
 def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc="train",
-                    schedule=None, ema=None):
+                    schedule=None, ema=None, procs=ONE, net=None):
     """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); mean loss.
 
-    `schedule` (an LR scheduler) and `ema` (an AveragedModel) step after every batch.
+    `schedule` (an LR scheduler) and `ema` (an AveragedModel) step after every batch. With
+    several processes (`procs`), each draws the same global batch and trains `net` (the DDP
+    wrapper of `model`) on its share.
     """
-    model.train()
+    net = net or model
+    net.train()
     total, count = 0.0, 0
-    batches = batch_indices(len(lab), cfg.batch_size, cfg.augment_factor, generator)
+    batches = batch_indices(len(lab), cfg.batch_size, cfg.augment_factor, generator,
+                            smallest=2 * procs.world)
     bar = tqdm(batches, desc=desc, disable=not progress, leave=False, unit="batch")
     for idx in bar:
         x = random_resized_crop(lab[idx.to(lab.device)], generator, cfg.crop_scale,
                                 cfg.crop_ratio, cfg.flip)
+        x = procs.share(x)
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(model, model(L), x[:, 1:])
+        loss = loss_fn(model, net(L), x[:, 1:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -55,9 +63,10 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
             schedule.step()
         if ema is not None:
             ema.update_parameters(model)
-        total += loss.item() * len(idx)
-        count += len(idx)
+        total += loss.item() * len(x)
+        count += len(x)
         bar.set_postfix(loss=f"{total / count:.5f}")
+    total, count = procs.total(total, count)
     return total / count
 
 
@@ -81,6 +90,7 @@ class Training:
     schedule: torch.optim.lr_scheduler.LRScheduler
     ema: torch.nn.Module | None
     generator: torch.Generator
+    net: torch.nn.Module            # what the forward pass runs: the model, or DDP around it
 
     @property
     def evaluated(self):
@@ -103,15 +113,17 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
     RNG state saved there. Returns a Run.
     """
-    log = log or (lambda *a, **k: None)
+    procs, device = distributed.setup(cfg.device)
+    log = log if log and procs.main else (lambda *a, **k: None)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
+    out_dir = out_dir if procs.main else None           # rank 0 alone writes
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
-    device = get_device(cfg.device)
     train, test = _split(cfg, data, ckpt)
-    t = _start(cfg, train, device)
+    distributed.check_enough(procs, len(train), cfg.batch_size)
+    t = _start(cfg, train, device, procs)
     history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
     if ckpt:
         history = _restore_training(ckpt, t)
@@ -127,7 +139,8 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     for epoch in range(len(history["train_loss"]), cfg.epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(t.model, t.optimizer, train_lab, cfg, t.generator, progress,
-                               f"epoch {epoch + 1}/{cfg.epochs}", t.schedule, t.ema)
+                               f"epoch {epoch + 1}/{cfg.epochs}", t.schedule, t.ema, procs,
+                               t.net)
         _record(history, loss, time.perf_counter() - t0, evaluate(t.evaluated, test_lab), cfg,
                 log)
         if out_dir is not None:
@@ -173,10 +186,13 @@ def _split(cfg, data, ckpt):
     return data.subset(train_names), data.subset(test_names)
 
 
-def _start(cfg, train, device):
+def _start(cfg, train, device, procs=ONE):
     """A seeded model, its optimizer, LR schedule and weight average, and the augmentation RNG."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if cfg.init_from:                   # fine-tuning: weights from another run, refused if unlike
+        restore(model, load_checkpoint(cfg.init_from))
+    model = model.to(device)
     optimizer = build_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
@@ -184,9 +200,10 @@ def _start(cfg, train, device):
         model.prior.copy_(prior)
         if cfg.rebalance:
             model.class_weights.copy_(quantize.rebalance_weights(prior))
-    steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor)
+    steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
+                                         smallest=2 * procs.world)
     return Training(model, optimizer, build_schedule(cfg, optimizer, steps),
-                    build_ema(cfg, model), generator)
+                    build_ema(cfg, model), generator, distributed.wrap(model, procs, device))
 
 
 def _restore_training(ckpt, t):

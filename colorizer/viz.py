@@ -52,7 +52,8 @@ def save_triples(L, ab_true, ab_pred, names, out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, img in zip(names, triples(L, ab_true, ab_pred)):
-        p = out_dir / (Path(name).stem + ".png")
+        # a name in a subfolder, "a/b.jpg", becomes "a__b.png": one flat folder, no clashes
+        p = out_dir / (Path(name).with_suffix("").as_posix().replace("/", "__") + ".png")
         Image.fromarray(img).save(p)
         paths.append(p)
     return paths

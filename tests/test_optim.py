@@ -17,10 +17,13 @@ def tiny_data(tiny_folder):
 
 
 @pytest.mark.parametrize("n,bs,repeats", [(9, 4, 3), (10, 3, 1), (12, 8, 2), (675, 64, 10),
-                                          (5, 2, 1)])
-def test_steps_per_epoch_counts_the_batches(n, bs, repeats):
-    batches = batch_indices(n, bs, repeats, torch.Generator().manual_seed(0))
-    assert steps_per_epoch(n, bs, repeats) == len(batches)
+                                          (5, 2, 1), (11, 8, 2), (13, 8, 1)])
+@pytest.mark.parametrize("smallest", [2, 4])
+def test_steps_per_epoch_counts_the_batches(n, bs, repeats, smallest):
+    batches = batch_indices(n, bs, repeats, torch.Generator().manual_seed(0), smallest)
+    assert steps_per_epoch(n, bs, repeats, smallest) == len(batches)
+    if bs >= smallest:                  # as fit requires (distributed.check_enough)
+        assert all(len(b) >= smallest for b in batches)
 
 
 def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2):

@@ -18,7 +18,7 @@ from colorizer import (
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.train import batch_indices
 
-from .conftest import tiny_config
+from .conftest import make_folder, tiny_config
 
 
 @pytest.fixture
@@ -115,3 +115,29 @@ def test_bad_checkpoint_files(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ColorizerError, match="not a colorizer checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_init_from_starts_at_another_runs_weights(tiny_data, tmp_path):
+    fit(tiny_config(epochs=1), tmp_path / "a", progress=False, data=tiny_data, log=None)
+    start = load_checkpoint(tmp_path / "a" / CHECKPOINT)["model"]
+    cfg = tiny_config(epochs=1, init_from=str(tmp_path / "a" / CHECKPOINT), lr=1e-9,
+                      schedule="constant")
+    tuned = fit(cfg, None, progress=False, data=tiny_data, log=None)
+    w = "encoder.0.weight"             # at lr 1e-9 one epoch leaves the weights where they were
+    assert torch.allclose(tuned.model.state_dict()[w], start[w], atol=1e-6)
+    with pytest.raises(ColorizerError, match="sigmoid head.*tanh head"):
+        fit(replace(cfg, head="tanh"), None, progress=False, data=tiny_data, log=None)
+    with pytest.raises(ColorizerError, match="--init-from takes an existing checkpoint"):
+        tiny_config(init_from=str(tmp_path / "nothing.pt"))
+
+
+def test_a_folder_is_searched_through_its_subfolders(tmp_path):
+    make_folder(tmp_path / "d" / "holiday", n=3)
+    make_folder(tmp_path / "d" / "work" / "2024", n=2)
+    make_folder(tmp_path / "d" / ".cache", n=2)                # hidden: left out
+    data = load_images(tmp_path / "d", size=16)
+    assert data.names == ["holiday/img000.png", "holiday/img001.png", "holiday/img002.png",
+                          "work/2024/img000.png", "work/2024/img001.png"]
+    run = fit(tiny_config(epochs=1), tmp_path / "run", progress=False, data=data, log=None)
+    assert [p.name for p in (tmp_path / "run" / "triples").iterdir()] == [
+        n.replace("/", "__").replace(".png", "") + ".png" for n in run.test.names]

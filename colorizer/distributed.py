@@ -1,0 +1,77 @@
+"""Several processes, one or several machines, through PyTorch's own engine: torchrun starts them,
+DistributedDataParallel averages their gradients (gloo on the CPU, nccl on CUDA).
+
+Under `torchrun --nproc_per_node N -m colorizer train ...` every process draws the same shuffled,
+augmented global batches (same seed), trains on its own share of each, and DDP averages the
+gradients, so together they see what one process would. Rank 0 alone logs, evaluates and writes.
+"""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from .config import ColorizerError, get_device
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place among those torchrun started (one process: rank 0 of 1)."""
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def share(self, batch):
+        """This process's part of a global batch: every world-th item from its rank on."""
+        return batch[self.rank::self.world] if self.world > 1 else batch
+
+    def total(self, *values):
+        """Sums of `values` over all processes (the values themselves with one process)."""
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return tuple(t.tolist())
+
+
+def setup(device="auto"):
+    """(Processes, device): from torchrun's environment, joining its process group once; a plain
+    run is one process on get_device(device). CUDA: one device per process (LOCAL_RANK)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Processes(), get_device(device)
+    device = get_device(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Processes(dist.get_rank(), dist.get_world_size()), device
+
+
+def wrap(model, procs, device):
+    """The module to train: the model itself, or DDP around it when there are several processes.
+
+    BatchNorm keeps per-process batch statistics on the CPU (torch's SyncBatchNorm is GPU-only);
+    on CUDA it is synchronised across processes, as one process would compute it.
+    """
+    if procs.world == 1:
+        return model
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
+
+
+def check_enough(procs, n_train, batch_size):
+    """One clear line when the processes cannot each get two images of a batch."""
+    if procs.world > 1 and min(n_train, batch_size) < 2 * procs.world:
+        raise ColorizerError(
+            f"{procs.world} processes need batches and a training split of at least "
+            f"{2 * procs.world} images (BatchNorm needs two per process); got {n_train} training "
+            f"images, batch size {batch_size}")

@@ -1,0 +1,76 @@
+"""Several processes on the CPU: torchrun + DistributedDataParallel over gloo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from colorizer import Config, build_model, evaluate, load_images, load_model
+from colorizer.distributed import Processes, wrap
+from colorizer.models import loss_fn
+
+from .test_cli import ROOT
+
+TINY = ["--widths", "4,8,8", "--epochs", "1", "--augment-factor", "2", "--batch-size", "8",
+        "--no-progress"]
+
+
+def torchrun(n, *args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", str(n), "-m", "colorizer", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_two_processes_train_a_checkpoint_one_process_can_use(tiny_folder, tmp_path):
+    out = tmp_path / "run"
+    r = torchrun(2, "train", *TINY, "--data", tiny_folder, "--out", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("epoch   1/1") == 1            # rank 0 alone logs
+    model, ckpt = load_model(out / "checkpoint.pt", torch.device("cpu"))
+    test = load_images(tiny_folder, size=16, names=ckpt["split"]["test"])
+    saved = json.loads((out / "metrics.json").read_text())
+    assert evaluate(model, test.lab)["ab_mse"] == pytest.approx(saved["ab_mse"], rel=1e-5)
+
+
+def test_more_processes_than_images_is_one_line(tiny_folder, tmp_path):
+    r = torchrun(2, "train", *TINY, "--data", tiny_folder, "--out", tmp_path / "o", "--limit",
+                 "3")
+    assert r.returncode != 0
+    assert "2 processes need batches and a training split of at least 4 images" in r.stderr
+
+
+def _first_step_gradients(rank, world, init, batch, out):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.manual_seed(0)
+    model = build_model(Config(widths=(4, 8, 8)))
+    net = wrap(model, Processes(rank, world), torch.device("cpu"))
+    x = Processes(rank, world).share(batch)
+    loss_fn(model, net(x[:, :1]), x[:, 1:]).backward()
+    if rank == 0:
+        torch.save({n: p.grad for n, p in model.named_parameters()}, out)
+    dist.destroy_process_group()
+
+
+def test_averaged_gradients_equal_one_process_on_the_same_global_batch(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    batch = torch.cat([torch.rand(8, 1, 16, 16, generator=g) * 100,
+                       torch.randn(8, 2, 16, 16, generator=g) * 20], dim=1)
+    out = tmp_path / "grads.pt"
+    mp.spawn(_first_step_gradients, args=(2, f"file://{tmp_path / 'init'}", batch, out),
+             nprocs=2)
+    ddp = torch.load(out)
+    # One process, the same global batch, each process's share normalised by its own BatchNorm
+    # statistics (as DDP on the CPU does: SyncBatchNorm is GPU-only), the losses averaged.
+    torch.manual_seed(0)
+    model = build_model(Config(widths=(4, 8, 8)))
+    losses = [loss_fn(model, model(s[:, :1]), s[:, 1:])
+              for s in (Processes(r, 2).share(batch) for r in range(2))]
+    (sum(losses) / 2).backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(ddp[name], p.grad, rtol=1e-4, atol=1e-6), name
