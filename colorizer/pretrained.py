@@ -96,8 +96,8 @@ def model_card(ckpt, cfg, m, before, weights):
         f"Muthu Chidambaram, `face_images/LICENSE`); split seed {ckpt['split']['seed']}: "
         f"{len(ckpt['split']['train'])} train, {len(ckpt['split']['test'])} test images",
         f"- training seed {cfg.seed}, {ckpt['epoch']} epochs of {cfg.augment_factor} augmented "
-        f"passes, {seconds:.0f} s of training on {platform.machine()} "
-        f"({torch.get_num_threads()} threads), torch {torch.__version__}",
+        f"passes, {seconds:.0f} s of training; exported on {platform.machine()} with "
+        f"torch {torch.__version__}",
         "- shipped as int8 weights with a float32 scale per output channel "
         f"(`colorizer.checkpoint.compact`): test ab MSE {before:.3f} before, "
         f"{m['ab_mse']:.3f} after", "",
