@@ -12,7 +12,7 @@ from .config import ARCHS, PRESETS, ColorizerError, Config, get_device
 from .data import ab_mean, load_images
 from .evaluation import evaluate
 from .metrics import HEADLINE
-from .pretrained import CARD, FIGURE, WEIGHTS, export, pretrained
+from .pretrained import CARD, FIGURE, WEIGHTS, export, shipped_weights
 from .report import format_report
 from .train import fit
 
@@ -103,9 +103,7 @@ def build_parser():
 
 
 def _load(args):
-    if args.checkpoint is None:
-        pretrained()                             # one clear line where no model is shipped
-    model, ckpt = load_model(args.checkpoint or WEIGHTS, get_device(args.device))
+    model, ckpt = load_model(args.checkpoint or shipped_weights(), get_device(args.device))
     if args.temperature is not None:
         if model.head != "classify":
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "

@@ -21,11 +21,16 @@ CARD_METRICS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness",
                 "colourfulness_gap")
 
 
-def pretrained(device=None):
-    """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU)."""
+def shipped_weights():
+    """The shipped checkpoint's path, or one clear line where this copy of the package has none."""
     if not WEIGHTS.is_file():
         raise ColorizerError(f"no shipped model at {WEIGHTS} (this copy of the package has none)")
-    model, _ = load_model(WEIGHTS, device or get_device())
+    return WEIGHTS
+
+
+def pretrained(device=None):
+    """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU)."""
+    model, _ = load_model(shipped_weights(), device or get_device())
     return model
 
 
