@@ -5,8 +5,9 @@ test split, and writes a markdown table (mean ± sd over the seeds where there a
 JSON with every run's figures and per-epoch history (benchmarks/results/NAME.{md,json}). The
 study's own reported figure is converted to raw units beside ours.
 
-Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), or `default`:
-what `python -m colorizer train` trains with no option.
+Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), `default`:
+what `python -m colorizer train` trains with no option, or `default-regressor`: the same settings
+for the regressor (`train --model regressor`).
 
     python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 ...] [--seeds 0 1 2]
 """
@@ -37,8 +38,9 @@ COLUMNS = {"colorizer": ["ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfu
 def config(name, epochs=None, seed=0):
     """The Config a configuration name stands for."""
     over = {"seed": seed, **({"epochs": epochs} if epochs else {})}
-    if name == "default":
-        return Config(**over)
+    if name.startswith("default"):
+        model = name.removeprefix("default").removeprefix("-") or "colorizer"
+        return Config(model=model, **over)
     model, head, arch = name.split("-")
     return preset("study", model=model, head=head, widths=ARCHS[int(arch)], **over)
 
@@ -52,7 +54,8 @@ def mean_sd(values, fmt="{:.3f}"):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=CONFIGS, help="model-head-arch, or default")
+    p.add_argument("--configs", nargs="+", default=CONFIGS,
+                   help="model-head-arch, default, or default-regressor")
     p.add_argument("--epochs", type=int, help="(default: each configuration's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     p.add_argument("--name", default="quality", help="results file name")

@@ -1,4 +1,4 @@
-"""Command line: train, evaluate and colorize."""
+"""Command line: train, evaluate, colorize, export, and cache a folder of images."""
 
 import argparse
 import json
@@ -7,9 +7,10 @@ import typing
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
+from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config, get_device
-from .data import ab_mean, load_images
+from .data import ab_mean
 from .evaluation import evaluate
 from .metrics import HEADLINE
 from .pretrained import CARD, FIGURE, WEIGHTS, export, shipped_weights
@@ -99,7 +100,19 @@ def build_parser():
     x = sub.add_parser("export", help="ship a run's colorizer: package weights, model card, figure")
     x.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
     x.add_argument("--data", help="image folder (default: the checkpoint's, then ./face_images)")
+
+    k = sub.add_parser("cache", help="decode a folder into its on-disk cache now (train --cache "
+                       "on does it when needed)")
+    k.add_argument("--data", help="image folder (default: $COLORIZER_DATA, then ./face_images)")
+    k.add_argument("--image-size", type=int, default=Config().image_size, metavar="PX",
+                   help="side in px (default: %(default)s)")
+    k.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
+    k.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
     return p
+
+
+def _help(name):
+    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
 
 
 def _load(args):
@@ -132,11 +145,12 @@ def cmd_train(args):
 def cmd_evaluate(args):
     model, ckpt = _load(args)
     cfg = Config.from_dict(ckpt["config"])
-    data_dir = args.data or cfg.data
-    test = load_images(data_dir, cfg.image_size, names=ckpt["split"]["test"])
+    cfg = replace(cfg, data=args.data or cfg.data)
+    test = open_images(cfg, names=ckpt["split"]["test"], progress=not args.json,
+                       log=None if args.json else print)
     train_mean = ckpt.get("train_ab_mean")
     if train_mean is None:      # an older checkpoint: measure it on its training split
-        train_mean = ab_mean(load_images(data_dir, cfg.image_size, names=ckpt["split"]["train"]))
+        train_mean = ab_mean(open_images(cfg, names=ckpt["split"]["train"]))
     metrics = {"checkpoint": str(args.checkpoint or WEIGHTS), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
                **({"temperature": model.temperature, "rebalance": cfg.rebalance}
@@ -170,11 +184,23 @@ def cmd_export(args):
     return 0
 
 
+def cmd_cache(args):
+    if args.image_size < 2:
+        raise ColorizerError(f"--image-size takes a whole number >= 2; got {args.image_size}")
+    images = cached_images(args.data, args.image_size, args.cache_dir, args.workers,
+                           progress=sys.stderr.isatty())
+    lab = images.lab
+    print(f"{len(images)} images of {args.image_size} px cached in {lab.path.parent} "
+          f"({lab.path.stat().st_size / 2**30:.2f} GiB); {len(images.skipped)} unreadable "
+          "file(s) skipped")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_colorize,
-                "export": cmd_export}[args.command](args)
+                "export": cmd_export, "cache": cmd_cache}[args.command](args)
     except ColorizerError as e:
         print(f"colorizer: error: {e}", file=sys.stderr)
         return 2

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from .config import ColorizerError
@@ -17,6 +16,9 @@ def colorize_rgb(model, rgb, size=128):
     The model sees L* resized to size x size; only its a*b* is upsampled back, so edges and
     detail come from the full-resolution L* (as in Zhang et al.'s inference).
     """
+    # torchvision only here: importing it costs every process ~160 MB, training included
+    import torchvision.transforms.v2.functional as TF
+
     L = rgb_to_lab(rgb)[None, :1]                                    # (1, 1, H, W)
     H, W = L.shape[-2:]
     L_small = TF.resize(L, [size, size], antialias=True)            # bilinear

@@ -22,6 +22,8 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
+CACHE_MODES = ("auto", "on", "off")
+IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 
 
 class ColorizerError(Exception):
@@ -45,6 +47,10 @@ class Config:
                                 "(T -> 0: mode, 1: mean)")
     widths: tuple = option(ARCHS[2], "comma-separated encoder widths (or --arch)",
                            metavar="W1,W2,...")
+    image_size: int | None = option(None, "training side in px, a power of 2: the encoder halves "
+                                    "it down to 1x1, repeating the last width where the widths "
+                                    "run out (default: one halving per width and one more, "
+                                    "128 px for the study's six widths)", metavar="PX")
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
     epochs: int = option(20, "epochs, each --augment-factor augmented passes over the training "
@@ -72,10 +78,18 @@ class Config:
                                    metavar="CHECKPOINT")
     limit: int | None = option(None, "use only the first N images (sorted by name), for quick runs")
     data: str | None = option(None, "image folder (default: $COLORIZER_DATA, then ./face_images)")
+    cache: str = option("auto", "decode the images once into an on-disk float16 cache and train "
+                        "from it (flat memory): on, off (float32 in memory), or auto (on above "
+                        f"{IN_MEMORY_MB} MB of float32 images)", choices=CACHE_MODES)
+    cache_dir: str | None = option(None, "where the cache lives, outside the data folder "
+                                   "(default: $COLORIZER_CACHE, else ~/.cache/colorizer)",
+                                   metavar="DIR")
     device: str = option("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
+        if self.image_size is None:
+            self.image_size = 2 ** (len(self.widths) + 1)
         self.crop_scale = tuple(float(v) for v in self.crop_scale)
         self.crop_ratio = tuple(float(v) for v in self.crop_ratio)
         for f in fields(self):
@@ -87,9 +101,9 @@ class Config:
                 _refuse(name, accepts, getattr(self, name))
 
     @property
-    def image_size(self):
-        """The side the encoder reduces to 1x1: one halving per width, and one more."""
-        return 2 ** (len(self.widths) + 1)
+    def depth(self):
+        """How many stride-2 convolutions take image_size to 1x1."""
+        return self.image_size.bit_length() - 1
 
     def to_dict(self):
         return asdict(self)
@@ -118,6 +132,8 @@ def _checks(c):
          not (c.model == "regressor" and c.head == "classify")),
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("widths", "one or more positive whole numbers", c.widths and min(c.widths) > 0),
+        ("image_size", f"a power of 2 >= {2 ** len(c.widths)} (one halving per width at least)",
+         c.image_size >= 2 ** len(c.widths) and c.image_size & (c.image_size - 1) == 0),
         ("epochs", "a whole number >= 1", c.epochs >= 1),
         ("lr", "a positive finite number", _positive(c.lr)),
         ("weight_decay", "a finite number >= 0", _positive(c.weight_decay, zero=True)),

@@ -2,7 +2,7 @@
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from .files import write_json
 # Files in a data folder that are not meant as images and are passed over without a warning.
 _NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
 # The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
-_CHUNK = 64               # images converted to Lab per call (see load_images)
+_CHUNK = 16               # images converted to Lab per call (see load_images)
 BUNDLED = Path(__file__).resolve().parents[1] / "face_images"
 
 
@@ -83,9 +83,9 @@ def fit_size(rgb, size):
     return np.asarray(ImageOps.fit(Image.fromarray(rgb), (size, size), Image.BICUBIC))
 
 
-def rgb_to_lab(rgb):
-    """(..., H, W, 3) uint8 sRGB -> (..., 3, H, W) float32 tensor of L*, a*, b* (scikit-image)."""
-    lab = color.rgb2lab(rgb).astype(np.float32)
+def rgb_to_lab(rgb, dtype=np.float32):
+    """(..., H, W, 3) uint8 sRGB -> (..., 3, H, W) tensor of L*, a*, b* (scikit-image)."""
+    lab = color.rgb2lab(rgb).astype(dtype)
     return torch.from_numpy(np.moveaxis(lab, -1, -3).copy())
 
 
@@ -101,9 +101,12 @@ def lab_to_rgb(L, ab):
 
 @dataclass
 class LabImages:
-    """A set of images held as one (N, 3, H, W) float32 tensor of L*, a*, b*."""
+    """A set of images as (N, 3, H, W) float32 L*, a*, b*: a tensor in memory, or a
+    cache.DiskLab that reads the rows it is indexed with from the on-disk cache. `skipped`:
+    the files of the folder that could not be read."""
     names: list
     lab: torch.Tensor
+    skipped: list = field(default_factory=list)
 
     @property
     def L(self):
@@ -124,7 +127,8 @@ class LabImages:
                 f"{len(missing)} image(s) of the split are not in the data: "
                 f"{', '.join(missing[:5])}")
         rows = torch.tensor([index[n] for n in names], dtype=torch.long)
-        return LabImages(list(names), self.lab[rows])
+        lab = self.lab.at_rows(rows) if hasattr(self.lab, "at_rows") else self.lab[rows]
+        return LabImages(list(names), lab, self.skipped)
 
 
 def load_images(data_dir=None, size=128, limit=None, names=None):
@@ -138,19 +142,25 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     good, bad, resized = [], [], []
     lab = torch.empty(len(files), 3, size, size)
     # _CHUNK images per rgb2lab call: it works in float64 with several temporaries, which for
-    # the whole set at once peaked at 1.2 GB above the 147 MB result.
+    # the whole set at once peaked at 1.2 GB above the 147 MB result; at 64 images a call they
+    # still left ~50 MB of heap behind that training's peak sat on.
     for chunk in _batched(_decode(files, size, bad, resized), _CHUNK):
         lab[len(good):len(good) + len(chunk)] = rgb_to_lab(np.stack([rgb for _, rgb in chunk]))
         good += [name for name, _ in chunk]
+    report_decoding(folder, len(files), good, bad, resized, size)
+    return LabImages(good, lab[:len(good)].clone() if bad else lab, bad)
+
+
+def report_decoding(folder, tried, good, bad, resized, size):
+    """One warning for the unreadable files and one for the resized ones; none readable: error."""
     if not good:
-        raise ColorizerError(f"no readable image in {folder} ({len(files)} file(s) tried)")
+        raise ColorizerError(f"no readable image in {folder} ({tried} file(s) tried)")
     if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable file(s) in {folder}: {_few(bad)}",
-                      stacklevel=2)
+        warnings.warn(f"skipped {len(bad)} unreadable file(s) in {folder}: {_few(bad)} "
+                      "(the full list: skipped.txt in the run folder)", stacklevel=3)
     if resized:
         warnings.warn(f"resized/cropped {len(resized)} image(s) to {size}x{size}: {_few(resized)}",
-                      stacklevel=2)
-    return LabImages(good, lab[:len(good)].clone() if bad else lab)
+                      stacklevel=3)
 
 
 def _select(folder, files, names, limit):
@@ -195,10 +205,19 @@ def _few(names, k=10):
     return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
 
 
-def ab_mean(images):
+def ab_mean(images, chunk=256):
     """The mean a*, b* of a LabImages set, as two floats: the training-split constant that the
-    baselines and the regressor's R^2 are measured against."""
-    return images.ab.mean(dim=(0, 2, 3)).tolist()
+    baselines and the regressor's R^2 are measured against (summed `chunk` images at a time)."""
+    total = torch.zeros(2, dtype=torch.float64)
+    for lab in chunks(images.lab, chunk):
+        total += lab[:, 1:].double().mean(dim=(2, 3)).sum(0).cpu()
+    return (total / len(images)).tolist()
+
+
+def chunks(lab, n):
+    """Consecutive blocks of at most n images of a Lab tensor or DiskLab, as tensors."""
+    for i in range(0, len(lab), n):
+        yield lab[i:i + n]
 
 
 def split(data, test_fraction=TEST_FRACTION, seed=SPLIT_SEED):

@@ -30,6 +30,18 @@ class Processes:
         """This process's part of a global batch: every world-th item from its rank on."""
         return batch[self.rank::self.world] if self.world > 1 else batch
 
+    def main_first(self, make):
+        """make() in the main process, then in the others (which then find, say, the image
+        cache that the main process built)."""
+        if self.world == 1:
+            return make()
+        if self.main:
+            result = make()
+        dist.barrier()
+        if not self.main:
+            result = make()
+        return result
+
     def total(self, *values):
         """Sums of `values` over all processes (the values themselves with one process)."""
         if self.world == 1:

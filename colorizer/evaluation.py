@@ -2,15 +2,8 @@
 
 import torch
 
-from .metrics import (
-    ab_mse,
-    baselines,
-    colorization_metrics,
-    mean_ab_mse,
-    regression_metrics,
-    regressor_baselines,
-    summarize,
-)
+from .data import chunks
+from .metrics import ab_mse, baseline_predictions, mean_ab_mse, per_image_metrics, r2, summarize
 from .models import loss_fn
 
 
@@ -36,22 +29,42 @@ def _outputs(model, L, ab, batch_size):
 
 
 def evaluate(model, lab, batch_size=128, train_mean=None):
-    """Test figures for images `lab` (N, 3, H, W): the training loss and the raw-unit error.
+    """Test figures for images `lab` (N, 3, H, W), a tensor or a DiskLab: the training loss and
+    the raw-unit error, read and scored `batch_size` images at a time (memory stays flat).
 
     With `train_mean`, the training split's mean a*, b*, also every metric of colorizer.metrics
     and the baselines, scored by the same code on the same images.
     """
-    pred, loss = _outputs(model, lab[:, :1], lab[:, 1:], batch_size)
-    L, ab = lab[:, :1].cpu(), lab[:, 1:].cpu()
-    out = {"loss": loss}
-    if model.kind == "regressor":
-        out["mean_ab_mse"] = summarize(mean_ab_mse(pred, ab))
-        if train_mean is not None:
-            out.update(regression_metrics(pred, ab, train_mean))
-            out["baselines"] = regressor_baselines(ab, train_mean)
-    elif train_mean is None:
-        out["ab_mse"] = summarize(ab_mse(pred, ab))
-    else:
-        out.update(colorization_metrics(L, pred, ab))
-        out["baselines"] = baselines(L, ab, train_mean)
+    loss, parts = 0.0, []
+    for x in chunks(lab, batch_size):
+        pred, batch_loss = _outputs(model, x[:, :1], x[:, 1:], batch_size)
+        loss += batch_loss * len(x)
+        parts.append(_per_image(model.kind, x[:, :1].cpu(), pred, x[:, 1:].cpu(), train_mean))
+    out = {"loss": loss / len(lab), **_averages(parts)}
+    if model.kind == "regressor" and train_mean is not None:
+        out["r2"] = r2(out["mean_ab_mse"], out["baselines"]["train_mean"]["mean_ab_mse"])
+        out["baselines"]["train_mean"]["r2"] = 0.0
     return out
+
+
+def _per_image(kind, L, pred, ab, train_mean):
+    """{metric: per-image values} of one block of images, with the baselines' under
+    "baselines" when `train_mean` is given."""
+    if kind == "regressor":
+        out = {"mean_ab_mse": mean_ab_mse(pred, ab)}
+        if train_mean is not None:
+            const = torch.as_tensor(train_mean).expand(len(ab), 2)
+            out["baselines"] = {"train_mean": {"mean_ab_mse": mean_ab_mse(const, ab)}}
+        return out
+    if train_mean is None:
+        return {"ab_mse": ab_mse(pred, ab)}
+    return {**per_image_metrics(L, pred, ab),
+            "baselines": {name: per_image_metrics(L, b, ab)
+                          for name, b in baseline_predictions(ab, train_mean).items()}}
+
+
+def _averages(parts):
+    """The split's figures from each block's per-image values: the mean over all images."""
+    return {k: _averages([p[k] for p in parts]) if isinstance(v, dict)
+            else summarize(torch.cat([p[k] for p in parts]))
+            for k, v in parts[0].items()}

@@ -7,8 +7,6 @@ the predicted a*b* against sRGB made from the true L*a*b*.
 
 import numpy as np
 import torch
-from skimage.color import deltaE_ciede2000
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .data import lab_to_rgb
 
@@ -70,8 +68,14 @@ def colourfulness(rgb):
     return std + 0.3 * mean
 
 
+# scikit-image's metrics are imported where they are used: they bring scipy.stats (~50 MB),
+# which a training process then carries only for its final evaluation, not through training.
+
+
 def psnr(pred_rgb, true_rgb):
     """Per-image PSNR in dB on 8-bit sRGB, capped at PSNR_CAP for identical images."""
+    from skimage.metrics import peak_signal_noise_ratio
+
     out = []
     for p, t in zip(pred_rgb, true_rgb):
         out.append(PSNR_CAP if np.array_equal(p, t) else
@@ -81,12 +85,16 @@ def psnr(pred_rgb, true_rgb):
 
 def ssim(pred_rgb, true_rgb):
     """Per-image SSIM on 8-bit sRGB (scikit-image, 7x7 windows, channels averaged)."""
+    from skimage.metrics import structural_similarity
+
     return torch.tensor([structural_similarity(t, p, channel_axis=-1, data_range=255)
                          for p, t in zip(pred_rgb, true_rgb)], dtype=torch.float64)
 
 
 def ciede2000(L, pred_ab, true_ab):
     """Per-image mean CIEDE2000 colour difference between true and predicted L*a*b*."""
+    from skimage.color import deltaE_ciede2000
+
     true = torch.cat([L, true_ab], 1).permute(0, 2, 3, 1).double().numpy()
     pred = torch.cat([L, pred_ab], 1).permute(0, 2, 3, 1).double().numpy()
     return torch.from_numpy(deltaE_ciede2000(true, pred, channel_axis=-1)).flatten(1).mean(1)
@@ -98,15 +106,18 @@ def colorization_metrics(L, pred_ab, true_ab, chunk=25):
     L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units, on the CPU. Computed `chunk`
     images at a time: scikit-image's colour conversions keep several float64 copies.
     """
+    return {k: summarize(v) for k, v in per_image_metrics(L, pred_ab, true_ab, chunk).items()}
+
+
+def per_image_metrics(L, pred_ab, true_ab, chunk=25):
+    """Every metric of colorization_metrics, one value per image, `chunk` images at a time."""
     L, pred_ab, true_ab = (t.detach().cpu().float() for t in (L, pred_ab, true_ab))
-    parts = [per_image_metrics(L[i:i + chunk], pred_ab[i:i + chunk], true_ab[i:i + chunk])
+    parts = [_metrics(L[i:i + chunk], pred_ab[i:i + chunk], true_ab[i:i + chunk])
              for i in range(0, len(L), chunk)]
-    per_image = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    return {k: summarize(v) for k, v in per_image.items()}
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
-def per_image_metrics(L, pred_ab, true_ab):
-    """Every metric of colorization_metrics, one value per image."""
+def _metrics(L, pred_ab, true_ab):
     pred_rgb, true_rgb = lab_to_rgb(L, pred_ab), lab_to_rgb(L, true_ab)
     c_pred, c_true = colourfulness(pred_rgb), colourfulness(true_rgb)
     return {
@@ -125,24 +136,25 @@ def regression_metrics(pred_mean, true_ab, train_mean):
     """A regressor's MSE of the mean a*, b* (raw units^2) and its R^2 against the training mean."""
     mse = summarize(mean_ab_mse(pred_mean, true_ab))
     const = summarize(mean_ab_mse(torch.as_tensor(train_mean).expand(len(true_ab), 2), true_ab))
-    return {"mean_ab_mse": mse, "r2": 1 - mse / const}
+    return {"mean_ab_mse": mse, "r2": r2(mse, const)}
 
 
-def baselines(L, true_ab, train_mean):
-    """The trivial colorizers, scored by the same code: gray, the training mean, and (an oracle)
-    each test image's own mean a*b* painted everywhere."""
+def r2(mse, const_mse):
+    """1 - the model's error over that of always predicting the training mean."""
+    return 1 - mse / const_mse
+
+
+def baseline_predictions(true_ab, train_mean):
+    """The trivial colorizers' a*b* for images (N, 2, H, W): gray, the training mean, and (an
+    oracle) each image's own mean a*b* painted everywhere."""
     N, _, H, W = true_ab.shape
     train_mean = torch.as_tensor(train_mean, dtype=torch.float32)[None, :, None, None]
     own_mean = true_ab.mean(dim=(2, 3), keepdim=True)
-    return {
-        "gray": colorization_metrics(L, torch.zeros_like(true_ab), true_ab),
-        "train_mean": colorization_metrics(L, train_mean.expand(N, 2, H, W), true_ab),
-        "oracle_image_mean": colorization_metrics(L, own_mean.expand(N, 2, H, W), true_ab),
-    }
+    return {"gray": torch.zeros_like(true_ab), "train_mean": train_mean.expand(N, 2, H, W),
+            "oracle_image_mean": own_mean.expand(N, 2, H, W)}
 
 
-def regressor_baselines(true_ab, train_mean):
-    """The regressor's baseline: always predict the training mean a*, b*."""
-    N = len(true_ab)
-    return {"train_mean": regression_metrics(torch.as_tensor(train_mean).expand(N, 2), true_ab,
-                                             train_mean)}
+def baselines(L, true_ab, train_mean):
+    """The trivial colorizers scored by the same code as a model: {name: figures}."""
+    return {name: colorization_metrics(L, pred, true_ab)
+            for name, pred in baseline_predictions(true_ab, train_mean).items()}

@@ -39,7 +39,9 @@ def decode_ab(y, head):
     raise ColorizerError(f"unknown head {head!r}")
 
 
-_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "gelu": nn.GELU}
+# in place: each overwrites its BatchNorm's output, which backward does not need (less memory)
+_ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True),
+                "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True), "gelu": nn.GELU}
 _HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -59,14 +61,25 @@ def _up(c_in, c_out, act):
             _activation(act)]
 
 
-def encoder(widths, act="relu"):
-    """Stride-2 convolutions from 1 x 128 x 128 down to widths[-1] x 1 x 1.
+def ladder(widths, depth=None):
+    """The width after each of `depth` halvings: `widths`, then its last width repeated
+    (default depth: one more than the widths, 128 px for the study's six)."""
+    depth = depth or len(widths) + 1
+    if depth < len(widths):
+        raise ColorizerError(f"{len(widths)} widths need at least {len(widths)} halvings, "
+                             f"got {depth}")
+    return (*widths, *[widths[-1]] * (depth - len(widths)))
 
-    With widths (8, 16, 32, 64, 128, 256):
+
+def encoder(widths, act="relu", depth=None):
+    """`depth` stride-2 convolutions from 1 x 2^depth x 2^depth down to widths[-1] x 1 x 1.
+
+    With widths (8, 16, 32, 64, 128, 256) and depth 7:
     1 x 128 x 128 -> 8 x 64 x 64 -> 16 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8
-    -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width).
+    -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width;
+    at 256 px, depth 8, an eighth does too).
     """
-    chans = (1, *widths, widths[-1])
+    chans = (1, *ladder(widths, depth))
     layers = []
     for c_in, c_out in zip(chans[:-1], chans[1:]):
         layers += _down(c_in, c_out, act)
@@ -78,10 +91,10 @@ class Regressor(nn.Module):
 
     kind = "regressor"
 
-    def __init__(self, widths, head="sigmoid", activation="relu"):
+    def __init__(self, widths, head="sigmoid", activation="relu", depth=None):
         super().__init__()
         self.head = head
-        self.encoder = encoder(widths, activation)
+        self.encoder = encoder(widths, activation, depth)
         self.fc = nn.Linear(widths[-1], 2)
         self.out = _HEADS[head]()
 
@@ -108,13 +121,16 @@ class Colorizer(nn.Module):
 
     kind = "colorizer"
 
-    def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE):
+    def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE,
+                 depth=None):
         super().__init__()
         self.head = head
         self.temperature = temperature
-        self.encoder = encoder(widths, activation)
+        self.encoder = encoder(widths, activation, depth)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
-        chans = (widths[-1], *reversed(widths))
+        # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
+        rungs = ladder(widths, depth)
+        chans = (rungs[-1], *reversed(rungs[:-1]))
         if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
             chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
         layers = []
@@ -151,7 +167,7 @@ def build_model(cfg):
     """The model a Config describes, its weights channels-last (10-15 % faster on the CPU here)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
     kw = {"temperature": cfg.temperature} if cfg.model == "colorizer" else {}
-    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, **kw)
+    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)
     return model.to(memory_format=torch.channels_last)
 
 

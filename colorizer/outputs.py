@@ -2,22 +2,32 @@
 
 import csv
 
+import torch
+
+from .data import chunks
 from .evaluation import predict
 from .files import write_json
 from .viz import plot_loss, save_triples
 
+MAX_TRIPLES = 200         # image triples written per run: every test image of the face set
+
 
 def write_outputs(out_dir, model, test, history, metrics):
-    """history.json, metrics.json, loss.png, triples/ and, for a regressor, predictions.csv."""
+    """history.json, metrics.json, loss.png, triples/ (of the first MAX_TRIPLES test images) and,
+    for a regressor, predictions.csv."""
     write_json(out_dir / "history.json", history)
     write_json(out_dir / "metrics.json", metrics)
     if history["train_loss"]:
         plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
                   ylabel="cross-entropy" if model.head == "classify" else "MSE (head space)")
-    pred = predict(model, test.L)
-    save_triples(test.L, test.ab, pred, test.names, out_dir / "triples")
+    first = test.lab[:MAX_TRIPLES]
+    save_triples(first[:, :1], first[:, 1:], predict(model, first[:, :1]),
+                 test.names[:MAX_TRIPLES], out_dir / "triples")
     if model.kind == "regressor":
-        write_predictions(out_dir / "predictions.csv", test.names, pred, test.ab.mean(dim=(2, 3)))
+        pred, true = zip(*((predict(model, lab[:, :1]), lab[:, 1:].mean(dim=(2, 3)))
+                           for lab in chunks(test.lab, 256)))
+        write_predictions(out_dir / "predictions.csv", test.names, torch.cat(pred),
+                          torch.cat(true))
 
 
 def write_predictions(path, names, pred, true):

@@ -6,7 +6,6 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
 
 from .checkpoint import compact, load_checkpoint, load_model, save_checkpoint
 from .config import ColorizerError, Config, get_device
@@ -37,9 +36,11 @@ def pretrained(device=None):
 def train_command(cfg):
     """The `train` command line that gives `cfg`: the options that differ from the defaults."""
     default, words = Config(), ["python -m colorizer train"]
+    implied = {"image_size": Config(widths=cfg.widths).image_size}      # follows from the widths
     for f in fields(Config):
         value = getattr(cfg, f.name)
-        if f.name in ("data", "device") or value == getattr(default, f.name):
+        if (f.name in ("data", "device", "cache", "cache_dir")
+                or value == implied.get(f.name, getattr(default, f.name))):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
@@ -74,6 +75,8 @@ def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
 
 def save_figure(model, test, path, n=6):
     """grayscale / colorized / original, one row per test face, as one PNG."""
+    from torchvision.utils import make_grid, save_image  # here only: see colorize.colorize
+
     L, ab = test.L[:n], test.ab[:n]
     columns = [torch.zeros_like(ab), predict(model, L), ab]
     rows = [torch.from_numpy(lab_to_rgb(L, c)).permute(0, 3, 1, 2) for c in columns]

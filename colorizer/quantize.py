@@ -76,8 +76,18 @@ def nearest(ab):
 def smoothed_prior(ab, sigma=SIGMA):
     """The empirical class distribution of raw a*b* (N, 2, H, W), smoothed with a Gaussian in
     a*b* space (sigma units), as a (Q,) tensor summing to 1."""
+    return smoothed_prior_of(class_counts(ab), sigma)
+
+
+def class_counts(ab):
+    """How many a*b* values (N, 2, H, W) fall nearest each bin: (Q,) float64, additive over
+    blocks of images."""
+    return torch.bincount(nearest(ab).flatten(), minlength=len(_gamut_bins())).double()
+
+
+def smoothed_prior_of(counts, sigma=SIGMA):
+    """smoothed_prior from the bins' counts."""
     centres = _gamut_bins()
-    counts = torch.bincount(nearest(ab).flatten(), minlength=len(centres)).double()
     p = counts / counts.sum()
     kernel = torch.exp(-torch.cdist(centres, centres).double() ** 2 / (2 * sigma**2))
     kernel = kernel / kernel.sum(0, keepdim=True)                  # each bin's mass is kept

@@ -10,11 +10,13 @@ from tqdm import tqdm
 
 from . import distributed, quantize
 from .augment import random_resized_crop
+from .cache import open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config
-from .data import LabImages, ab_mean, load_images, save_split, split_names
+from .data import LabImages, ab_mean, chunks, save_split, split_names
 from .distributed import Processes
 from .evaluation import evaluate
+from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
 from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
 from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
@@ -121,7 +123,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
-    train, test = _split(cfg, data, ckpt)
+    train, test = procs.main_first(lambda: _split(cfg, data, ckpt, progress, log))
     distributed.check_enough(procs, len(train), cfg.batch_size)
     t = _start(cfg, train, device, procs)
     history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
@@ -132,6 +134,8 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_split(out_dir / "split.json", train.names, test.names, cfg.split_seed)
+        if train.skipped:
+            (out_dir / "skipped.txt").write_text("".join(f"{n}\n" for n in train.skipped))
 
     log(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
         f"{cfg.augment_factor} augmented, {len(test)} test images")
@@ -141,6 +145,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
         loss = train_one_epoch(t.model, t.optimizer, train_lab, cfg, t.generator, progress,
                                f"epoch {epoch + 1}/{cfg.epochs}", t.schedule, t.ema, procs,
                                t.net)
+        release_free_memory()
         _record(history, loss, time.perf_counter() - t0, evaluate(t.evaluated, test_lab), cfg,
                 log)
         if out_dir is not None:
@@ -173,12 +178,12 @@ def _resume_from(out_dir, cfg):
     return ckpt
 
 
-def _split(cfg, data, ckpt):
+def _split(cfg, data, ckpt, progress=False, log=print):
     """(train, test) LabImages: the checkpoint's split when resuming, else the seeded one."""
     if data is None:
         names = ckpt["split"]["train"] + ckpt["split"]["test"] if ckpt else None
-        data = load_images(cfg.data, cfg.image_size, limit=None if ckpt else cfg.limit,
-                           names=names)
+        data = open_images(cfg, names=names, limit=None if ckpt else cfg.limit,
+                           progress=progress, log=log)
     if ckpt:
         train_names, test_names = ckpt["split"]["train"], ckpt["split"]["test"]
     else:
@@ -196,7 +201,9 @@ def _start(cfg, train, device, procs=ONE):
     optimizer = build_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
-        prior = quantize.smoothed_prior(F.avg_pool2d(train.ab, CLASSIFY_DOWNSAMPLE))
+        counts = sum(quantize.class_counts(F.avg_pool2d(lab[:, 1:], CLASSIFY_DOWNSAMPLE))
+                     for lab in chunks(train.lab, 256))
+        prior = quantize.smoothed_prior_of(counts)
         model.prior.copy_(prior)
         if cfg.rebalance:
             model.class_weights.copy_(quantize.rebalance_weights(prior))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image
 
 from .data import lab_to_rgb
@@ -17,7 +16,7 @@ from .evaluation import predict
 
 def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
     """Train and test loss per epoch; saved to `path` if given. Returns the figure."""
-    fig = Figure(figsize=(5, 3.2))
+    fig = _figure(figsize=(5, 3.2))
     ax = fig.subplots()
     epochs = range(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], label="train")
@@ -46,12 +45,15 @@ def triples(L, ab_true, ab_pred):
     return np.concatenate([gray, orig, gen], axis=2)
 
 
-def save_triples(L, ab_true, ab_pred, names, out_dir):
-    """One PNG per image, named after it, in `out_dir`. Returns the paths."""
+def save_triples(L, ab_true, ab_pred, names, out_dir, chunk=16):
+    """One PNG per image, named after it, in `out_dir`, made `chunk` images at a time (the sRGB
+    conversion works in float64). Returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, img in zip(names, triples(L, ab_true, ab_pred)):
+    images = (img for i in range(0, len(L), chunk)
+              for img in triples(L[i:i + chunk], ab_true[i:i + chunk], ab_pred[i:i + chunk]))
+    for name, img in zip(names, images):
         # a name in a subfolder, "a/b.jpg", becomes "a__b.png": one flat folder, no clashes
         p = out_dir / (Path(name).with_suffix("").as_posix().replace("/", "__") + ".png")
         Image.fromarray(img).save(p)
@@ -62,7 +64,7 @@ def save_triples(L, ab_true, ab_pred, names, out_dir):
 def show_triples(L, ab_true, ab_pred, names=None, n=6):
     """A figure of the first `n` triples, for the notebook."""
     imgs = triples(L[:n], ab_true[:n], ab_pred[:n])
-    fig = Figure(figsize=(6, 2.1 * len(imgs)))
+    fig = _figure(figsize=(6, 2.1 * len(imgs)))
     axes = fig.subplots(len(imgs), 1, squeeze=False)
     for i, (ax, img) in enumerate(zip(axes[:, 0], imgs)):
         ax.imshow(img)
@@ -76,7 +78,7 @@ def show_channels(data, n=4):
     """A figure: for the first `n` images, the original, L*, a* and b* side by side."""
     n = min(n, len(data))
     rgb = lab_to_rgb(data.L[:n], data.ab[:n])
-    fig = Figure(figsize=(8, 2.1 * n))
+    fig = _figure(figsize=(8, 2.1 * n))
     axes = fig.subplots(n, 4, squeeze=False)
     panels = [("original", None), ("L*", (0, "gray", 0, 100)), ("a*", (1, "RdYlGn_r", -40, 40)),
               ("b*", (2, "YlGnBu_r", -40, 40))]
@@ -101,7 +103,7 @@ def show_augmented(data, n=8, seed=0, **crop):
     g = torch.Generator().manual_seed(seed)
     lab = random_resized_crop(data.lab[:1].expand(n, -1, -1, -1).contiguous(), g, **crop)
     rgb = lab_to_rgb(torch.cat([data.L[:1], lab[:, :1]]), torch.cat([data.ab[:1], lab[:, 1:]]))
-    fig = Figure(figsize=(1.6 * (n + 1), 1.9))
+    fig = _figure(figsize=(1.6 * (n + 1), 1.9))
     for i, (ax, img) in enumerate(zip(fig.subplots(1, n + 1), rgb)):
         ax.imshow(img)
         ax.set_title("original" if i == 0 else f"augmented {i}", fontsize=8)
@@ -116,7 +118,7 @@ def side_by_side(runs, test, n=4):
     cols = [("original", lab_to_rgb(test.L[:n], test.ab[:n]))]
     cols += [(name, lab_to_rgb(test.L[:n], predict(run.model, test.L[:n])))
              for name, run in runs.items()]
-    fig = Figure(figsize=(1.7 * len(cols), 1.8 * n))
+    fig = _figure(figsize=(1.7 * len(cols), 1.8 * n))
     axes = fig.subplots(n, len(cols), squeeze=False)
     for j, (name, imgs) in enumerate(cols):
         for i in range(n):
@@ -125,3 +127,11 @@ def side_by_side(runs, test, n=4):
         axes[0, j].set_title(name, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _figure(**kw):
+    """A matplotlib Figure. matplotlib is imported on the first figure, not with the package:
+    a training process then carries its ~30 MB only for the loss plot at the end."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)

@@ -34,6 +34,13 @@ def make_folder(folder, n=12, size=16, seed=0):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def cache_in_tmp(tmp_path, monkeypatch):
+    """Every test's image cache in its own temporary folder, never the user's."""
+    monkeypatch.setenv("COLORIZER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 @pytest.fixture
 def tiny_folder(tmp_path):
     return make_folder(tmp_path / "tiny")

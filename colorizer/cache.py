@@ -1,0 +1,226 @@
+"""An on-disk cache of a folder's images as float16 L*a*b*: decoded once, in parallel, reused.
+
+A cache entry is a folder outside the data folder (nothing in the data folder is ever written):
+`lab.npy`, an (N, 3, S, S) float16 array, and `index.json`, which names the data folder, the
+side S, a fingerprint of the folder's files (names, sizes, modification times), the readable
+images' names and rows, and the unreadable files. A changed folder is decoded again; training
+reads its batches from the array, so memory stays flat however many images there are.
+"""
+
+import hashlib
+import json
+import multiprocessing
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .config import IN_MEMORY_MB, ColorizerError
+from .data import (
+    LabImages,
+    _decode,
+    list_images,
+    load_images,
+    report_decoding,
+    resolve_data_dir,
+    rgb_to_lab,
+)
+from .files import write_json
+
+VERSION = 1               # of the entry's layout; another version is rebuilt
+_CHUNK = 128              # images a decoding worker converts and writes at a time
+_LAB, _INDEX = "lab.npy", "index.json"
+
+
+def open_images(cfg, names=None, limit=None, progress=True, log=print):
+    """The images a Config asks for: from the on-disk cache (--cache on, or auto for a large
+    folder) or decoded into memory as float32. `names` / `limit` as for data.load_images."""
+    folder = resolve_data_dir(cfg.data)
+    if not use_cache(cfg.cache, len(names or list_images(folder)), cfg.image_size):
+        return load_images(folder, cfg.image_size, limit=limit, names=names)
+    images = cached_images(folder, cfg.image_size, cfg.cache_dir, progress=progress, log=log)
+    if names is not None:
+        return images.subset(names)
+    return images.subset(images.names[:limit]) if limit else images
+
+
+def use_cache(mode, n_images, size):
+    """Whether --cache `mode` means the disk for n_images of size x size."""
+    if mode == "auto":
+        return n_images * 3 * size * size * 4 > IN_MEMORY_MB * 2**20
+    return mode == "on"
+
+
+def cache_root(path=None):
+    """Where cache entries live: an explicit folder, else $COLORIZER_CACHE, else
+    $XDG_CACHE_HOME/colorizer, else ~/.cache/colorizer."""
+    if path is None:
+        path = os.environ.get("COLORIZER_CACHE")
+    if path is None:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        path = Path(base) / "colorizer"
+    return Path(path).expanduser().resolve()
+
+
+def cached_images(data_dir, size, root=None, workers=None, progress=True, log=print):
+    """LabImages of every readable image of `data_dir` at size x size, read from its cache
+    entry, which is built (or rebuilt, when the folder's files changed) first."""
+    log = log or (lambda *a, **k: None)
+    folder = resolve_data_dir(data_dir).resolve()
+    files = list_images(folder)
+    entry = _entry(cache_root(root), folder, size)
+    stamp = fingerprint(files)
+    index = _read_index(entry, folder, size)
+    if index is None or index["fingerprint"] != stamp:
+        if index is not None:
+            log(f"the files of {folder} changed since they were cached: decoding them again")
+        index = _build(entry, folder, files, size, stamp, workers, progress, log)
+    lab = DiskLab(entry / _LAB, np.asarray(index["rows"], dtype=np.int64), size)
+    return LabImages(index["names"], lab, index["skipped"])
+
+
+def fingerprint(files):
+    """A digest of a folder's files as listed (name, size, modification time): any file added,
+    removed, replaced or edited changes it."""
+    h = hashlib.sha256()
+    for name, path in files.items():
+        st = path.stat()
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class DiskLab:
+    """(N, 3, S, S) float32 L*a*b* read on demand from a cache entry's float16 array.
+
+    Indexing with a slice or a tensor of rows reads just those rows; the file is mapped only
+    while it is read, so the process keeps no image it is not using. Any other index (such as
+    `[:, :1]`, as LabImages.L does) reads every row first: for small sets only.
+    """
+    path: Path
+    rows: np.ndarray                  # the array's row of each image, in order
+    size: int
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def shape(self):
+        return (len(self.rows), 3, self.size, self.size)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return self[:][key]
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        rows = self.rows[key]
+        order = np.argsort(rows, kind="stable")         # read the file front to back
+        array = np.load(self.path, mmap_mode="r")
+        block = np.empty((len(rows), 3, self.size, self.size), dtype=np.float16)
+        block[order] = array[rows[order]]
+        del array                                       # unmapped: its pages leave this process
+        return torch.from_numpy(block).float().to(self.device)
+
+    def at_rows(self, index):
+        """The images at positions `index`, still on disk."""
+        return replace(self, rows=self.rows[np.asarray(index)])
+
+    def to(self, device):
+        """The same rows, delivered on `device` when read."""
+        return replace(self, device=torch.device(device))
+
+
+def _entry(root, folder, size):
+    """The cache entry of a folder at a side: named after the folder, keyed by its full path."""
+    if root == folder or folder in root.parents:
+        raise ColorizerError(f"the cache may not live inside the data folder: {root} is in "
+                             f"{folder} (pass --cache-dir DIR or set COLORIZER_CACHE)")
+    key = hashlib.sha256(f"{folder}\0{size}".encode()).hexdigest()[:12]
+    return root / f"{folder.name}-{size}px-{key}"
+
+
+def _read_index(entry, folder, size):
+    """The entry's index, None when there is none (or of an older layout); an entry built for
+    another folder or side is refused."""
+    try:
+        index = json.loads((entry / _INDEX).read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as e:
+        raise ColorizerError(f"unreadable image cache {entry}: {e} (delete the folder to "
+                             "rebuild it)") from None
+    if index.get("version") != VERSION:
+        return None
+    if index["folder"] != str(folder) or index["size"] != size:
+        raise ColorizerError(f"the image cache {entry} was built for {index['folder']} at "
+                             f"{index['size']} px, not {folder} at {size} px (delete it, or "
+                             "pass another --cache-dir)")
+    return index
+
+
+def _build(entry, folder, files, size, stamp, workers, progress, log):
+    """Decode every file into the entry's array, in parallel; write and return its index."""
+    names = list(files)
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        (entry / _INDEX).unlink(missing_ok=True)         # no index while the array is rewritten
+        part = entry / (_LAB + ".part")
+        np.lib.format.open_memmap(part, mode="w+", dtype=np.float16,
+                                  shape=(len(names), 3, size, size))
+    except OSError as e:
+        raise ColorizerError(f"cannot write the image cache in {entry}: {e.strerror or e} "
+                             "(pass --cache-dir DIR or set COLORIZER_CACHE)") from None
+    jobs = [(part, start, [(n, str(files[n])) for n in names[start:start + _CHUNK]], size)
+            for start in range(0, len(names), _CHUNK)]
+    good, bad, resized = [], [], []
+    log(f"decoding {len(names)} files of {folder} into {entry}")
+    bar = tqdm(total=len(names), desc="cache", unit="img", disable=not progress, leave=False)
+    for rows, names_ok, names_bad, names_resized in _run(jobs, workers):
+        good += zip(rows, names_ok)
+        bad += names_bad
+        resized += names_resized
+        bar.update(len(names_ok) + len(names_bad))
+    bar.close()
+    good.sort()
+    report_decoding(folder, len(names), good, sorted(bad), sorted(resized), size)
+    os.replace(part, entry / _LAB)
+    index = {"version": VERSION, "folder": str(folder), "size": size, "fingerprint": stamp,
+             "names": [n for _, n in good], "rows": [r for r, _ in good],
+             "skipped": sorted(bad), "resized": len(resized)}
+    write_json(entry / _INDEX, index)
+    return index
+
+
+def _run(jobs, workers):
+    """Each job's result, from a pool of worker processes (in this process for one worker)."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        yield from map(_decode_chunk, jobs)
+        return
+    # fork where there is one: the workers need no fresh interpreter (nor a second torch import)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap_unordered(_decode_chunk, jobs)
+
+
+def _decode_chunk(job):
+    """Decode one run of files into their rows of the array: (rows, names) of the readable
+    ones, the unreadable names, the resized names."""
+    part, start, named_paths, size = job
+    row = {name: start + i for i, (name, _) in enumerate(named_paths)}
+    bad, resized = [], []
+    decoded = list(_decode([(n, Path(p)) for n, p in named_paths], size, bad, resized))
+    if decoded:
+        lab = rgb_to_lab(np.stack([rgb for _, rgb in decoded]), np.float16).numpy()
+        array = np.load(part, mmap_mode="r+")
+        rows = [row[name] for name, _ in decoded]
+        array[rows] = lab
+        array.flush()
+        del array
+    return [row[n] for n, _ in decoded], [n for n, _ in decoded], bad, resized
+
