@@ -10,7 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from colorizer import Config, build_model, evaluate, load_images, load_model
+from colorizer import Config, build_model, evaluate, load_model
+from colorizer.cache import open_images
 from colorizer.distributed import Processes, wrap
 from colorizer.models import loss_fn
 
@@ -27,13 +28,15 @@ def torchrun(n, *args):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_two_processes_train_a_checkpoint_one_process_can_use(tiny_folder, tmp_path):
+@pytest.mark.parametrize("cache", ["off", "on"])
+def test_two_processes_train_a_checkpoint_one_process_can_use(tiny_folder, tmp_path, cache):
     out = tmp_path / "run"
-    r = torchrun(2, "train", *TINY, "--data", tiny_folder, "--out", out)
+    r = torchrun(2, "train", *TINY, "--data", tiny_folder, "--out", out, "--cache", cache)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("epoch   1/1") == 1            # rank 0 alone logs
+    assert r.stdout.count("decoding 12 files") == (cache == "on")   # rank 0 alone decodes
     model, ckpt = load_model(out / "checkpoint.pt", torch.device("cpu"))
-    test = load_images(tiny_folder, size=16, names=ckpt["split"]["test"])
+    test = open_images(Config.from_dict(ckpt["config"]), names=ckpt["split"]["test"])
     saved = json.loads((out / "metrics.json").read_text())
     assert evaluate(model, test.lab)["ab_mse"] == pytest.approx(saved["ab_mse"], rel=1e-5)
 
