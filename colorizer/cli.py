@@ -136,6 +136,8 @@ def cmd_train(args):
     if args.resume and args.epochs is None:     # continue the run as it was planned
         cfg = replace(cfg, epochs=load_checkpoint(out / CHECKPOINT)["config"]["epochs"])
     run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
+    if not run.metrics:                 # another process of a torchrun launch: rank 0 reports
+        return 0
     key = HEADLINE[cfg.model]
     print(f"test {key} {run.metrics[key]:.2f} raw CIELAB units^2 on {run.metrics['n_test']} test "
           f"images (seed {run.cfg.seed}); run folder {out}")

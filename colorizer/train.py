@@ -74,7 +74,8 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
 
 @dataclass
 class Run:
-    """What fit() leaves behind, for the notebook and the CLI."""
+    """What fit() leaves behind, for the notebook and the CLI (in a process of a torchrun launch
+    other than rank 0: no metrics)."""
     cfg: Config
     model: torch.nn.Module
     history: dict
@@ -152,6 +153,8 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
             save_checkpoint(out_dir / CHECKPOINT,
                             {**about, **t.state(), "epoch": epoch + 1, "history": history})
 
+    if not procs.main:                  # rank 0 alone evaluates and writes
+        return Run(cfg, t.evaluated, history, {}, train, test, None)
     metrics = _final_metrics(t.evaluated, test, cfg, history, about["train_ab_mean"])
     if out_dir is not None:
         write_outputs(out_dir, t.evaluated, test, history, metrics)

@@ -33,7 +33,8 @@ def test_two_processes_train_a_checkpoint_one_process_can_use(tiny_folder, tmp_p
     out = tmp_path / "run"
     r = torchrun(2, "train", *TINY, "--data", tiny_folder, "--out", out, "--cache", cache)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.count("epoch   1/1") == 1            # rank 0 alone logs
+    assert r.stdout.count("epoch   1/1") == 1            # rank 0 alone logs and reports
+    assert r.stdout.count("run folder") == 1
     assert r.stdout.count("decoding 12 files") == (cache == "on")   # rank 0 alone decodes
     model, ckpt = load_model(out / "checkpoint.pt", torch.device("cpu"))
     test = open_images(Config.from_dict(ckpt["config"]), names=ckpt["split"]["test"])
