@@ -46,7 +46,7 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
     several processes (`procs`), each draws the same global batch and trains `net` (the DDP
     wrapper of `model`) on its share.
     """
-    net = net or model
+    net = model if net is None else net      # (not `net or model`: a module may define len)
     net.train()
     total, count = 0.0, 0
     batches = batch_indices(len(lab), cfg.batch_size, cfg.augment_factor, generator,
