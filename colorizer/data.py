@@ -15,8 +15,8 @@ from .files import write_json
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
 _NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
-# The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
 _CHUNK = 16               # images converted to Lab per call (see load_images)
+# The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
 BUNDLED = Path(__file__).resolve().parents[1] / "face_images"
 
 
