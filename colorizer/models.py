@@ -52,13 +52,43 @@ def _activation(name):
     return _ACTIVATIONS[name]()
 
 
+# At the 1x1 bottleneck the k=4, s=2, p=1 convolutions are matrix products over the kernel's
+# central 2x2 taps (the rest meet only padding). oneDNN runs them as padded 4x4 kernels: on the
+# CPU here, batch 64, forward + backward 27 ms (2x2 -> 1x1) and 22 ms (1x1 -> 2x2) against 4 ms
+# each as F.linear, about a sixth of a training step. Same parameters, same numbers.
+class Down(nn.Conv2d):
+    """nn.Conv2d(c_in, c_out, 4, 2, 1); on a 2x2 input, computed as the product it is."""
+
+    def __init__(self, c_in, c_out, bias=False):
+        super().__init__(c_in, c_out, 4, 2, 1, bias=bias)
+
+    def forward(self, x):
+        if x.shape[-2:] != (2, 2):
+            return super().forward(x)
+        w = self.weight[:, :, 1:3, 1:3].flatten(1)                     # (c_out, c_in * 4)
+        return F.linear(x.flatten(1), w, self.bias)[:, :, None, None]  # (B, c_out, 1, 1)
+
+
+class Up(nn.ConvTranspose2d):
+    """nn.ConvTranspose2d(c_in, c_out, 4, 2, 1); on a 1x1 input, computed as the product it is."""
+
+    def __init__(self, c_in, c_out, bias=False):
+        super().__init__(c_in, c_out, 4, 2, 1, bias=bias)
+
+    def forward(self, x, output_size=None):
+        if x.shape[-2:] != (1, 1) or output_size is not None:
+            return super().forward(x, output_size)
+        w = self.weight[:, :, 1:3, 1:3]                                # (c_in, c_out, 2, 2)
+        y = (x.flatten(1) @ w.flatten(1)).view(-1, *w.shape[1:])      # (B, c_out, 2, 2)
+        return y if self.bias is None else y + self.bias[:, None, None]
+
+
 def _down(c_in, c_out, act):
-    return [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), _activation(act)]
+    return [Down(c_in, c_out), nn.BatchNorm2d(c_out), _activation(act)]
 
 
 def _up(c_in, c_out, act):
-    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-            _activation(act)]
+    return [Up(c_in, c_out), nn.BatchNorm2d(c_out), _activation(act)]
 
 
 def ladder(widths, depth=None):
@@ -143,7 +173,7 @@ class Colorizer(nn.Module):
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
         else:
-            layers += [nn.ConvTranspose2d(widths[0], 2, 4, 2, 1), _HEADS[head]()]  # 2 x 128 x 128
+            layers += [Up(widths[0], 2, bias=True), _HEADS[head]()]          # 2 x 128 x 128
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, L):

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from colorizer import ARCHS, Colorizer, Config, Regressor, build_model, decode_ab, encode_ab
-from colorizer.models import target
+from colorizer.models import Down, Up, target
 
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -34,6 +34,28 @@ def test_encoder_reaches_1x1():
     convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 7
     assert all((c.kernel_size, c.stride, c.padding) == ((4, 4), (2, 2), (1, 1)) for c in convs)
+
+
+
+@pytest.mark.parametrize("side", [1, 2, 4])
+@pytest.mark.parametrize("layer, plain, grows", [(Down, torch.nn.Conv2d, False),
+                                                 (Up, torch.nn.ConvTranspose2d, True)])
+def test_bottleneck_products_equal_the_convolutions(layer, plain, grows, side):
+    """Down on 2x2 and Up on 1x1 take a matrix-product path: same outputs and gradients."""
+    if side == 1 and not grows:
+        pytest.skip("a stride-2 convolution has no 1x1 input to halve")
+    torch.manual_seed(0)
+    fast, ref = layer(6, 5, bias=True), plain(6, 5, 4, 2, 1, bias=True)
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(3, 6, side, side, requires_grad=True)
+    y, y_ref = fast(x), ref(x)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, fast.weight, fast.bias], g)
+    grads_ref = torch.autograd.grad(y_ref, [x, ref.weight, ref.bias], g)
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["colorizer", "regressor"])
