@@ -7,7 +7,8 @@ study's own reported figure is converted to raw units beside ours.
 
 Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), `default`:
 what `python -m colorizer train` trains with no option, or `default-regressor`: the same settings
-for the regressor (`train --model regressor`).
+for the regressor (`train --model regressor`). Either may end in `+field=value` settings over it
+(`arch=N` for the widths): `default+head=tanh+skips=add` is `train --head tanh --skips add`.
 
     python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 ...] [--seeds 0 1 2]
 """
@@ -15,6 +16,7 @@ for the regressor (`train --model regressor`).
 import argparse
 import statistics
 import time
+from dataclasses import fields
 
 from colorizer import ARCHS, Config, fit, load_images
 from colorizer.config import preset
@@ -37,12 +39,28 @@ COLUMNS = {"colorizer": ["ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfu
 
 def config(name, epochs=None, seed=0):
     """The Config a configuration name stands for."""
-    over = {"seed": seed, **({"epochs": epochs} if epochs else {})}
+    name, *settings = name.split("+")
+    over = {"seed": seed, **({"epochs": epochs} if epochs else {}), **_settings(settings)}
     if name.startswith("default"):
         model = name.removeprefix("default").removeprefix("-") or "colorizer"
-        return Config(model=model, **over)
+        return Config(**{"model": model, **over})
     model, head, arch = name.split("-")
-    return preset("study", model=model, head=head, widths=ARCHS[int(arch)], **over)
+    return preset("study", **{"model": model, "head": head, "widths": ARCHS[int(arch)], **over})
+
+
+def _settings(pairs):
+    """{'field': value} from ['field=value', ...], each value of its field's type."""
+    kinds = {f.name: type(f.default) for f in fields(Config)}
+    out = {}
+    for pair in pairs:
+        key, text = pair.split("=")
+        if key == "arch":
+            out["widths"] = ARCHS[int(text)]
+        elif kinds[key] is bool:
+            out[key] = text.lower() in ("1", "true", "yes")
+        else:
+            out[key] = text if kinds[key] is type(None) else kinds[key](text)
+    return out
 
 
 def mean_sd(values, fmt="{:.3f}"):

@@ -20,6 +20,7 @@ HEADS = ("sigmoid", "tanh", "classify")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
+SKIPS = ("none", "add", "concat")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 CACHE_MODES = ("auto", "on", "off")
@@ -51,6 +52,9 @@ class Config:
                                     "it down to 1x1, repeating the last width where the widths "
                                     "run out (default: one halving per width and one more, "
                                     "128 px for the study's six widths)", metavar="PX")
+    skips: str = option("none", "colorizer: the study's bottleneck alone (none), or each encoder "
+                        "map added to (add) or stacked onto (concat) the decoder map of its size",
+                        choices=SKIPS)
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
     epochs: int = option(20, "epochs, each --augment-factor augmented passes over the training "
@@ -131,6 +135,8 @@ def _checks(c):
         ("head", "sigmoid or tanh for the regressor (classify is per pixel)",
          not (c.model == "regressor" and c.head == "classify")),
         ("temperature", "a positive finite number", _positive(c.temperature)),
+        ("skips", "none for the regressor (it has no decoder)",
+         c.model == "colorizer" or c.skips == "none"),
         ("widths", "one or more positive whole numbers", c.widths and min(c.widths) > 0),
         ("image_size", f"a power of 2 >= {2 ** len(c.widths)} (one halving per width at least)",
          c.image_size >= 2 ** len(c.widths) and c.image_size & (c.image_size - 1) == 0),

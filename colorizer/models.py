@@ -152,10 +152,11 @@ class Colorizer(nn.Module):
     kind = "colorizer"
 
     def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE,
-                 depth=None):
+                 depth=None, skips="none"):
         super().__init__()
         self.head = head
         self.temperature = temperature
+        self.skips = skips
         self.encoder = encoder(widths, activation, depth)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
@@ -163,21 +164,36 @@ class Colorizer(nn.Module):
         chans = (rungs[-1], *reversed(rungs[:-1]))
         if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
             chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
+        grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
         layers = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            layers += _up(c_in, c_out, activation)
+        for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
+            layers += _up(c_in * (grow if i else 1), c_out, activation)
         if head == "classify":
             q = len(quantize.bin_centres())
-            layers += [nn.Conv2d(chans[-1], q, 1)]                  # Q x 32 x 32 class scores
+            layers += [nn.Conv2d(chans[-1] * grow, q, 1)]           # Q x 32 x 32 class scores
             # From the training split (fit sets them); saved with the weights.
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
         else:
-            layers += [Up(widths[0], 2, bias=True), _HEADS[head]()]          # 2 x 128 x 128
+            layers += [Up(widths[0] * grow, 2, bias=True), _HEADS[head]()]   # 2 x 128 x 128
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, L):
-        return self.decoder(self.encoder(normalize_l(L)))
+        x = normalize_l(L)
+        if self.skips == "none":
+            return self.decoder(self.encoder(x))
+        maps = []                                   # the encoder's map at each side, 64 px first
+        for layer in self.encoder:
+            x = layer(x)
+            if not isinstance(layer, (nn.Conv2d, nn.BatchNorm2d)):
+                maps.append(x)
+        maps.pop()                                  # the 1x1 code is the decoder's input itself
+        for layer in self.decoder:
+            if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
+                skip = maps.pop()                   # the encoder's map of x's side
+                x = x + skip if self.skips == "add" else torch.cat([x, skip], 1)
+            x = layer(x)
+        return x
 
     def decode(self, out, size=None):
         """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its own)."""
@@ -196,7 +212,7 @@ class Colorizer(nn.Module):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (10-15 % faster on the CPU here)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)
     return model.to(memory_format=torch.channels_last)
 
