@@ -19,12 +19,14 @@ MODELS = ("colorizer", "regressor")
 HEADS = ("sigmoid", "tanh", "classify")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "onecycle", "cosine")
+SCHEDULES = ("constant", "onecycle", "cosine", "wsd")
 SKIPS = ("none", "add", "concat")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
+# Settings that say where a run reads and computes, not what it trains
+PLACE_SETTINGS = ("data", "device", "cache", "cache_dir")
 
 
 class ColorizerError(Exception):
@@ -63,8 +65,10 @@ class Config:
     weight_decay: float = option(1e-4, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
     optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
     schedule: str = option("onecycle", "learning rate over the run: constant (the study's), "
-                           "onecycle, or cosine after a linear warm-up", choices=SCHEDULES)
-    warmup: float = option(0.1, "onecycle / cosine: share of the steps spent warming up")
+                           "onecycle, cosine after a linear warm-up, or wsd (warm-up, stable, "
+                           "then a linear decay to zero over --cooldown)", choices=SCHEDULES)
+    warmup: float = option(0.1, "onecycle / cosine / wsd: share of the steps spent warming up")
+    cooldown: float = option(0.3, "wsd: share of the steps spent decaying to zero at the end")
     ema: float = option(0.0, "decay per step of an exponential moving average of the weights, "
                         "which is then what is evaluated and saved (0: off)")
     batch_size: int = option(64, "images per batch")
@@ -112,6 +116,11 @@ class Config:
     def to_dict(self):
         return asdict(self)
 
+    def trains_like(self, other):
+        """Whether `other` trains the same run (it may read from elsewhere: PLACE_SETTINGS)."""
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self)
+                   if f.name not in PLACE_SETTINGS)
+
     @classmethod
     def from_dict(cls, d):
         known = {f.name for f in fields(cls)}
@@ -146,6 +155,8 @@ def _checks(c):
         # BatchNorm at the 1x1 bottleneck cannot normalise a single value
         ("batch_size", "a whole number >= 2", c.batch_size >= 2),
         ("warmup", "a number in [0, 1)", 0 <= c.warmup < 1),
+        ("cooldown", "a number in (0, 1] that leaves room for --warmup",
+         0 < c.cooldown <= 1 and c.warmup + c.cooldown <= 1),
         ("ema", "a number in [0, 1)", 0 <= c.ema < 1),
         ("seed", "a whole number >= 0", c.seed >= 0),
         ("split_seed", "a whole number >= 0", c.split_seed >= 0),

@@ -14,7 +14,9 @@ def build_optimizer(cfg, model):
 
 def build_schedule(cfg, optimizer, total_steps):
     """A per-step LR schedule: constant; one-cycle (Smith & Topin 2019, torch's OneCycleLR);
-    or a linear warm-up over `cfg.warmup` of the steps, then a cosine decay to zero."""
+    or a linear warm-up over `cfg.warmup` of the steps, then a cosine decay to zero (cosine) or
+    the full rate until a linear decay to zero over the last `cfg.cooldown` of them (wsd:
+    warm-up, stable, decay; Hägele et al. 2024)."""
     if cfg.schedule == "onecycle":
         # torch's one-cycle needs two warm-up steps and more after them: a run of a few steps
         # (a smoke test) plans for four and stops early
@@ -22,12 +24,15 @@ def build_schedule(cfg, optimizer, total_steps):
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
                                                    pct_start=max(cfg.warmup, 2 / total))
     warm = max(1, round(cfg.warmup * total_steps))
+    cool = max(1, round(cfg.cooldown * total_steps))
 
     def factor(step):
         if cfg.schedule == "constant":
             return 1.0
         if step < warm:
             return (step + 1) / warm
+        if cfg.schedule == "wsd":
+            return min(1.0, (total_steps - step) / cool)
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import compact, load_checkpoint, load_model, save_checkpoint
-from .config import ColorizerError, Config, get_device
+from .config import PLACE_SETTINGS, ColorizerError, Config, get_device
 from .data import lab_to_rgb, load_images
 from .evaluation import evaluate, predict
 from .files import atomic_write
@@ -39,7 +39,7 @@ def train_command(cfg):
     implied = {"image_size": Config(widths=cfg.widths).image_size}      # follows from the widths
     for f in fields(Config):
         value = getattr(cfg, f.name)
-        if (f.name in ("data", "device", "cache", "cache_dir")
+        if (f.name in PLACE_SETTINGS
                 or value == implied.get(f.name, getattr(default, f.name))):
             continue
         flag = "--" + f.name.replace("_", "-")

@@ -2,13 +2,17 @@
 
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from .config import ARCHS, get_device, preset
+from .checkpoint import CHECKPOINT, load_checkpoint
+from .config import ARCHS, PRESETS, Config, get_device
 from .data import ab_mean
 from .evaluation import evaluate
 from .train import fit
 
-# The study's two hyper-parameter cases, at its full epoch counts.
+# The study's two hyper-parameter cases, at its full epoch counts, with its optimizer (Adam at a
+# constant rate) whatever the profile trains the other runs with.
+_STUDY_OPTIMIZER = dict(optimizer="adam", schedule="constant", ema=0.0)
 CASES = {"case 1": dict(epochs=100, lr=5e-3, weight_decay=1e-7),
          "case 2": dict(epochs=400, lr=1e-4, weight_decay=1e-5)}
 TEMPERATURES = (0.01, 0.2, 0.38, 0.7, 1.0)     # annealed-mean decodings compared (Sec. 3.3)
@@ -16,31 +20,60 @@ TEMPERATURES = (0.01, 0.2, 0.38, 0.7, 1.0)     # annealed-mean decodings compare
 
 @dataclass
 class Profile:
-    """How much of the study to run: epochs per run, passes per epoch, images used."""
+    """How much of the study to run and with which training: epochs per run, passes per epoch,
+    images used."""
     name: str
     epochs: int                 # the regressor and the colorizers
     case_epochs: tuple          # the two hyper-parameter cases, in the study's 1 : 4 ratio
     arch_epochs: int | None = None  # Architecture 1 against 2 (None: `epochs`)
+    preset: str | None = "study"    # the runs' settings (config.PRESETS); None: the defaults
     augment_factor: int = 10
     limit: int | None = None
     write_outputs: bool = True  # into output_sigmoid/ and output_tanh/
 
     def config(self, **kw):
-        """The study's settings (config.PRESETS["study"]) at this profile's budget, `kw` over."""
-        return preset("study", augment_factor=self.augment_factor, limit=self.limit, **kw)
+        """The profile's settings at its budget, `kw` over."""
+        base = PRESETS[self.preset] if self.preset else {}
+        return Config(**{**base, "augment_factor": self.augment_factor, "limit": self.limit,
+                         **kw})
+
+    def describe(self):
+        """The profile's training and budget, in words, for the notebook's tables."""
+        training = (f"the study's settings ({self.preset} preset)" if self.preset else
+                    "the project's training (AdamW, one-cycle; `python -m colorizer train`)")
+        return f"profile {self.name}: {training}, x{self.augment_factor} augmented passes per epoch"
 
 
 PROFILES = {
-    # A GPU: the study's settings.
+    # A GPU: the study's settings at the study's epochs.
     "full": Profile("full", epochs=100, case_epochs=(100, 400)),
-    # This project's 2-core CPU: the whole notebook well under 20 minutes (README has the time).
-    # Six epochs of x10 passes: the budget at which every head here beats the baselines
-    # (benchmarks/quality.py); the 6x costlier Architecture 1 is compared at three.
-    "cpu": Profile("cpu", epochs=6, case_epochs=(2, 8), arch_epochs=3),
+    # This project's 2-core CPU: the study's constant rate converges too slowly for a CPU budget
+    # (benchmarks/results/), so the runs use the project's training, which anneals to convergence
+    # at any length; the cases keep the study's optimizer by definition. Budgets: README.
+    "cpu": Profile("cpu", epochs=14, case_epochs=(3, 12), arch_epochs=3, preset=None),
     # COLORIZER_FAST=1: a smoke run of every cell, a few images, one epoch, a temporary folder.
     "fast": Profile("fast", epochs=1, case_epochs=(1, 1), augment_factor=1, limit=30,
                     write_outputs=False),
 }
+
+
+def fit_or_reuse(cfg, out_dir, data=None, log=print):
+    """fit(cfg) into `out_dir`, or, when `out_dir` holds a finished run that trains like `cfg`,
+    that run (its weights, history and outputs; the test figures computed again), saying so."""
+    out_dir = Path(out_dir)
+    if finished(out_dir / CHECKPOINT, cfg):
+        print(f"reused the finished run in {out_dir} (same configuration, {cfg.epochs} epochs; "
+              f"delete the folder to train it again)")
+        return fit(cfg, out_dir, progress=False, resume=True, data=data, log=None)
+    return fit(cfg, out_dir, progress=False, data=data, log=log)
+
+
+def finished(path, cfg):
+    """Whether the checkpoint at `path` ran all of `cfg`'s epochs with `cfg`'s settings."""
+    if not Path(path).is_file():
+        return False
+    ckpt = load_checkpoint(path)
+    return ckpt.get("epoch") == cfg.epochs and cfg.trains_like(Config.from_dict(ckpt["config"]))
 
 
 def pick_profile(name=None, device=None):
@@ -54,13 +87,14 @@ def pick_profile(name=None, device=None):
 
 
 def case_configs(profile, base):
-    """The study's two hyper-parameter cases, with this profile's epochs."""
-    return {name: replace(base, **{**case, "epochs": epochs})
+    """The study's two hyper-parameter cases over `base`, with this profile's epochs."""
+    return {name: replace(base, **{**_STUDY_OPTIMIZER, **case, "epochs": epochs})
             for (name, case), epochs in zip(CASES.items(), profile.case_epochs)}
 
 
-def compare_widths(profile, run, data):
-    """Architecture 1 against 2 with `run`'s other settings, at the profile's budget for it.
+def compare_widths(profile, run, data, folder):
+    """Architecture 1 against 2 with `run`'s other settings, at the profile's budget for it, each
+    trained (or reused) in `folder`/arch<N>.
 
     `run` itself stands for its own widths when its budget is the same.
     """
@@ -68,7 +102,7 @@ def compare_widths(profile, run, data):
     for k in sorted(ARCHS):
         cfg = replace(run.cfg, widths=ARCHS[k], epochs=profile.arch_epochs or profile.epochs)
         runs[f"Architecture {k}"] = (run if cfg == run.cfg else
-                                     fit(cfg, data=data, progress=False, log=None))
+                                     fit_or_reuse(cfg, Path(folder) / f"arch{k}", data, log=None))
     return runs
 
 

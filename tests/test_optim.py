@@ -26,8 +26,9 @@ def test_steps_per_epoch_counts_the_batches(n, bs, repeats, smallest):
         assert all(len(b) >= smallest for b in batches)
 
 
-def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2):
-    cfg = tiny_config(schedule=schedule, lr=lr, warmup=warmup, optimizer="adamw")
+def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2, cooldown=0.3):
+    cfg = tiny_config(schedule=schedule, lr=lr, warmup=warmup, cooldown=cooldown,
+                      optimizer="adamw")
     opt = build_optimizer(cfg, torch.nn.Linear(2, 2))
     sched = build_schedule(cfg, opt, steps)
     out = []
@@ -47,6 +48,15 @@ def test_schedules_warm_up_peak_at_lr_and_decay():
         assert 15 <= peak <= 21, kind                         # at the end of the 20 % warm-up
         assert lrs[0] < 0.1 * lrs[peak] and lrs[-1] < 0.01 * lrs[peak], kind
         assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), kind
+
+
+
+def test_wsd_holds_the_rate_then_decays_linearly_to_zero():
+    lrs = _lrs("wsd", warmup=0.1, cooldown=0.3)
+    assert lrs[0] == pytest.approx(1e-3) and lrs[9] == pytest.approx(1e-2)   # 10 warm-up steps
+    assert lrs[10:71] == pytest.approx([1e-2] * 61)                          # stable up to 70
+    tail = lrs[70:]                                                          # 30 steps to zero
+    assert tail == pytest.approx([1e-2 * (30 - i) / 30 for i in range(30)])
 
 
 def test_training_seed_leaves_the_split_alone(tiny_data, tmp_path):
@@ -88,7 +98,7 @@ def _stop_after(epochs):
 
 
 @pytest.mark.parametrize("levers", [dict(schedule="onecycle", ema=0.9, optimizer="adamw"),
-                                    dict(schedule="cosine")])
+                                    dict(schedule="cosine"), dict(schedule="wsd")])
 def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
     cfg = tiny_config(epochs=3, **levers)
     straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)

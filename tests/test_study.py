@@ -1,6 +1,10 @@
+from dataclasses import replace
 from types import SimpleNamespace
 
-from colorizer import report, study
+from colorizer import load_images, report, study
+from colorizer.checkpoint import CHECKPOINT
+
+from .conftest import tiny_config
 
 
 def _run(**m):
@@ -20,9 +24,33 @@ def test_profile_choice(monkeypatch):
 
 
 def test_cases_keep_the_study_settings():
-    cases = study.case_configs(study.PROFILES["full"], study.PROFILES["full"].config())
-    assert [(c.epochs, c.lr, c.weight_decay) for c in cases.values()] == [
-        (100, 5e-3, 1e-7), (400, 1e-4, 1e-5)]
+    for name in study.PROFILES:     # whatever the profile trains its other runs with
+        profile = study.PROFILES[name]
+        cases = study.case_configs(profile, profile.config())
+        assert [(c.optimizer, c.schedule, c.lr, c.weight_decay) for c in cases.values()] == [
+            ("adam", "constant", 5e-3, 1e-7), ("adam", "constant", 1e-4, 1e-5)]
+        assert tuple(c.epochs for c in cases.values()) == profile.case_epochs
+    full = study.case_configs(study.PROFILES["full"], study.PROFILES["full"].config())
+    assert [c.epochs for c in full.values()] == [100, 400]
+
+
+def test_a_finished_run_is_reused_and_a_changed_one_trained(tiny_folder, tmp_path, capsys):
+    data = load_images(tiny_folder, size=16)
+    cfg, folder = tiny_config(epochs=2), tmp_path / "run"
+    first = study.fit_or_reuse(cfg, folder, data, log=None)
+    trained_at = (folder / CHECKPOINT).stat().st_mtime_ns
+    assert "reused" not in capsys.readouterr().out
+
+    again = study.fit_or_reuse(replace(cfg, device="cpu"), folder, data, log=None)  # same run
+    assert "reused the finished run in" in capsys.readouterr().out
+    assert again.history == first.history
+    assert again.metrics["ab_mse"] == first.metrics["ab_mse"]
+    assert (folder / CHECKPOINT).stat().st_mtime_ns == trained_at      # not trained again
+
+    for changed in (replace(cfg, lr=cfg.lr / 2), replace(cfg, epochs=3)):
+        run = study.fit_or_reuse(changed, folder, data, log=None)
+        assert "reused" not in capsys.readouterr().out
+        assert run.history != first.history and len(run.history["train_loss"]) == changed.epochs
 
 
 def test_claim_verdicts_follow_the_numbers():
