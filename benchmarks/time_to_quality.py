@@ -1,7 +1,12 @@
 """Time to quality: test ab MSE against training seconds, from the histories that the quality
 benchmark stores for every run (benchmarks/results/NAME.json), drawn as one plot.
 
-    python -m benchmarks.time_to_quality [--results best quality] [--out docs/time_to_quality.png]
+The heads, architectures and skip connections at about five minutes each, in one run:
+
+    python -m benchmarks.quality --name time_to_quality --configs default+epochs=10 \
+        default+head=tanh+epochs=10 default+head=classify+epochs=10 default+arch=1+epochs=3 \
+        default+skips=add+epochs=10 default+skips=concat+epochs=9
+    python -m benchmarks.time_to_quality [--results time_to_quality best] [--out FILE]
 """
 
 import argparse
@@ -30,13 +35,20 @@ def curves(results):
         n = min(len(s) for s, _ in runs)
         seconds = [statistics.mean(s[i] for s, _ in runs) for i in range(n)]
         error = [statistics.mean(e[i] for _, e in runs) for i in range(n)]
-        out[f"{config} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"] = (seconds, error)
+        out[f"{label(config)} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"] = (seconds, error)
     return out
+
+
+def label(config):
+    """'default+head=tanh+epochs=10' -> 'default, head tanh' (the curve shows the epochs)."""
+    name, *settings = config.split("+")
+    return ", ".join([name, *(s.replace("=", " ") for s in settings
+                              if not s.startswith("epochs="))])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--results", nargs="+", default=["best", "quality"])
+    p.add_argument("--results", nargs="+", default=["time_to_quality", "best"])
     p.add_argument("--out", default=str(ROOT / "docs" / "time_to_quality.png"))
     args = p.parse_args(argv)
     fig = Figure(figsize=(6.4, 4))
