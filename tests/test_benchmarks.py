@@ -1,8 +1,7 @@
-from colorizer import ARCHS, Config
-from colorizer.config import preset
-
 from benchmarks.quality import config
 from benchmarks.time_to_quality import label
+from colorizer import ARCHS, Config
+from colorizer.config import preset
 
 
 def test_configuration_names_with_settings():
