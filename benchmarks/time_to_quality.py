@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from .common import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
+TICKS = (10, 12, 15, 20, 30, 40, 60)       # test ab MSE, raw units²
 
 
 def curves(results):
@@ -35,7 +36,8 @@ def curves(results):
         n = min(len(s) for s, _ in runs)
         seconds = [statistics.mean(s[i] for s, _ in runs) for i in range(n)]
         error = [statistics.mean(e[i] for _, e in runs) for i in range(n)]
-        out[f"{label(config)} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"] = (seconds, error)
+        seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
+        out[f"{label(config)}, {n} epochs ({seeds})"] = (seconds, error)
     return out
 
 
@@ -61,6 +63,8 @@ def main(argv=None):
     ax.set_xlabel("training minutes on this 2-core CPU")
     ax.set_ylabel("test ab MSE, raw CIELAB units² (log)")
     ax.set_yscale("log")
+    ax.set_yticks(TICKS, [str(t) for t in TICKS])
+    ax.minorticks_off()
     ax.set_title("Time to quality (seed-0 split, 75 test images)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
