@@ -37,13 +37,12 @@ def test_encoder_reaches_1x1():
 
 
 
-@pytest.mark.parametrize("side", [1, 2, 4])
-@pytest.mark.parametrize("layer, plain, grows", [(Down, torch.nn.Conv2d, False),
-                                                 (Up, torch.nn.ConvTranspose2d, True)])
-def test_bottleneck_products_equal_the_convolutions(layer, plain, grows, side):
+@pytest.mark.parametrize("layer, plain, side", [(Down, torch.nn.Conv2d, 2),
+                                                (Down, torch.nn.Conv2d, 4),
+                                                (Up, torch.nn.ConvTranspose2d, 1),
+                                                (Up, torch.nn.ConvTranspose2d, 2)])
+def test_bottleneck_products_equal_the_convolutions(layer, plain, side):
     """Down on 2x2 and Up on 1x1 take a matrix-product path: same outputs and gradients."""
-    if side == 1 and not grows:
-        pytest.skip("a stride-2 convolution has no 1x1 input to halve")
     torch.manual_seed(0)
     fast, ref = layer(6, 5, bias=True), plain(6, 5, 4, 2, 1, bias=True)
     ref.load_state_dict(fast.state_dict())
