@@ -47,7 +47,7 @@ class Profile:
 PROFILES = {
     # A GPU: the study's settings at the study's epochs.
     "full": Profile("full", epochs=100, case_epochs=(100, 400)),
-    # This project's 2-core CPU, within 30 minutes in all (README: each run's budget, the time).
+    # This project's 2-core CPU, about 30 minutes in all (README: each run's budget, the time).
     # Seven epochs of x10 passes for the regressor and the heads; Architecture 1, five times
     # costlier per epoch, at about the tanh run's training time (2 epochs); the cases at 1 and 4,
     # the study's 1 : 4 (no budget that fits tells more: at 2 and 8 neither case has left the
