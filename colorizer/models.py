@@ -235,7 +235,7 @@ def loss_fn(model, out, ab):
         return F.mse_loss(out, target(ab, model.kind, model.head))
     ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
     index, weight = quantize.encode(ab)                                  # (B, k, h, w)
-    # Classes last: the scores come channels-last, so this softmax runs over contiguous memory.
-    logp = F.log_softmax(out.permute(0, 2, 3, 1), dim=-1)                # (B, h, w, Q)
-    ce = -(weight * logp.gather(-1, index.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)).sum(1)
+    # Classes last: the scores come channels-last, so the softmax runs over contiguous memory.
+    ce = quantize.cross_entropy(out.permute(0, 2, 3, 1), index.permute(0, 2, 3, 1),
+                                weight.permute(0, 2, 3, 1))                # (B, h, w)
     return (model.class_weights[index[:, 0]] * ce).mean()

@@ -67,6 +67,31 @@ def encode(ab, k=NEIGHBOURS, sigma=SIGMA):
     return cand.gather(1, pick), torch.softmax(-d2 / (2 * sigma**2), dim=1)
 
 
+def cross_entropy(scores, index, weight):
+    """Cross-entropy of class scores (..., Q) against soft targets: -sum_k weight_k
+    log softmax(scores)[index_k], per row, for `index` and `weight` (..., k).
+
+    Its gradient, softmax(scores) minus the soft target, is written in one pass over the scores;
+    autograd through log_softmax and gather takes three and zero-fills a scores-sized tensor.
+    """
+    return _SoftCrossEntropy.apply(scores, index, weight)
+
+
+class _SoftCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, scores, index, weight):
+        p = torch.softmax(scores, dim=-1)
+        ctx.save_for_backward(p, index, weight)
+        # (a probability that underflows to 0 counts as 1e-30: the value stays finite)
+        return -(weight * p.gather(-1, index).clamp_min(1e-30).log()).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, index, weight = ctx.saved_tensors
+        grad = grad[..., None]
+        return (p * grad).scatter_add_(-1, index, -weight * grad), None, None
+
+
 def nearest(ab):
     """Index of the nearest in-gamut bin, (B, H, W)."""
     index, _ = encode(ab, k=1)

@@ -87,6 +87,20 @@ def test_classify_shapes_and_decoding():
     assert ab.shape == (2, 2, 128, 128) and torch.isfinite(ab).all()
 
 
+def test_cross_entropy_and_its_gradient_equal_log_softmax_through_autograd():
+    torch.manual_seed(0)
+    scores = (torch.randn(3, 4, 5, 40) * 4).requires_grad_()
+    index = torch.randint(0, 40, (3, 4, 5, quantize.NEIGHBOURS))
+    weight = torch.softmax(torch.randn(3, 4, 5, quantize.NEIGHBOURS), dim=-1)
+    scale = torch.rand(3, 4, 5)         # per-pixel weights, as rebalancing gives them
+    by_autograd = -(weight * torch.log_softmax(scores, -1).gather(-1, index)).sum(-1)
+    ours = quantize.cross_entropy(scores, index, weight)
+    torch.testing.assert_close(ours, by_autograd)
+    expected = torch.autograd.grad((scale * by_autograd).sum(), scores)[0]
+    got = torch.autograd.grad((scale * ours).sum(), scores)[0]
+    torch.testing.assert_close(got, expected)
+
+
 def test_classify_loss_is_finite_and_falls_when_overfitting(tiny_folder):
     data = load_images(tiny_folder, size=16)
     cfg = tiny_config(head="classify", lr=1e-2, flip=False, crop_scale=(1.0, 1.0),
