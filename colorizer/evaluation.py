@@ -28,18 +28,19 @@ def _outputs(model, L, ab, batch_size):
     return torch.cat(preds), (loss / len(L) if ab is not None else None)
 
 
-def evaluate(model, lab, batch_size=128, train_mean=None):
+def evaluate(model, lab, batch_size=128, train_mean=None, baselines=True):
     """Test figures for images `lab` (N, 3, H, W), a tensor or a DiskLab: the training loss and
     the raw-unit error, read and scored `batch_size` images at a time (memory stays flat).
 
     With `train_mean`, the training split's mean a*, b*, also every metric of colorizer.metrics
-    and the baselines, scored by the same code on the same images.
+    and, unless `baselines` is False, the baselines, scored by the same code on the same images.
     """
     loss, parts = 0.0, []
     for x in chunks(lab, batch_size):
         pred, batch_loss = _outputs(model, x[:, :1], x[:, 1:], batch_size)
         loss += batch_loss * len(x)
-        parts.append(_per_image(model.kind, x[:, :1].cpu(), pred, x[:, 1:].cpu(), train_mean))
+        parts.append(_per_image(model.kind, x[:, :1].cpu(), pred, x[:, 1:].cpu(), train_mean,
+                                baselines))
     out = {"loss": loss / len(lab), **_averages(parts)}
     if model.kind == "regressor" and train_mean is not None:
         out["r2"] = r2(out["mean_ab_mse"], out["baselines"]["train_mean"]["mean_ab_mse"])
@@ -47,9 +48,9 @@ def evaluate(model, lab, batch_size=128, train_mean=None):
     return out
 
 
-def _per_image(kind, L, pred, ab, train_mean):
+def _per_image(kind, L, pred, ab, train_mean, baselines=True):
     """{metric: per-image values} of one block of images, with the baselines' under
-    "baselines" when `train_mean` is given."""
+    "baselines" when `train_mean` is given and `baselines` asked for."""
     if kind == "regressor":
         out = {"mean_ab_mse": mean_ab_mse(pred, ab)}
         if train_mean is not None:
@@ -58,6 +59,8 @@ def _per_image(kind, L, pred, ab, train_mean):
         return out
     if train_mean is None:
         return {"ab_mse": ab_mse(pred, ab)}
+    if not baselines:
+        return per_image_metrics(L, pred, ab)
     return {**per_image_metrics(L, pred, ab),
             "baselines": {name: per_image_metrics(L, b, ab)
                           for name, b in baseline_predictions(ab, train_mean).items()}}

@@ -108,11 +108,13 @@ def compare_widths(profile, run, data, folder):
 
 
 def at_temperature(run, temperature):
-    """A classify run's test metrics when decoded at another annealed-mean temperature."""
+    """A classify run's test metrics when decoded at another annealed-mean temperature (the
+    baselines are the run's own)."""
     model, before = run.model, run.model.temperature
     try:
         model.temperature = temperature
-        return evaluate(model, run.test.lab, train_mean=ab_mean(run.train))
+        return {**evaluate(model, run.test.lab, train_mean=ab_mean(run.train), baselines=False),
+                "baselines": run.metrics["baselines"]}
     finally:
         model.temperature = before
 

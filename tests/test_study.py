@@ -1,7 +1,9 @@
 from dataclasses import replace
 from types import SimpleNamespace
 
-from colorizer import load_images, report, study
+import pytest
+
+from colorizer import fit, load_images, report, study
 from colorizer.checkpoint import CHECKPOINT
 
 from .conftest import tiny_config
@@ -51,6 +53,20 @@ def test_a_finished_run_is_reused_and_a_changed_one_trained(tiny_folder, tmp_pat
         run = study.fit_or_reuse(changed, folder, data, log=None)
         assert "reused" not in capsys.readouterr().out
         assert run.history != first.history and len(run.history["train_loss"]) == changed.epochs
+
+
+def test_the_temperature_sweep_decodes_the_same_model_at_each_temperature(tiny_folder):
+    data = load_images(tiny_folder, size=16)
+    run = fit(tiny_config(head="classify", epochs=1), progress=False, data=data, log=None)
+    own = run.cfg.temperature
+    sweep = study.temperature_sweep(run, temperatures=(0.05, own, 1.0))
+    assert sweep[own] is run.metrics
+    again = study.at_temperature(run, own)           # the run's own decoding, recomputed
+    for key in ("ab_mse", "psnr", "colourfulness"):
+        assert again[key] == pytest.approx(run.metrics[key], rel=1e-6)
+    assert sweep[0.05]["colourfulness"] > sweep[1.0]["colourfulness"]   # the mode is more vivid
+    assert all(m["baselines"] == run.metrics["baselines"] for m in sweep.values())
+    assert run.model.temperature == own
 
 
 def test_claim_verdicts_follow_the_numbers():
