@@ -10,7 +10,13 @@ what `python -m colorizer train` trains with no option, or `default-regressor`: 
 for the regressor (`train --model regressor`). Either may end in `+field=value` settings over it
 (`arch=N` for the widths): `default+head=tanh+skips=add` is `train --head tanh --skips add`.
 
+A classify configuration can also be scored at other annealed-mean temperatures
+(`--temperatures 1.0`): the same weights decoded again, reported as `NAME+temperature=T` (the
+temperature changes only the decoding, so that is the run the name describes). With `--keep`, a
+finished run of the same configuration in its folder is reused instead of trained again.
+
     python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 ...] [--seeds 0 1 2]
+        [--temperatures 1.0] [--keep DIR]
 """
 
 import argparse
@@ -18,7 +24,7 @@ import statistics
 import time
 from dataclasses import fields
 
-from colorizer import ARCHS, Config, fit, load_images
+from colorizer import ARCHS, Config, fit, load_images, study
 from colorizer.config import preset
 from colorizer.report import markdown_table
 
@@ -77,7 +83,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, help="(default: each configuration's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     p.add_argument("--name", default="quality", help="results file name")
-    p.add_argument("--keep", help="save every run's folder under this folder")
+    p.add_argument("--keep", help="save every run's folder under this folder (and reuse the "
+                   "finished ones)")
+    p.add_argument("--temperatures", type=float, nargs="*", default=[],
+                   help="classify: also decode each run at these temperatures")
     p.add_argument("--data")
     args = p.parse_args(argv)
 
@@ -87,17 +96,25 @@ def main(argv=None):
     for name in args.configs:
         for seed in args.seeds:
             cfg = config(name, args.epochs, seed)
-            out = f"{args.keep}/{name}-seed{seed}" if args.keep else None
             t0 = time.perf_counter()
-            run = fit(cfg, out_dir=out, progress=False, data=data, log=None)
-            m = run.metrics
-            print(f"{name} seed {seed}: "
-                  f"{', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[cfg.model])} "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
-            runs[cfg.model].append({"configuration": name, "seed": seed, "epochs": cfg.epochs,
-                                    "config": cfg.to_dict(), "history": run.history,
-                                    **{k: v for k, v in m.items() if k != "baselines"}})
-            baselines[cfg.model] = m["baselines"]
+            if args.keep:
+                run = study.fit_or_reuse(cfg, f"{args.keep}/{name}-seed{seed}", data, log=None)
+            else:
+                run = fit(cfg, progress=False, data=data, log=None)
+            decodings = {name: run.metrics}
+            if cfg.head == "classify":
+                decodings |= {f"{name}+temperature={t}": study.at_temperature(run, t)
+                              for t in args.temperatures}
+            for label, m in decodings.items():
+                print(f"{label} seed {seed}: "
+                      f"{', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[cfg.model])} "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
+                runs[cfg.model].append(
+                    {"configuration": label, "seed": seed, "epochs": cfg.epochs,
+                     "config": config(label, args.epochs, seed).to_dict(),
+                     "history": run.history, "train_seconds": run.metrics["train_seconds"],
+                     **{k: v for k, v in m.items() if k != "baselines"}})
+            baselines[cfg.model] = run.metrics["baselines"]
 
     m = machine()
     seeds = ", ".join(map(str, args.seeds))
@@ -110,12 +127,11 @@ def main(argv=None):
         if not runs[kind]:
             continue
         rows = []
-        for name in args.configs:
+        for name in dict.fromkeys(r["configuration"] for r in runs[kind]):
             mine = [r for r in runs[kind] if r["configuration"] == name]
-            if mine:
-                rows.append({"configuration": name, "epochs": mine[0]["epochs"],
-                             **{k: mean_sd([r[k] for r in mine]) for k in COLUMNS[kind]},
-                             "train s": mean_sd([r["train_seconds"] for r in mine], "{:.0f}")})
+            rows.append({"configuration": name, "epochs": mine[0]["epochs"],
+                         **{k: mean_sd([r[k] for r in mine]) for k in COLUMNS[kind]},
+                         "train s": mean_sd([r["train_seconds"] for r in mine], "{:.0f}")})
         rows += [{"configuration": f"baseline: {b}", **bm} for b, bm in baselines[kind].items()]
         if kind in STUDY:
             rows.append({"configuration": STUDY[kind]["name"], **STUDY[kind]})
