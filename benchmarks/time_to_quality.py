@@ -12,10 +12,14 @@ The heads, architectures and skip connections at about five minutes each, in one
 import argparse
 import json
 import statistics
+from dataclasses import replace
 from itertools import accumulate
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from colorizer import ARCHS, Config
+from colorizer.pretrained import train_command
 
 from .common import RESULTS
 
@@ -29,7 +33,7 @@ def curves(results):
     for name in results:
         for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]["colorizer"]:
             h = run["history"]
-            by_config.setdefault(run["configuration"], []).append(
+            by_config.setdefault(label(run["config"]), []).append(
                 (list(accumulate(h["seconds"])), h["test_error"]))
     out = {}
     for config, runs in by_config.items():
@@ -37,15 +41,21 @@ def curves(results):
         seconds = [statistics.mean(s[i] for s, _ in runs) for i in range(n)]
         error = [statistics.mean(e[i] for _, e in runs) for i in range(n)]
         seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
-        out[f"{label(config)}, {n} epochs ({seeds})"] = (seconds, error)
+        out[f"{config}, {n} epochs ({seeds})"] = (seconds, error)
     return out
 
 
 def label(config):
-    """'default+head=tanh+epochs=10' -> 'default, head tanh' (the curve shows the epochs)."""
-    name, *settings = config.split("+")
-    return ", ".join([name, *(s.replace("=", " ") for s in settings
-                              if not s.startswith("epochs="))])
+    """A run's settings (a Config's dict) as the `train` options that differ from *today's*
+    defaults, without the epochs and seed (the curve shows those), or 'default'. A run made
+    under older defaults is named by what it trained with, not by what it was called then."""
+    cfg, default = Config.from_dict(config), Config()
+    arch = next((f"--arch {k}" for k, w in ARCHS.items()
+                 if w == cfg.widths != default.widths), "")
+    cfg = replace(cfg, epochs=default.epochs, seed=default.seed,
+                  widths=default.widths if arch else cfg.widths)
+    options = f"{train_command(cfg).removeprefix('python -m colorizer train')} {arch}".strip()
+    return options or "default"
 
 
 def main(argv=None):

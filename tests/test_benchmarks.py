@@ -15,6 +15,8 @@ def test_configuration_names_with_settings():
                                                                  widths=ARCHS[2], schedule="wsd")
 
 
-def test_plot_labels_leave_the_epochs_to_the_curve():
-    assert label("default") == "default"
-    assert label("default+head=classify+epochs=10") == "default, head classify"
+def test_plot_labels_name_what_a_run_trained_with_against_todays_defaults():
+    assert label(Config(epochs=3, seed=2).to_dict()) == "default"
+    assert label(Config(head="classify", widths=ARCHS[1]).to_dict()) == "--head classify --arch 1"
+    older = Config(schedule="cosine", lr=Config().lr / 2)       # named by its settings
+    assert label(older.to_dict()) == f"--lr {older.lr} --schedule cosine"
