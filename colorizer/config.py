@@ -61,10 +61,10 @@ class Config:
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
     epochs: int = option(20, "epochs, each --augment-factor augmented passes over the training "
                          "split")
-    lr: float = option(3e-3, "learning rate (the peak of a schedule)")
+    lr: float = option(2e-3, "learning rate (the peak of a schedule)")
     weight_decay: float = option(1e-4, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
     optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
-    schedule: str = option("onecycle", "learning rate over the run: constant (the study's), "
+    schedule: str = option("wsd", "learning rate over the run: constant (the study's), "
                            "onecycle, cosine after a linear warm-up, or wsd (warm-up, stable, "
                            "then a linear decay to zero over --cooldown)", choices=SCHEDULES)
     warmup: float = option(0.1, "onecycle / cosine / wsd: share of the steps spent warming up")
