@@ -6,7 +6,7 @@ The heads, architectures and skip connections at about five minutes each, in one
     python -m benchmarks.quality --name time_to_quality --configs default+epochs=10 \
         default+head=tanh+epochs=10 default+head=classify+epochs=10 default+arch=1+epochs=3 \
         default+skips=add+epochs=10 default+skips=concat+epochs=9
-    python -m benchmarks.time_to_quality [--results time_to_quality best] [--out FILE]
+    python -m benchmarks.time_to_quality [--results time_to_quality wsd best] [--out FILE]
 """
 
 import argparse
@@ -33,7 +33,8 @@ def curves(results):
     for name in results:
         for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]["colorizer"]:
             h = run["history"]
-            by_config.setdefault(label(run["config"]), []).append(
+            key = f"{label(run['config'])}, {run['epochs']} epochs"   # a schedule spans its run
+            by_config.setdefault(key, []).append(
                 (list(accumulate(h["seconds"])), h["test_error"]))
     out = {}
     for config, runs in by_config.items():
@@ -41,7 +42,7 @@ def curves(results):
         seconds = [statistics.mean(s[i] for s, _ in runs) for i in range(n)]
         error = [statistics.mean(e[i] for _, e in runs) for i in range(n)]
         seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
-        out[f"{config}, {n} epochs ({seeds})"] = (seconds, error)
+        out[f"{config} ({seeds})"] = (seconds, error)
     return out
 
 
@@ -60,7 +61,7 @@ def label(config):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--results", nargs="+", default=["time_to_quality", "best"])
+    p.add_argument("--results", nargs="+", default=["time_to_quality", "wsd", "best"])
     p.add_argument("--out", default=str(ROOT / "docs" / "time_to_quality.png"))
     args = p.parse_args(argv)
     fig = Figure(figsize=(6.4, 4))
