@@ -41,7 +41,7 @@ def option(default, help, **kw):
 @dataclass
 class Config:
     """Every setting of a run. The defaults are the project's best configuration for the faces on
-    a CPU (benchmarks/results/best.md); PRESETS["study"] holds the study's own."""
+    a CPU (benchmarks/results/wsd.md); PRESETS["study"] holds the study's own."""
     model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
                         choices=MODELS)
     head: str = option("sigmoid", "output head, which also fixes the target scaling", choices=HEADS)
