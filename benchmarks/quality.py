@@ -12,11 +12,13 @@ for the regressor (`train --model regressor`). Either may end in `+field=value` 
 
 A classify configuration can also be scored at other annealed-mean temperatures
 (`--temperatures 1.0`): the same weights decoded again, reported as `NAME+temperature=T` (the
-temperature changes only the decoding, so that is the run the name describes). With `--keep`, a
-finished run of the same configuration in its folder is reused instead of trained again.
+temperature changes only the decoding, so that is the run the name describes). `--tta flip`
+scores every run again with flip averaging at test time, reported as `NAME+tta=flip` (the same
+weights). With `--keep`, a finished run of the same configuration in its folder is reused
+instead of trained again.
 
     python -m benchmarks.quality [--epochs 6] [--configs colorizer-tanh-2 ...] [--seeds 0 1 2]
-        [--temperatures 1.0] [--keep DIR]
+        [--temperatures 1.0] [--tta flip] [--keep DIR]
 """
 
 import argparse
@@ -24,8 +26,9 @@ import statistics
 import time
 from dataclasses import fields
 
-from colorizer import ARCHS, Config, fit, load_images, study
+from colorizer import ARCHS, Config, ab_mean, evaluate, fit, load_images, study
 from colorizer.config import preset
+from colorizer.evaluation import TTA
 from colorizer.report import markdown_table
 
 from .common import command, machine, write_result
@@ -60,6 +63,8 @@ def _settings(pairs):
     out = {}
     for pair in pairs:
         key, text = pair.split("=")
+        if key == "tta":                # a decoding of the same run, not a training setting
+            continue
         if key == "arch":
             out["widths"] = ARCHS[int(text)]
         elif kinds[key] is bool:
@@ -87,6 +92,8 @@ def main(argv=None):
                    "finished ones)")
     p.add_argument("--temperatures", type=float, nargs="*", default=[],
                    help="classify: also decode each run at these temperatures")
+    p.add_argument("--tta", choices=[t for t in TTA if t != "none"],
+                   help="also score each run with this test-time augmentation")
     p.add_argument("--data")
     args = p.parse_args(argv)
 
@@ -105,12 +112,18 @@ def main(argv=None):
             if cfg.head == "classify":
                 decodings |= {f"{name}+temperature={t}": study.at_temperature(run, t)
                               for t in args.temperatures}
+            if args.tta:
+                flipped = evaluate(run.model, run.test.lab, train_mean=ab_mean(run.train),
+                                   baselines=False, tta=args.tta)
+                decodings[f"{name}+tta={args.tta}"] = {**flipped,
+                                                       "baselines": run.metrics["baselines"]}
             for label, m in decodings.items():
                 print(f"{label} seed {seed}: "
                       f"{', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[cfg.model])} "
                       f"({time.perf_counter() - t0:.0f} s)", flush=True)
                 runs[cfg.model].append(
                     {"configuration": label, "seed": seed, "epochs": cfg.epochs,
+                     "tta": label.partition("+tta=")[2] or "none",
                      "config": config(label, args.epochs, seed).to_dict(),
                      "history": run.history, "train_seconds": run.metrics["train_seconds"],
                      **{k: v for k, v in m.items() if k != "baselines"}})

@@ -1,16 +1,23 @@
 """An on-disk cache of a folder's images as float16 L*a*b*: decoded once, in parallel, reused.
 
 A cache entry is a folder outside the data folder (nothing in the data folder is ever written):
-`lab.npy`, an (N, 3, S, S) float16 array, and `index.json`, which names the data folder, the
-side S, a fingerprint of the folder's files (names, sizes, modification times), the readable
-images' names and rows, and the unreadable files. A changed folder is decoded again; training
-reads its batches from the array, so memory stays flat however many images there are.
+`lab-<fingerprint>.npy`, an (N, 3, S, S) float16 array, and `index.json`, which names the data
+folder, the side S, a fingerprint of the folder's files (names, sizes, modification times), the
+array, the readable images' names and rows, and the unreadable files. A changed folder is
+decoded again; training reads its batches from the array, so memory stays flat however many
+images there are.
+
+Safe under crashes and neighbours: each builder writes its own temporary files and renames them
+into place, so a killed build leaves no entry behind and two processes building one entry both
+succeed; an entry that does not match its index (a cut-short array, a damaged index) is rebuilt
+with one warning, never read.
 """
 
 import hashlib
 import json
 import multiprocessing
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,11 +35,12 @@ from .data import (
     resolve_data_dir,
     rgb_to_lab,
 )
-from .files import write_json
+from .files import temporary_name, write_json
 
-VERSION = 1               # of the entry's layout; another version is rebuilt
+VERSION = 2               # of the entry's layout; another version is rebuilt
 _CHUNK = 128              # images a decoding worker converts and writes at a time
-_LAB, _INDEX = "lab.npy", "index.json"
+_INDEX = "index.json"
+_DTYPE = np.float16
 
 
 def open_images(cfg, names=None, limit=None, progress=True, log=print):
@@ -73,12 +81,12 @@ def cached_images(data_dir, size, root=None, workers=None, progress=True, log=pr
     files = list_images(folder)
     entry = _entry(cache_root(root), folder, size)
     stamp = fingerprint(files)
-    index = _read_index(entry, folder, size)
+    index = _usable_index(entry, folder, size)
     if index is None or index["fingerprint"] != stamp:
         if index is not None:
             log(f"the files of {folder} changed since they were cached: decoding them again")
         index = _build(entry, folder, files, size, stamp, workers, progress, log)
-    lab = DiskLab(entry / _LAB, np.asarray(index["rows"], dtype=np.int64), size)
+    lab = DiskLab(entry / index["array"], np.asarray(index["rows"], dtype=np.int64), size)
     return LabImages(index["names"], lab, index["skipped"])
 
 
@@ -143,56 +151,104 @@ def _entry(root, folder, size):
     return root / f"{folder.name}-{size}px-{key}"
 
 
-def _read_index(entry, folder, size):
-    """The entry's index, None when there is none (or of an older layout); an entry built for
-    another folder or side is refused."""
+def _usable_index(entry, folder, size):
+    """The entry's index when the entry can be read as it says; None when there is none, it is
+    of an older layout, or it does not match its array (then with one warning: it is rebuilt)."""
     try:
         index = json.loads((entry / _INDEX).read_text())
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError) as e:
-        raise ColorizerError(f"unreadable image cache {entry}: {e} (delete the folder to "
-                             "rebuild it)") from None
+        return _stale(entry, f"unreadable index ({e})")
+    if not isinstance(index, dict):
+        return _stale(entry, "an index that is not a JSON object")
     if index.get("version") != VERSION:
         return None
-    if index["folder"] != str(folder) or index["size"] != size:
-        raise ColorizerError(f"the image cache {entry} was built for {index['folder']} at "
-                             f"{index['size']} px, not {folder} at {size} px (delete it, or "
-                             "pass another --cache-dir)")
-    return index
+    try:
+        if index["folder"] != str(folder) or index["size"] != size:
+            return _stale(entry, f"built for {index['folder']} at {index['size']} px")
+        problem = _array_problem(entry / index["array"], tuple(index["shape"]))
+        if not problem and len(index["names"]) != len(index["rows"]):
+            problem = "its index lists names and rows that differ in number"
+    except (KeyError, TypeError) as e:
+        problem = f"its index lacks {e}"
+    return _stale(entry, problem) if problem else index
+
+
+def _array_problem(path, shape):
+    """Why the .npy file at `path` is not a complete float16 array of `shape` (None if it is)."""
+    try:
+        with open(path, "rb") as f:
+            fmt = np.lib.format
+            read = (fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0)
+                    else fmt.read_array_header_2_0)
+            found, _, dtype = read(f)
+            start = f.tell()
+        length = path.stat().st_size
+    except (OSError, ValueError) as e:
+        return f"unreadable array ({e})"
+    if tuple(found) != shape or dtype != _DTYPE:
+        return f"an array of {found} {dtype} where its index says {shape} {np.dtype(_DTYPE)}"
+    if length < start + int(np.prod(shape)) * np.dtype(_DTYPE).itemsize:
+        return f"an array cut short ({length} bytes)"
+    return None
+
+
+def _stale(entry, problem):
+    """No index: say once why the entry is decoded again."""
+    warnings.warn(f"the image cache {entry} does not match its index ({problem}): rebuilding it",
+                  stacklevel=4)
+    return None
 
 
 def _build(entry, folder, files, size, stamp, workers, progress, log):
     """Decode every file into the entry's array, in parallel; write and return its index."""
     names = list(files)
+    shape = (len(names), 3, size, size)
+    array = f"lab-{stamp[:16]}.npy"         # the same files give the same name and contents
     try:
         entry.mkdir(parents=True, exist_ok=True)
-        (entry / _INDEX).unlink(missing_ok=True)         # no index while the array is rewritten
-        part = entry / (_LAB + ".part")
-        np.lib.format.open_memmap(part, mode="w+", dtype=np.float16,
-                                  shape=(len(names), 3, size, size))
+        part = temporary_name(entry / array)            # this builder's own
+        np.lib.format.open_memmap(part, mode="w+", dtype=_DTYPE, shape=shape)
     except OSError as e:
         raise ColorizerError(f"cannot write the image cache in {entry}: {e.strerror or e} "
                              "(pass --cache-dir DIR or set COLORIZER_CACHE)") from None
     jobs = [(part, start, [(n, str(files[n])) for n in names[start:start + _CHUNK]], size)
             for start in range(0, len(names), _CHUNK)]
-    good, bad, resized = [], [], []
     log(f"decoding {len(names)} files of {folder} into {entry}")
-    bar = tqdm(total=len(names), desc="cache", unit="img", disable=not progress, leave=False)
-    for rows, names_ok, names_bad, names_resized in _run(jobs, workers):
-        good += zip(rows, names_ok)
-        bad += names_bad
-        resized += names_resized
-        bar.update(len(names_ok) + len(names_bad))
-    bar.close()
-    good.sort()
-    report_decoding(folder, len(names), good, sorted(bad), sorted(resized), size)
-    os.replace(part, entry / _LAB)
+    try:
+        good, bad, resized = _decode_all(jobs, len(names), workers, progress)
+        report_decoding(folder, len(names), good, bad, resized, size)
+        os.replace(part, entry / array)
+    finally:
+        part.unlink(missing_ok=True)
     index = {"version": VERSION, "folder": str(folder), "size": size, "fingerprint": stamp,
+             "array": array, "shape": list(shape),
              "names": [n for _, n in good], "rows": [r for r, _ in good],
-             "skipped": sorted(bad), "resized": len(resized)}
+             "skipped": bad, "resized": len(resized)}
     write_json(entry / _INDEX, index)
+    _remove_other_arrays(entry, keep=array)
     return index
+
+
+def _decode_all(jobs, total, workers, progress):
+    """Run the decoding jobs: sorted (row, name) of the readable images, the unreadable names and
+    the resized ones."""
+    good, bad, resized = [], [], []
+    with tqdm(total=total, desc="cache", unit="img", disable=not progress, leave=False) as bar:
+        for rows, names_ok, names_bad, names_resized in _run(jobs, workers):
+            good += zip(rows, names_ok)
+            bad += names_bad
+            resized += names_resized
+            bar.update(len(names_ok) + len(names_bad))
+    return sorted(good), sorted(bad), sorted(resized)
+
+
+def _remove_other_arrays(entry, keep):
+    """The arrays of the folder's earlier versions (and of older layouts) go: an entry holds one."""
+    for old in [*entry.glob("lab-*.npy"), entry / "lab.npy"]:
+        if old.name != keep:
+            old.unlink(missing_ok=True)
 
 
 def _run(jobs, workers):

@@ -7,11 +7,13 @@ import typing
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config, get_device
 from .data import ab_mean
-from .evaluation import evaluate
+from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
 from .pretrained import CARD, FIGURE, WEIGHTS, export, shipped_weights
 from .report import format_report
@@ -88,14 +90,24 @@ def build_parser():
     e.add_argument("--data", help="image folder (default: the checkpoint's, $COLORIZER_DATA, ...)")
     e.add_argument("--device", default="auto")
     e.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
+    _add_tta_option(e)
     e.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
-    c = sub.add_parser("colorize", help="colorize images of any size, keeping their own L*")
+    c = sub.add_parser("colorize", help="colorize images of any size, keeping their own L*; "
+                       "never replaces an input")
     c.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
-    c.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
-    c.add_argument("--out", required=True, help="folder for the colorized PNGs")
+    c.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files, and folders searched through their subfolders")
+    c.add_argument("--out", required=True, help="folder for the colorized PNGs, which keep the "
+                   "inputs' folder structure (p.jpg -> p.png; p.jpg.png where names clash)")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace outputs already in --out (default: keep them)")
+    c.add_argument("--compare", action="store_true",
+                   help="write grayscale | colorized | original (when it has colour) side by side")
     c.add_argument("--device", default="auto")
     c.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
+    _add_tta_option(c)
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     x = sub.add_parser("export", help="ship a run's colorizer: package weights, model card, figure")
     x.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
@@ -109,6 +121,12 @@ def build_parser():
     k.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
     k.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
     return p
+
+
+def _add_tta_option(parser):
+    parser.add_argument("--tta", choices=TTA, default="flip",
+                        help="test-time augmentation: flip averages the prediction with the "
+                        "mirrored image's (default: %(default)s; benchmarks/results/tta_flip.md)")
 
 
 def _help(name):
@@ -157,8 +175,8 @@ def cmd_evaluate(args):
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
                **({"temperature": model.temperature, "rebalance": cfg.rebalance}
                   if cfg.head == "classify" else {}),
-               "seed": ckpt["split"]["seed"], "n_test": len(test),
-               **evaluate(model, test.lab, train_mean=train_mean)}
+               "seed": ckpt["split"]["seed"], "n_test": len(test), "tta": args.tta,
+               **evaluate(model, test.lab, train_mean=train_mean, tta=args.tta)}
     print(json.dumps(metrics) if args.json else format_report(metrics))
     return 0
 
@@ -168,14 +186,19 @@ def cmd_colorize(args):
 
     model, ckpt = _load(args)
     size = Config.from_dict(ckpt["config"]).image_size
-    failed = 0
-    for path, result in colorize_paths(model, args.inputs, args.out, size):
-        if isinstance(result, ColorizerError):
-            failed += 1
-            print(f"colorizer: error: {result}", file=sys.stderr)
+    counts = {"written": 0, "kept": 0, "failed": 0}
+    for _, outcome in colorize_paths(model, args.inputs, args.out, size, args.tta,
+                                     args.overwrite, args.compare,
+                                     progress=False if args.no_progress else None):
+        if isinstance(outcome, ColorizerError):
+            counts["failed"] += 1
+            tqdm.write(f"colorizer: error: {outcome}", file=sys.stderr)
         else:
-            print(f"{path} -> {result}")
-    return 1 if failed else 0
+            counts["kept" if outcome == "kept" else "written"] += 1
+    kept = " (already there: --overwrite replaces them)" if counts["kept"] else ""
+    print(f"{counts['written']} written, {counts['kept']} kept{kept}, {counts['failed']} failed; "
+          f"output folder {args.out}")
+    return 1 if counts["failed"] else 0
 
 
 def cmd_export(args):

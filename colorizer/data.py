@@ -39,15 +39,23 @@ def list_images(data_dir):
     sorted by name, the path relative to the folder (hidden files and folders, READMEs and
     licences left out)."""
     data_dir = resolve_data_dir(data_dir)
-    files = {}
-    for p in sorted(data_dir.rglob("*")):
-        rel = p.relative_to(data_dir)
-        if (p.is_file() and not any(part.startswith(".") for part in rel.parts)
-                and not p.name.lower().startswith(_NOT_IMAGES)):
-            files[rel.as_posix()] = p
+    files = dict(candidate_files(data_dir))
     if not files:
         raise ColorizerError(f"data folder is empty: {data_dir} (it needs image files)")
-    return dict(sorted(files.items()))
+    return files
+
+
+def candidate_files(folder):
+    """(name, path) of the files below `folder` that may be images, sorted by name (the path
+    relative to the folder, '/'-separated): hidden files and folders, READMEs and licences are
+    left out."""
+    files = {}
+    for p in Path(folder).rglob("*"):
+        rel = p.relative_to(folder)
+        if (not any(part.startswith(".") for part in rel.parts)
+                and not p.name.lower().startswith(_NOT_IMAGES) and p.is_file()):
+            files[rel.as_posix()] = p
+    return sorted(files.items())
 
 
 def to_rgb8(img):

@@ -1,43 +1,61 @@
-"""Predictions in raw a*b* units and a model's test figures."""
+"""Predictions in raw a*b* units (optionally averaged with the mirrored image's) and a model's
+test figures."""
 
 import torch
 
+from .config import ColorizerError
 from .data import chunks
 from .metrics import ab_mse, baseline_predictions, mean_ab_mse, per_image_metrics, r2, summarize
 from .models import loss_fn
 
+# Test-time augmentation: "none", or "flip": the mean of the prediction for L* and the mirrored
+# prediction for mirrored L* (a face's colours do not depend on which way it looks).
+TTA = ("none", "flip")
+
 
 @torch.no_grad()
-def predict(model, L, batch_size=128):
+def predict(model, L, batch_size=128, tta="none"):
     """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor."""
-    return _outputs(model, L, None, batch_size)[0]
+    return _outputs(model, L, None, batch_size, tta)[0]
 
 
 @torch.no_grad()
-def _outputs(model, L, ab, batch_size):
-    """Predictions (raw units, CPU) and, when `ab` is given, the mean loss, in one pass."""
+def _outputs(model, L, ab, batch_size, tta="none"):
+    """Predictions (raw units, CPU) and, when `ab` is given, the mean loss of the model's plain
+    forward pass (the training loss, without test-time augmentation), in one pass."""
+    if tta not in TTA:
+        raise ColorizerError(f"--tta takes one of {', '.join(TTA)}; got {tta!r}")
     model.eval()
     device = next(model.parameters()).device
     preds, loss = [], 0.0
     for i in range(0, len(L), batch_size):
         x = L[i:i + batch_size].to(device)
         out = model(x)
-        preds.append(model.decode(out, x.shape[-2:]).cpu())
+        pred = model.decode(out, x.shape[-2:])
+        if tta == "flip":
+            pred = (pred + _unmirror(model.decode(model(x.flip(-1)), x.shape[-2:]))) / 2
+        preds.append(pred.cpu())
         if ab is not None:
             loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)
     return torch.cat(preds), (loss / len(L) if ab is not None else None)
 
 
-def evaluate(model, lab, batch_size=128, train_mean=None, baselines=True):
+def _unmirror(pred):
+    """A prediction for mirrored L* mirrored back: per-pixel maps flip, image means stay."""
+    return pred.flip(-1) if pred.dim() == 4 else pred
+
+
+def evaluate(model, lab, batch_size=128, train_mean=None, baselines=True, tta="none"):
     """Test figures for images `lab` (N, 3, H, W), a tensor or a DiskLab: the training loss and
     the raw-unit error, read and scored `batch_size` images at a time (memory stays flat).
 
     With `train_mean`, the training split's mean a*, b*, also every metric of colorizer.metrics
     and, unless `baselines` is False, the baselines, scored by the same code on the same images.
+    `tta="flip"` scores the flip-averaged predictions (see TTA); the loss stays the plain one.
     """
     loss, parts = 0.0, []
     for x in chunks(lab, batch_size):
-        pred, batch_loss = _outputs(model, x[:, :1], x[:, 1:], batch_size)
+        pred, batch_loss = _outputs(model, x[:, :1], x[:, 1:], batch_size, tta)
         loss += batch_loss * len(x)
         parts.append(_per_image(model.kind, x[:, :1].cpu(), pred, x[:, 1:].cpu(), train_mean,
                                 baselines))

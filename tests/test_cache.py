@@ -1,11 +1,14 @@
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from colorizer import Config, fit, load_images
+from colorizer import Config, cache, fit, load_images
 from colorizer.cache import DiskLab, cached_images, fingerprint, open_images, use_cache
 from colorizer.cli import main
 from colorizer.config import ColorizerError
@@ -14,6 +17,7 @@ from colorizer.models import build_model
 
 from .conftest import make_folder, tiny_config
 
+ROOT = Path(__file__).resolve().parents[1]
 HALF = 0.07     # float16 rounding of L*a*b* values up to 128: below 128 * 2^-11 = 0.0625
 
 
@@ -33,7 +37,7 @@ def test_nothing_is_written_in_the_data_folder(tiny_folder, cache_in_tmp):
     before = sorted(p.name for p in tiny_folder.rglob("*"))
     cached_images(tiny_folder, 16, progress=False)
     assert sorted(p.name for p in tiny_folder.rglob("*")) == before
-    assert list(cache_in_tmp.glob("tiny-16px-*/lab.npy"))
+    assert list(cache_in_tmp.glob("tiny-16px-*/lab-*.npy"))
 
 
 def test_a_second_run_reuses_the_cache(tiny_folder):
@@ -95,14 +99,71 @@ def test_an_unwritable_cache_location_is_one_line(tiny_folder, tmp_path, capsys)
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_cache_built_for_other_files_is_refused(tiny_folder, tmp_path):
+def _index_of(images):
+    return images.lab.path.parent / "index.json"
+
+
+def test_a_cache_built_for_another_folder_is_rebuilt(tiny_folder, tmp_path):
     images = cached_images(tiny_folder, 16, progress=False)
-    index_path = images.lab.path.parent / "index.json"
-    index = json.loads(index_path.read_text())
+    index = json.loads(_index_of(images).read_text())
     index["folder"] = str(tmp_path / "elsewhere")
-    index_path.write_text(json.dumps(index))
-    with pytest.raises(ColorizerError, match="was built for .*elsewhere"):
-        cached_images(tiny_folder, 16, progress=False)
+    _index_of(images).write_text(json.dumps(index))
+    with pytest.warns(UserWarning, match="does not match its index.*elsewhere.*rebuilding"):
+        again = cached_images(tiny_folder, 16, progress=False)
+    assert torch.equal(again.lab[:], images.lab[:])
+
+
+def test_a_cut_short_array_is_rebuilt_not_read(tiny_folder):
+    images = cached_images(tiny_folder, 16, progress=False)
+    whole = images.lab[:]
+    path = images.lab.path
+    path.write_bytes(path.read_bytes()[:1000])          # a full disk, a killed copy
+    with pytest.warns(UserWarning, match="cut short.*rebuilding") as said:
+        again = cached_images(tiny_folder, 16, progress=False)
+    assert len(said) == 1
+    assert torch.equal(again.lab[:], whole)
+
+
+@pytest.mark.parametrize("damage", ["{not json", "[]", '{"version": 2}'])
+def test_a_damaged_index_is_rebuilt(tiny_folder, damage):
+    images = cached_images(tiny_folder, 16, progress=False)
+    _index_of(images).write_text(damage)
+    with pytest.warns(UserWarning, match="rebuilding"):
+        again = cached_images(tiny_folder, 16, progress=False)
+    assert torch.equal(again.lab[:], images.lab[:])
+
+
+def test_a_neighbour_building_the_same_cache_meanwhile(tiny_folder, monkeypatch):
+    """A second process that builds the entry while the first decodes: both end with it."""
+    real = cache.report_decoding
+    neighbour = []
+
+    def report_then_let_the_neighbour_build(*args):
+        real(*args)
+        if not neighbour:
+            monkeypatch.setattr(cache, "report_decoding", real)
+            neighbour.append(cached_images(tiny_folder, 16, progress=False, log=None))
+
+    monkeypatch.setattr(cache, "report_decoding", report_then_let_the_neighbour_build)
+    first = cached_images(tiny_folder, 16, progress=False, log=None)
+    assert neighbour and torch.equal(first.lab[:], neighbour[0].lab[:])
+    entry = first.lab.path.parent
+    assert sorted(p.name for p in entry.iterdir()) == ["index.json", first.lab.path.name]
+    assert torch.allclose(cached_images(tiny_folder, 16, progress=False).lab[:],
+                          load_images(tiny_folder, 16).lab, atol=HALF)
+
+
+def test_two_processes_build_one_cache_at_once(tmp_path):
+    folder = make_folder(tmp_path / "many", n=400, size=16)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLORIZER_CACHE": str(tmp_path / "c")}
+    cmd = [sys.executable, "-m", "colorizer", "cache", "--data", str(folder), "--image-size",
+           "16", "--workers", "1"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert out.splitlines()[-1].startswith("400 images of 16 px cached")
 
 
 def test_auto_caches_large_sets_only(tiny_folder):

@@ -47,10 +47,11 @@ def test_train_writes_run_folder(trained):
 
 
 def test_evaluate_json_is_the_only_stdout(trained, real_data):
-    r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--data", real_data, "--json")
+    r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--data", real_data, "--json",
+            "--tta", "none")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
-    assert metrics["n_test"] == 2 and metrics["split"] == "test"
+    assert metrics["n_test"] == 2 and metrics["split"] == "test" and metrics["tta"] == "none"
     model, ckpt = load_model(trained / "checkpoint.pt")
     test = load_images(real_data, names=ckpt["split"]["test"])
     by_hand = float((predict(model, test.L) - test.ab).square().mean())
@@ -64,6 +65,16 @@ def test_evaluate_json_is_the_only_stdout(trained, real_data):
     assert metrics["ab_mse"] == pytest.approx(saved["ab_mse"], rel=1e-4)
 
 
+def test_evaluate_averages_flips_by_default(trained, real_data):
+    r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--data", real_data, "--json")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    model, ckpt = load_model(trained / "checkpoint.pt")
+    test = load_images(real_data, names=ckpt["split"]["test"])
+    by_hand = float((predict(model, test.L, tta="flip") - test.ab).square().mean())
+    assert metrics["tta"] == "flip" and metrics["ab_mse"] == pytest.approx(by_hand, rel=1e-4)
+
+
 def test_colorize_any_size_keeps_l_and_survives_bad_inputs(trained, tmp_path):
     rng = np.random.default_rng(0)
     odd = smooth_face(rng, 128)[:97, :61]
@@ -74,7 +85,7 @@ def test_colorize_any_size_keeps_l_and_survives_bad_inputs(trained, tmp_path):
     r = cli("colorize", "--checkpoint", trained / "checkpoint.pt", tmp_path / "odd.png",
             tmp_path / "bad.jpg", tmp_path / "gray.jpg", tmp_path / "missing.png", "--out", out)
     assert r.returncode == 1
-    assert "bad.jpg" in one_line_error(r) and "missing.png" in r.stderr
+    assert "bad.jpg" in r.stderr and "missing.png" in one_line_error(r)
     res = np.asarray(Image.open(out / "odd.png"))
     assert res.shape == (97, 61, 3)
     L_in, L_out = rgb_to_lab(odd)[0], rgb_to_lab(res)[0]
