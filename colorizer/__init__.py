@@ -3,7 +3,7 @@
 from . import quantize, report, study
 from .augment import random_resized_crop
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
-from .config import ARCHS, ColorizerError, Config, get_device
+from .config import ARCHS, ColorizerError, Config
 from .data import (
                    LabImages,
                    ab_mean,
@@ -15,6 +15,7 @@ from .data import (
                    split,
                    split_names,
 )
+from .devices import get_device
 from .evaluation import evaluate, predict
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab

@@ -6,15 +6,25 @@ import torch
 import torch.nn.functional as F
 
 
-def random_resized_crop(lab, generator, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3), flip=True):
+def crop_draws(n, generator):
+    """The uniform numbers that random_resized_crop spends on n images, (n, 5), drawn on the CPU:
+    the same numbers on any device. Drawn for many batches at once, they are the numbers that
+    batch-by-batch draws give, in order."""
+    return torch.rand(n, 5, generator=generator)
+
+
+def random_resized_crop(lab, generator, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3), flip=True,
+                        draws=None):
     """Crop each image of a (B, C, H, W) batch at its own random box and resize back to (H, W).
 
     One affine grid for the whole batch: L* and a*b* are channels of the same tensor, so they
     move together. The box covers `scale` of the area with aspect `ratio` (as torchvision's
-    RandomResizedCrop); with `flip`, half the images are mirrored left-right.
+    RandomResizedCrop); with `flip`, half the images are mirrored left-right. `draws`: the
+    batch's crop_draws, already on lab's device (training draws an epoch's at once); else they
+    are drawn from `generator` here.
     """
     B = lab.shape[0]
-    u = torch.rand(B, 5, generator=generator)     # drawn on the CPU: the same numbers on any device
+    u = crop_draws(B, generator) if draws is None else draws
     area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[:, 1]
     aspect = torch.exp(log_r)

@@ -35,6 +35,7 @@ from .data import (
     resolve_data_dir,
     rgb_to_lab,
 )
+from .devices import to_device
 from .files import temporary_name, write_json
 
 VERSION = 2               # of the entry's layout; another version is rebuilt
@@ -131,7 +132,8 @@ class DiskLab:
         block = np.empty((len(rows), 3, self.size, self.size), dtype=np.float16)
         block[order] = array[rows[order]]
         del array                                       # unmapped: its pages leave this process
-        return torch.from_numpy(block).float().to(self.device)
+        # float16 to the device (pinned, without waiting), made float32 there
+        return to_device(torch.from_numpy(block), self.device).float()
 
     def at_rows(self, index):
         """The images at positions `index`, still on disk."""

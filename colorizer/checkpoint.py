@@ -4,7 +4,8 @@ from pathlib import Path
 
 import torch
 
-from .config import ColorizerError, Config, get_device
+from .config import ColorizerError, Config
+from .devices import get_device
 from .files import atomic_write
 from .models import build_model
 

@@ -11,8 +11,9 @@ from tqdm import tqdm
 
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
-from .config import ARCHS, PRESETS, ColorizerError, Config, get_device
+from .config import ARCHS, PRESETS, ColorizerError, Config
 from .data import ab_mean
+from .devices import get_device
 from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
 from .pretrained import CARD, FIGURE, WEIGHTS, export, shipped_weights

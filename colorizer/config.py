@@ -1,4 +1,4 @@
-"""Run configuration: every setting once, with its help text and its check; errors; the device."""
+"""Run configuration: every setting once, with its help text and its check; errors."""
 
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -25,8 +25,8 @@ TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
-# Settings that say where a run reads and computes, not what it trains
-PLACE_SETTINGS = ("data", "device", "cache", "cache_dir")
+# Settings that say where a run reads and computes and how often it saves, not what it trains
+PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 
 
 class ColorizerError(Exception):
@@ -93,6 +93,8 @@ class Config:
                                    "(default: $COLORIZER_CACHE, else ~/.cache/colorizer)",
                                    metavar="DIR")
     device: str = option("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    checkpoint_every: int = option(1, "write the run's checkpoint every N epochs, and always after "
+                                   "the last (a killed run loses at most N epochs)", metavar="N")
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -172,6 +174,7 @@ def _checks(c):
         ("init_from", "an existing checkpoint file",
          c.init_from is None or Path(c.init_from).is_file()),
         ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
+        ("checkpoint_every", "a whole number >= 1", c.checkpoint_every >= 1),
     ]
 
 
@@ -191,10 +194,3 @@ def _device_ok(name):
 
 def _refuse(name, accepts, value):
     raise ColorizerError(f"--{name.replace('_', '-')} takes {accepts}; got {value!r}")
-
-
-def get_device(device="auto"):
-    """CUDA when present, else CPU; an explicit name ("cpu", "cuda:1") is taken as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)

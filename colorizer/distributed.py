@@ -7,20 +7,29 @@ gradients, so together they see what one process would. Rank 0 alone logs, evalu
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .config import ColorizerError, get_device
+from .config import ColorizerError
+from .devices import get_device
+
+# How long the other processes wait for rank 0's own work (building the image cache of a large
+# folder) before giving up; nccl's own timeout (10 minutes) stays on the training's collectives.
+WAIT_FOR_MAIN = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
 class Processes:
-    """This process's place among those torchrun started (one process: rank 0 of 1)."""
+    """This process's place among those torchrun started (one process: rank 0 of 1), the device
+    its collectives run on, and a CPU (gloo) group for waiting on rank 0."""
     rank: int = 0
     world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    waiting: object = None
 
     @property
     def main(self):
@@ -37,17 +46,18 @@ class Processes:
             return make()
         if self.main:
             result = make()
-        dist.barrier()
+        dist.barrier(group=self.waiting)
         if not self.main:
             result = make()
         return result
 
     def total(self, *values):
-        """Sums of `values` over all processes (the values themselves with one process)."""
-        if self.world == 1:
-            return values
-        t = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(t)
+        """Sums of `values` (numbers, or one-number tensors) over all processes, as floats, read
+        from the device once; with nccl the sum must run on this process's GPU."""
+        t = torch.stack([torch.as_tensor(v, dtype=torch.float64).to(self.device)
+                         for v in values])
+        if self.world > 1:
+            dist.all_reduce(t)
         return tuple(t.tolist())
 
 
@@ -59,11 +69,25 @@ def setup(device="auto"):
         return Processes(), get_device(device)
     device = get_device(device)
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", _local_gpu())
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Processes(dist.get_rank(), dist.get_world_size()), device
+    waiting = dist.new_group(backend="gloo", timeout=WAIT_FOR_MAIN)
+    return Processes(dist.get_rank(), dist.get_world_size(), device, waiting), device
+
+
+def _local_gpu():
+    """This process's GPU on its machine (LOCAL_RANK), or one line when there are fewer GPUs
+    than processes."""
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    procs = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
+    gpus = torch.cuda.device_count()
+    if procs > gpus or local_rank >= gpus:
+        raise ColorizerError(f"{procs} processes on this machine but {gpus} GPU(s): start at "
+                             f"most {gpus} (torchrun --nproc_per_node {gpus}), or pass "
+                             "--device cpu")
+    return local_rank
 
 
 def wrap(model, procs, device):

@@ -52,7 +52,7 @@ def auc(pred_ab, true_ab, top=AUC_MAX):
     """
     err = (pred_ab - true_ab).norm(dim=1).flatten(1)                     # (N, H*W)
     bins = err.ceil().clamp(max=top + 1).long()                         # top + 1: never right
-    offsets = torch.arange(len(err))[:, None] * (top + 2)
+    offsets = torch.arange(len(err), device=err.device)[:, None] * (top + 2)
     counts = torch.bincount((bins + offsets).flatten(), minlength=len(err) * (top + 2))
     acc = counts.view(len(err), top + 2)[:, :top + 1].cumsum(1) / err.shape[1]     # (N, T)
     return acc.float().mean(1) * 100
@@ -95,8 +95,8 @@ def ciede2000(L, pred_ab, true_ab):
     """Per-image mean CIEDE2000 colour difference between true and predicted L*a*b*."""
     from skimage.color import deltaE_ciede2000
 
-    true = torch.cat([L, true_ab], 1).permute(0, 2, 3, 1).double().numpy()
-    pred = torch.cat([L, pred_ab], 1).permute(0, 2, 3, 1).double().numpy()
+    true = torch.cat([L, true_ab], 1).permute(0, 2, 3, 1).double().cpu().numpy()
+    pred = torch.cat([L, pred_ab], 1).permute(0, 2, 3, 1).double().cpu().numpy()
     return torch.from_numpy(deltaE_ciede2000(true, pred, channel_axis=-1)).flatten(1).mean(1)
 
 

@@ -43,6 +43,9 @@ def decode_ab(y, head):
 _ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True),
                 "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True), "gelu": nn.GELU}
 _HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+# The layer that completes a block's map: told apart by what it is, not by its neighbours' types
+# (torch.nn.SyncBatchNorm, which torchrun on CUDA puts in place of BatchNorm2d, is no BatchNorm2d)
+_ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.GELU)
 
 
 def _activation(name):
@@ -185,7 +188,7 @@ class Colorizer(nn.Module):
         maps = []                                   # the encoder's map at each side, 64 px first
         for layer in self.encoder:
             x = layer(x)
-            if not isinstance(layer, (nn.Conv2d, nn.BatchNorm2d)):
+            if isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
         maps.pop()                                  # the 1x1 code is the decoder's input itself
         for layer in self.decoder:

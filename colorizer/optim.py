@@ -1,6 +1,8 @@
 """The optimizer, the learning-rate schedule and the weight average a Config asks for."""
 
+import itertools
 import math
+from collections import defaultdict
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -41,7 +43,30 @@ def build_ema(cfg, model):
     """An exponential moving average of the weights and BatchNorm statistics, or None."""
     if not cfg.ema:
         return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+    return ExponentialAverage(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+
+
+class ExponentialAverage(AveragedModel):
+    """torch's AveragedModel with an exponential average, stepping as it does, but whose
+    update never copies its step counter (on the CPU) to the device: the exponential average
+    does not read it, and on CUDA that copy makes the host wait for the GPU at every step."""
+
+    @torch.no_grad()
+    def update_parameters(self, model):
+        mine = [t.detach() for t in itertools.chain(self.module.parameters(),
+                                                    self.module.buffers())]
+        theirs = [t.detach() for t in itertools.chain(model.parameters(), model.buffers())]
+        if self.n_averaged == 0:
+            for a, b in zip(mine, theirs):
+                a.copy_(b)
+        else:
+            groups = defaultdict(lambda: ([], []))      # the average runs per device and dtype
+            for a, b in zip(mine, theirs):
+                groups[a.device, a.dtype][0].append(a)
+                groups[a.device, a.dtype][1].append(b)
+            for a, b in groups.values():
+                self.multi_avg_fn(a, b, None)
+        self.n_averaged += 1
 
 
 def steps_per_epoch(n, batch_size, repeats, smallest=2):

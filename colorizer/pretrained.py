@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from .checkpoint import compact, load_checkpoint, load_model, save_checkpoint
-from .config import PLACE_SETTINGS, ColorizerError, Config, get_device
+from .config import PLACE_SETTINGS, ColorizerError, Config
 from .data import lab_to_rgb, load_images
+from .devices import get_device
 from .evaluation import evaluate, predict
 from .files import atomic_write
 

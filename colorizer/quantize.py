@@ -52,14 +52,20 @@ def _neighbour_table(k):
     return index.reshape(len(v), len(v), k)
 
 
+@cache
+def _on_device(make, device, dtype, *args):
+    """make(*args) on `device` (in `dtype`, unless None), copied there once per process."""
+    return make(*args).to(device, dtype) if dtype is not None else make(*args).to(device)
+
+
 def encode(ab, k=NEIGHBOURS, sigma=SIGMA):
     """Soft-encode raw a*b* (B, 2, H, W) over the k nearest in-gamut bins.
 
     Returns (index, weight), each (B, k, H, W): class indices and their Gaussian weights
     exp(-d^2 / 2 sigma^2), normalised to sum to 1 over k.
     """
-    table = _neighbour_table(k + 4).to(ab.device)
-    centres = _gamut_bins().to(ab.device, ab.dtype)
+    table = _on_device(_neighbour_table, ab.device, None, k + 4)
+    centres = _on_device(_gamut_bins, ab.device, ab.dtype)
     cell = (ab.round() + _LIMIT).long().clamp(0, 2 * _LIMIT)       # (B, 2, H, W)
     cand = table[cell[:, 0], cell[:, 1]].permute(0, 3, 1, 2)       # (B, k + 4, H, W)
     d2 = ((centres[cand] - ab.permute(0, 2, 3, 1)[:, None]) ** 2).sum(-1)
@@ -134,6 +140,6 @@ def annealed_mean(logits, temperature=TEMPERATURE):
 
     T = 1 gives the distribution's mean, T -> 0 its mode (Sec. 3.3).
     """
-    centres = _gamut_bins().to(logits.device, logits.dtype)
+    centres = _on_device(_gamut_bins, logits.device, logits.dtype)
     p = torch.softmax(logits / temperature, dim=1)
     return torch.einsum("bqhw,qc->bchw", p, centres)

@@ -68,12 +68,16 @@ def summary(run):
             f"{m['n_test']} test images, {m['train_seconds']:.0f} s of training")
 
 
+_TTA_WORDS = {"flip": ", each prediction averaged with the mirrored image's (--tta flip)"}
+
+
 def format_report(metrics):
     """evaluate's readable table: the model's metrics next to the baselines', with units."""
     base = metrics["baselines"]
     keys = [k for k in UNITS if k in metrics and k != "loss"]
     lines = [f"{metrics['model']} / {metrics['head']}, widths {tuple(metrics['widths'])}, epoch "
-             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})",
+             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})"
+             + _TTA_WORDS.get(metrics.get("tta", "none"), ""),
              "",
              f"{'metric':<20}{'model':>10}" + "".join(f"{b:>19}" for b in base)]
     for k in keys:

@@ -5,8 +5,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT, load_checkpoint
-from .config import ARCHS, PRESETS, Config, get_device
+from .config import ARCHS, PRESETS, Config
 from .data import ab_mean
+from .devices import get_device
 from .evaluation import evaluate
 from .train import fit
 
@@ -30,12 +31,13 @@ class Profile:
     augment_factor: int = 10
     limit: int | None = None
     write_outputs: bool = True  # into output_sigmoid/ and output_tanh/
+    checkpoint_every: int = 1   # epochs between a run's checkpoints (and always after the last)
 
     def config(self, **kw):
         """The profile's settings at its budget, `kw` over."""
         base = PRESETS[self.preset] if self.preset else {}
         return Config(**{**base, "augment_factor": self.augment_factor, "limit": self.limit,
-                         **kw})
+                         "checkpoint_every": self.checkpoint_every, **kw})
 
     def describe(self):
         """The profile's training and budget, in words, for the notebook's tables."""
@@ -46,8 +48,9 @@ class Profile:
 
 
 PROFILES = {
-    # A GPU: the study's settings at the study's epochs.
-    "full": Profile("full", epochs=100, case_epochs=(100, 400)),
+    # A GPU: the study's settings at the study's epochs, a checkpoint every 10 (a killed run
+    # loses at most 10 epochs; one a epoch would write some 59 GB over the profile's runs).
+    "full": Profile("full", epochs=100, case_epochs=(100, 400), checkpoint_every=10),
     # This project's 2-core CPU, about 30 minutes in all (README: each run's budget, the time).
     # Seven epochs of x10 passes for the regressor and the heads; Architecture 1, five times
     # costlier per epoch, at about the tanh run's training time (2 epochs); the cases at 1 and 4,

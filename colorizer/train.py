@@ -9,11 +9,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import distributed, quantize
-from .augment import random_resized_crop
-from .cache import open_images
+from .augment import crop_draws, random_resized_crop
+from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config
 from .data import LabImages, ab_mean, chunks, save_split, split_names
+from .devices import configure_backends, to_device
 from .distributed import Processes
 from .evaluation import evaluate
 from .memory import release_free_memory
@@ -23,6 +24,7 @@ from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
 from .outputs import write_outputs
 
 ONE = Processes()       # a plain run: one process
+LOG_EVERY = 20          # batches between the progress bar's loss readings (each waits for a GPU)
 
 
 def batch_indices(n, batch_size, repeats, generator, smallest=2):
@@ -38,23 +40,37 @@ def batch_indices(n, batch_size, repeats, generator, smallest=2):
     return batches
 
 
+def epoch_batches(n, cfg, generator, device, smallest=2):
+    """An epoch's batches as (indices on the CPU, the same on `device`, their crop draws on
+    `device`): every random number of the epoch drawn at once, in the order that drawing them
+    batch by batch would (so the same numbers), and moved to the device in two copies."""
+    batches = batch_indices(n, cfg.batch_size, cfg.augment_factor, generator, smallest)
+    sizes = [len(b) for b in batches]
+    draws = crop_draws(sum(sizes), generator)
+    on_device = to_device(torch.cat(batches), device).split(sizes)
+    return list(zip(batches, on_device, to_device(draws, device).split(sizes)))
+
+
 def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc="train",
                     schedule=None, ema=None, procs=ONE, net=None):
     """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); mean loss.
 
     `schedule` (an LR scheduler) and `ema` (an AveragedModel) step after every batch. With
     several processes (`procs`), each draws the same global batch and trains `net` (the DDP
-    wrapper of `model`) on its share.
+    wrapper of `model`) on its share. The host waits for the device once, for the epoch's loss
+    (and every LOG_EVERY batches for the progress bar's, when it is shown).
     """
     net = model if net is None else net      # (not `net or model`: a module may define len)
     net.train()
-    total, count = 0.0, 0
-    batches = batch_indices(len(lab), cfg.batch_size, cfg.augment_factor, generator,
-                            smallest=2 * procs.world)
+    device = next(model.parameters()).device
+    total, count = torch.zeros((), dtype=torch.float64, device=device), 0
+    batches = epoch_batches(len(lab), cfg, generator, device, smallest=2 * procs.world)
     bar = tqdm(batches, desc=desc, disable=not progress, leave=False, unit="batch")
-    for idx in bar:
-        x = random_resized_crop(lab[idx.to(lab.device)], generator, cfg.crop_scale,
-                                cfg.crop_ratio, cfg.flip)
+    for step, (idx, idx_on_device, draws) in enumerate(bar):
+        # the disk cache reads rows by CPU index; a tensor on the device is indexed there
+        images = lab[idx] if isinstance(lab, DiskLab) else lab[idx_on_device]
+        x = random_resized_crop(images, generator, cfg.crop_scale, cfg.crop_ratio, cfg.flip,
+                                draws=draws)
         x = procs.share(x)
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
         loss = loss_fn(model, net(L), x[:, 1:])
@@ -65,9 +81,10 @@ def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc=
             schedule.step()
         if ema is not None:
             ema.update_parameters(model)
-        total += loss.item() * len(x)
+        total += loss.detach().double() * len(x)       # summed on the device: no wait here
         count += len(x)
-        bar.set_postfix(loss=f"{total / count:.5f}")
+        if progress and step % LOG_EVERY == 0:
+            bar.set_postfix(loss=f"{float(total) / count:.5f}")
     total, count = procs.total(total, count)
     return total / count
 
@@ -117,6 +134,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     RNG state saved there. Returns a Run.
     """
     procs, device = distributed.setup(cfg.device)
+    configure_backends(device)
     log = log if log and procs.main else (lambda *a, **k: None)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
@@ -149,7 +167,8 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
         release_free_memory()
         _record(history, loss, time.perf_counter() - t0, evaluate(t.evaluated, test_lab), cfg,
                 log)
-        if out_dir is not None:
+        if out_dir is not None and ((epoch + 1) % cfg.checkpoint_every == 0
+                                    or epoch + 1 == cfg.epochs):
             save_checkpoint(out_dir / CHECKPOINT,
                             {**about, **t.state(), "epoch": epoch + 1, "history": history})
 

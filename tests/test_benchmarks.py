@@ -1,3 +1,9 @@
+import json
+
+import pytest
+import torch
+
+from benchmarks import gpu_check
 from benchmarks.quality import config
 from benchmarks.time_to_quality import label
 from colorizer import ARCHS, Config
@@ -20,3 +26,38 @@ def test_plot_labels_name_what_a_run_trained_with_against_todays_defaults():
     assert label(Config(head="classify", widths=ARCHS[1]).to_dict()) == "--head classify --arch 1"
     older = Config(schedule="cosine", lr=Config().lr / 2)       # named by its settings
     assert label(older.to_dict()) == f"--lr {older.lr} --schedule cosine"
+
+
+def test_tta_names_a_decoding_not_a_training_setting():
+    assert config("default+tta=flip") == Config()
+
+
+def test_gpu_check_says_in_one_line_that_there_is_no_gpu(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA device" in err[0]
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_its_steps_on_the_cpu(tmp_path, real_data):
+    """The check itself, on the CPU and a few images: train, a killed run resumed to the same
+    figure, evaluate, colorize, torchrun; its table and JSON written."""
+    name = tmp_path / "check"
+    code = gpu_check.main(["--device", "cpu", "--limit", "30", "--out", str(tmp_path / "runs"),
+                           "--name", str(name), "--skip", "suite", "notebook", "throughput"])
+    steps = json.loads(name.with_suffix(".json").read_text())["steps"]
+    assert code == 0, steps
+    assert {k: v["status"] for k, v in steps.items()} == {
+        "suite": "skipped", "train": "ok", "resume": "ok", "evaluate": "ok", "colorize": "ok",
+        "notebook": "skipped", "torchrun": "ok", "throughput": "skipped", "full": "skipped"}
+    assert steps["resume"]["figures"]["same"] is True            # bit for bit on one CPU
+    assert steps["colorize"]["figures"]["last_line"].startswith("8 written")
+    assert "| resume | ok |" in name.with_suffix(".md").read_text()
+
+
+def test_the_notebook_as_a_script_drops_magics_and_sets_the_profile():
+    script = gpu_check.notebook_as_script(gpu_check.ROOT / "main.ipynb", profile="full")
+    assert not any(line.lstrip().startswith("%") for line in script.splitlines())
+    assert "PROFILE = 'full'" in script
+    compile(script, "main_cells.py", "exec")

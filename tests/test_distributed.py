@@ -1,5 +1,6 @@
 """Several processes on the CPU: torchrun + DistributedDataParallel over gloo."""
 
+import copy
 import json
 import os
 import subprocess
@@ -10,15 +11,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from colorizer import Config, build_model, evaluate, load_model
+from colorizer import ColorizerError, Config, build_model, distributed, evaluate, load_model
 from colorizer.cache import open_images
 from colorizer.distributed import Processes, wrap
 from colorizer.models import loss_fn
 
 from .test_cli import ROOT
 
+# --device cpu: gloo on the CPU, so that the suite means the same on a machine with GPUs
 TINY = ["--widths", "4,8,8", "--epochs", "1", "--augment-factor", "2", "--batch-size", "8",
-        "--no-progress"]
+        "--no-progress", "--device", "cpu"]
 
 
 def torchrun(n, *args):
@@ -78,3 +80,50 @@ def test_averaged_gradients_equal_one_process_on_the_same_global_batch(tmp_path)
     (sum(losses) / 2).backward()
     for name, p in model.named_parameters():
         assert torch.allclose(ddp[name], p.grad, rtol=1e-4, atol=1e-6), name
+
+
+class _Reduced(Exception):
+    """Raised by the fake all-reduce: the test has seen the tensor it got."""
+
+
+def test_the_sums_are_reduced_on_the_process_device(monkeypatch):
+    seen = []
+
+    def fake_all_reduce(t, *a, **k):
+        seen.append(t.device)
+        raise _Reduced
+
+    monkeypatch.setattr(dist, "all_reduce", fake_all_reduce)
+    procs = Processes(0, 2, torch.device("meta"))        # stands for a GPU: nccl has no CPU side
+    with pytest.raises(_Reduced):
+        procs.total(torch.tensor(3.0), 4)
+    assert seen == [torch.device("meta")]
+
+
+def test_one_process_sums_tensors_and_numbers():
+    assert Processes().total(torch.tensor(1.5, dtype=torch.float64), 3) == (1.5, 3.0)
+
+
+def test_more_processes_than_gpus_is_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set_device reached"))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(ColorizerError, match=r"2 processes on this machine but 1 GPU\(s\)"):
+        distributed.setup("auto")
+
+
+@pytest.mark.parametrize("skips", ["none", "add", "concat"])
+@pytest.mark.parametrize("head", ["sigmoid", "classify"])
+def test_sync_batchnorm_gives_the_same_eval_output(skips, head):
+    """torchrun on CUDA converts BatchNorm2d to SyncBatchNorm: the model must not change."""
+    torch.manual_seed(0)
+    model = build_model(Config(widths=(4, 8, 8), skips=skips, head=head)).eval()
+    synced = copy.deepcopy(model)
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(synced).eval()
+    assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules())
+    L = torch.rand(3, 1, 16, 16) * 100
+    with torch.no_grad():
+        assert torch.equal(synced(L), model(L))

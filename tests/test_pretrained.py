@@ -38,9 +38,11 @@ def test_colorize_and_evaluate_need_no_checkpoint(tmp_path):
     assert r.returncode == 0, r.stderr
     out = np.asarray(Image.open(tmp_path / "o" / "face.png"))
     assert out.shape == (90, 90, 3) and np.ptp(out[..., 0].astype(int) - out[..., 2]) > 0
-    r = cli("evaluate")
+    r = cli("evaluate", "--tta", "none")            # the card's figures are the plain model's
     assert r.returncode == 0, r.stderr
     assert f"{card_figure('ab_mse'):.3f}" in r.stdout
+    r = cli("evaluate")
+    assert r.returncode == 0 and "--tta flip" in r.stdout.splitlines()[0]
 
 
 def test_compact_weights_round_trip_within_half_a_step():

@@ -1,8 +1,10 @@
 import json
+import os
 from dataclasses import replace
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from colorizer import (
     Colorizer,
@@ -15,7 +17,12 @@ from colorizer import (
     restore,
     train_one_epoch,
 )
+from colorizer import train as train_module
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.devices import configure_backends
+from colorizer.distributed import Processes
+from colorizer.models import build_model
+from colorizer.optim import build_ema, build_optimizer, build_schedule
 from colorizer.train import batch_indices
 
 from .conftest import make_folder, tiny_config
@@ -141,3 +148,76 @@ def test_a_folder_is_searched_through_its_subfolders(tmp_path):
     run = fit(tiny_config(epochs=1), tmp_path / "run", progress=False, data=data, log=None)
     assert [p.name for p in (tmp_path / "run" / "triples").iterdir()] == [
         n.replace("/", "__").replace(".png", "") + ".png" for n in run.test.names]
+
+
+class DeviceTraffic(TorchDispatchMode):
+    """Counts what makes a host wait for a device: reads of a device tensor's value (`.item()`,
+    `float()`) and copies between devices."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads, self.copies = 0, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = func.overloadpacket.__name__
+        if name == "_local_scalar_dense" and args[0].device.type != "cpu":
+            self.reads += 1
+        if name == "_to_copy" and torch.device(kwargs.get("device", args[0].device)) != \
+                args[0].device:
+            self.copies += 1
+        if name == "copy_" and args[0].device != args[1].device:
+            self.copies += 1
+        return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("head, ema", [("sigmoid", 0.0), ("classify", 0.0), ("tanh", 0.99)])
+def test_training_steps_never_wait_for_the_device(monkeypatch, head, ema):
+    """On the meta device, standing in for a GPU (reading a value there fails): an epoch copies
+    its draws over once, whatever its length, and reads no value (the loss is summed there)."""
+    monkeypatch.setattr(Processes, "total", lambda self, *values: (0.0, 1))
+    traffic = {}
+    for repeats in (2, 6):
+        cfg = tiny_config(batch_size=4, augment_factor=repeats, head=head, ema=ema)
+        model = build_model(cfg).to("meta")
+        optimizer = build_optimizer(cfg, model)
+        lab = torch.zeros(12, 3, 16, 16, device="meta")
+        train_one_epoch(model, optimizer, lab, cfg, torch.Generator().manual_seed(0),
+                        schedule=build_schedule(cfg, optimizer, 100), ema=build_ema(cfg, model))
+        with DeviceTraffic() as seen:           # (the first epoch copied any constant tables)
+            train_one_epoch(model, optimizer, lab, cfg, torch.Generator().manual_seed(0),
+                            schedule=build_schedule(cfg, optimizer, 100),
+                            ema=build_ema(cfg, model))
+        traffic[repeats] = (seen.reads, seen.copies)
+    assert traffic[2] == traffic[6] == (0, 2)     # 6 and 18 steps: the indices and the draws
+
+
+def test_checkpoints_every_n_epochs_and_after_the_last(tiny_folder, tmp_path, monkeypatch):
+    saved = []
+    real = train_module.save_checkpoint
+    monkeypatch.setattr(train_module, "save_checkpoint",
+                        lambda path, ckpt: saved.append(ckpt["epoch"]) or real(path, ckpt))
+    cfg = tiny_config(data=str(tiny_folder), epochs=5, checkpoint_every=2)
+    fit(cfg, tmp_path / "run", progress=False, log=None)
+    assert saved == [2, 4, 5]
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["epoch"] == 5
+
+
+def test_backends_are_set_up_for_cuda_and_left_alone_on_the_cpu(monkeypatch):
+    backends = torch.backends
+    keep = (backends.cudnn.benchmark, backends.cudnn.deterministic, backends.cudnn.allow_tf32,
+            backends.cuda.matmul.allow_tf32, torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled())
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        configure_backends(torch.device("cpu"))
+        assert not torch.are_deterministic_algorithms_enabled()
+        configure_backends(torch.device("cuda"))
+        assert backends.cudnn.deterministic and not backends.cudnn.benchmark
+        assert not backends.cudnn.allow_tf32 and not backends.cuda.matmul.allow_tf32
+        assert torch.are_deterministic_algorithms_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        (backends.cudnn.benchmark, backends.cudnn.deterministic, backends.cudnn.allow_tf32,
+         backends.cuda.matmul.allow_tf32) = keep[:4]
+        torch.use_deterministic_algorithms(keep[4], warn_only=keep[5])
