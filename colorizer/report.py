@@ -1,6 +1,7 @@
 """Tables and verdicts from finished runs: markdown for the notebook, README and benchmarks."""
 
 import math
+import os
 
 from .metrics import UNITS
 
@@ -115,37 +116,120 @@ def claims(regression, classify, plain=None):
     truth = classify.metrics["colourfulness_true"]
     reg_name, reg = min(regression.items(), key=lambda kv: kv[1].metrics["ab_mse"])
     r, c = reg.metrics, classify.metrics
-    lines = []
-
-    def say(claim, held, evidence):
-        verdict = {True: "held", False: "did not hold"}.get(held, held)
-        lines.append(f"- **{claim}** -> {verdict}: {evidence}")
-
-    say("Regression (MSE) gives desaturated colours",
-        all(run.metrics["colourfulness"] < truth for run in regression.values()),
-        ", ".join(f"colourfulness {n} {run.metrics['colourfulness']:.1f}"
-                  for n, run in regression.items()) + f" vs ground truth {truth:.1f}")
     wins = [r["ab_mse"] < c["ab_mse"], r["psnr"] > c["psnr"], r["auc"] > c["auc"]]
-    say("Regression is the safe choice: lower error than classification",
-        True if all(wins) else False if not any(wins) else "mixed",
-        f"ab MSE {reg_name} {r['ab_mse']:.2f} vs classify {c['ab_mse']:.2f} raw units^2; "
-        f"PSNR {r['psnr']:.2f} vs {c['psnr']:.2f} dB; AuC {r['auc']:.1f} vs {c['auc']:.1f} %")
-    say("Classification can produce more vivid colours",
-        c["colourfulness"] > r["colourfulness"],
-        f"colourfulness classify {c['colourfulness']:.1f} vs {reg_name} {r['colourfulness']:.1f}"
-        f" (truth {truth:.1f}); gap to truth per image {c['colourfulness_gap']:.1f} vs "
-        f"{r['colourfulness_gap']:.1f}")
+    checked = [
+        ("Regression (MSE) gives desaturated colours",
+         all(run.metrics["colourfulness"] < truth for run in regression.values()),
+         ", ".join(f"colourfulness {n} {run.metrics['colourfulness']:.1f}"
+                   for n, run in regression.items()) + f" vs ground truth {truth:.1f}"),
+        ("Regression is the safe choice: lower error than classification",
+         True if all(wins) else False if not any(wins) else "mixed",
+         f"ab MSE {reg_name} {r['ab_mse']:.2f} vs classify {c['ab_mse']:.2f} raw units^2; "
+         f"PSNR {r['psnr']:.2f} vs {c['psnr']:.2f} dB; AuC {r['auc']:.1f} vs {c['auc']:.1f} %"),
+        ("Classification can produce more vivid colours",
+         c["colourfulness"] > r["colourfulness"],
+         f"colourfulness classify {c['colourfulness']:.1f} vs {reg_name} "
+         f"{r['colourfulness']:.1f} (truth {truth:.1f}); gap to truth per image "
+         f"{c['colourfulness_gap']:.1f} vs {r['colourfulness_gap']:.1f}"),
+    ]
     if plain is not None:
-        p = plain.metrics
-        helps = c["colourfulness"] > p["colourfulness"]
-        # Rebalancing "handles imbalance" only if classification needs it to beat regression.
-        needed = p["colourfulness"] <= r["colourfulness"]
-        say("...if class imbalance is handled (rebalancing makes the colours more vivid)",
-            (True if needed else "partly: classification is more vivid than regression even "
-             "without it") if helps else False,
-            f"colourfulness with rebalancing {c['colourfulness']:.1f}, without "
-            f"{p['colourfulness']:.1f} ({reg_name}: {r['colourfulness']:.1f}); the price in ab "
-            f"MSE: {c['ab_mse']:.2f} vs {p['ab_mse']:.2f} raw units^2")
+        checked.append(_rebalancing_claim(reg_name, r, c, plain.metrics))
+    lines = [f"- **{claim}** -> {_VERDICTS.get(held, held)}: {evidence}"
+             for claim, held, evidence in checked]
     lines.append(f"- (one seed, {c['n_test']} test images: read differences of a few units^2 "
                  "as within run-to-run spread)")
     return "\n".join(lines)
+
+
+_VERDICTS = {True: "held", False: "did not hold"}
+
+
+def _rebalancing_claim(reg_name, r, c, p):
+    """(claim, verdict, evidence) for rebalancing: c with it, p without, r the regression."""
+    helps = c["colourfulness"] > p["colourfulness"]
+    # Rebalancing "handles imbalance" only if classification needs it to beat regression.
+    needed = p["colourfulness"] <= r["colourfulness"]
+    held = (True if needed else "partly: classification is more vivid than regression even "
+            "without it") if helps else False
+    return ("...if class imbalance is handled (rebalancing makes the colours more vivid)", held,
+            f"colourfulness with rebalancing {c['colourfulness']:.1f}, without "
+            f"{p['colourfulness']:.1f} ({reg_name}: {r['colourfulness']:.1f}); the price in ab "
+            f"MSE: {c['ab_mse']:.2f} vs {p['ab_mse']:.2f} raw units^2")
+
+
+# What each notebook section found, in words made from its numbers (so that a run with another
+# profile states its own results).
+
+def provenance(device, profile):
+    """Where, when and at which commit the notebook runs, for its first output."""
+    import platform
+    import subprocess
+    import time
+
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    cpu = _cpu_name() or platform.machine()
+    return (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {device} "
+            f"({os.cpu_count()} cores, {cpu}), torch {torch.__version__}, at commit {commit}, "
+            f"profile {profile.name}.")
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), None)
+    except OSError:
+        return None
+
+
+def regressor_finding(run):
+    """The regressor against the training-mean constant."""
+    m = run.metrics
+    const = m["baselines"]["train_mean"]["mean_ab_mse"]
+    return (f"**Found:** the regressor predicts an image's mean a\\*, b\\* to "
+            f"{m['mean_ab_mse']:.2f} raw units² of squared error (R² {m['r2']:.2f}) after "
+            f"{m['epochs']} epochs; always predicting the training split's mean gives "
+            f"{const:.2f}, so it is {_better(m['mean_ab_mse'], const)} than that constant.")
+
+
+def colorizer_finding(name, run):
+    """A colorizer against the constant and the oracle baselines."""
+    m, base = run.metrics, run.metrics["baselines"]
+    oracle, const = base["oracle_image_mean"]["ab_mse"], base["train_mean"]["ab_mse"]
+    return (f"**Found:** the {name} colorizer reaches {m['ab_mse']:.2f} raw units² "
+            f"({m['psnr']:.2f} dB) after {m['epochs']} epochs ({m['train_seconds']:.0f} s of "
+            f"training): {_better(m['ab_mse'], const)} than the training-mean constant "
+            f"({const:.2f}) and {_better(m['ab_mse'], oracle)} than the oracle that paints each "
+            f"image's own mean a\\*b\\* ({oracle:.2f}); colourfulness "
+            f"{m['colourfulness']:.1f} against the truth's {m['colourfulness_true']:.1f}.")
+
+
+def comparison_finding(runs, what):
+    """Which of `runs` ({name: Run}) has the lowest ab MSE, and at what cost."""
+    ranked = sorted(runs.items(), key=lambda kv: kv[1].metrics["ab_mse"])
+    (best, b), others = ranked[0], ranked[1:]
+    rest = "; ".join(f"{n} {r.metrics['ab_mse']:.2f} ({r.metrics['epochs']} epochs, "
+                     f"{r.metrics['train_seconds']:.0f} s)" for n, r in others)
+    return (f"**Found:** of the {what}, {best} has the lowest test error at this budget: "
+            f"{b.metrics['ab_mse']:.2f} raw units² ({b.metrics['epochs']} epochs, "
+            f"{b.metrics['train_seconds']:.0f} s of training), against {rest}.")
+
+
+def shipped_finding(metrics, runs):
+    """The shipped model against the best run of the notebook."""
+    best, run = min(runs.items(), key=lambda kv: kv[1].metrics["ab_mse"])
+    return (f"**Found:** the shipped colorizer scores {metrics['ab_mse']:.2f} raw units² "
+            f"({metrics['psnr']:.2f} dB, colourfulness {metrics['colourfulness']:.1f}) on the "
+            f"same test split, against {run.metrics['ab_mse']:.2f} for this notebook's best run "
+            f"({best}, {run.metrics['epochs']} epochs): it is "
+            f"{_better(metrics['ab_mse'], run.metrics['ab_mse'])} than that run.")
+
+
+def _better(error, reference):
+    return "better" if error < reference else "no better"
