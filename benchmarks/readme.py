@@ -1,9 +1,10 @@
-"""The README's result blocks, each a copy of a committed result file (benchmarks/results/*.md).
+"""The result blocks of README.md and docs/*.md, each a copy of a committed result file
+(benchmarks/results/*.md).
 
 A block is written `<!-- results: PATH -->`, the file's text, `<!-- end results -->`; the tests
-fail when a block differs from its file, so no figure in the README is typed by hand.
+fail when a block differs from its file, so no figure in the documentation is typed by hand.
 
-    python -m benchmarks.readme            # rewrite every block from its file
+    python -m benchmarks.readme            # rewrite every block of every page from its file
     python -m benchmarks.readme --check    # list the blocks that differ; exit 1 if any
 """
 
@@ -32,20 +33,26 @@ def refresh(text, root=ROOT):
     return BLOCK.sub(lambda m: m.group(1) + (root / m.group(2)).read_text() + m.group(4), text)
 
 
+def pages(root=ROOT):
+    """The pages whose blocks are kept: the README and every page under docs/."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--check", action="store_true")
-    p.add_argument("--readme", default=str(ROOT / "README.md"))
     args = p.parse_args(argv)
-    readme = Path(args.readme)
-    text = readme.read_text()
+    bad = []
+    for page in pages():
+        text = page.read_text()
+        if args.check:
+            bad += [f"{page.relative_to(ROOT)}: {b}" for b in stale(text)]
+            continue
+        page.write_text(refresh(text))
+        print(f"rewrote {len(blocks(text))} result blocks in {page.relative_to(ROOT)}")
     if args.check:
-        bad = stale(text)
         print("\n".join(f"differs from its file: {b}" for b in bad) or "every block is current")
-        return 1 if bad else 0
-    readme.write_text(refresh(text))
-    print(f"rewrote {len(blocks(text))} result blocks in {readme}")
-    return 0
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,20 @@
-from benchmarks.readme import ROOT, blocks, refresh, stale
+import pytest
+
+from benchmarks.readme import ROOT, blocks, pages, refresh, stale
 
 
-def test_readme_tables_are_their_committed_files():
-    text = (ROOT / "README.md").read_text()
-    paths = [path for path, _ in blocks(text)]
-    assert "benchmarks/results/quality.md" in paths and "benchmarks/results/heads.md" in paths
-    assert stale(text) == []
+def test_every_page_with_tables_is_kept():
+    names = [p.relative_to(ROOT).as_posix() for p in pages()]
+    assert {"README.md", "docs/results.md", "docs/usage.md"} <= set(names)
+    results = [path for path, _ in blocks((ROOT / "docs" / "results.md").read_text())]
+    assert "benchmarks/results/quality.md" in results and "benchmarks/results/heads.md" in results
+    assert "benchmarks/results/headline.md" in [p for p, _ in blocks((ROOT / "README.md")
+                                                                     .read_text())]
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_tables_are_their_committed_files(page):
+    assert stale(page.read_text()) == []
 
 
 def test_a_changed_cell_is_caught(tmp_path):

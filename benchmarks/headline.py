@@ -1,0 +1,89 @@
+"""The README's results table: the default training and the shipped model next to the baselines
+and the study's own figure.
+
+The trained rows come from committed result files (tta_flip, classify_wsd, regressor_wsd: mean ±
+sd over their training seeds); the shipped model is scored now, by `evaluate`, on the same split.
+
+    python -m benchmarks.headline
+"""
+
+import json
+
+import torch
+
+from colorizer import ab_mean, evaluate, pretrained
+
+from .common import RESULTS, command, machine, train_split, write_result
+from .quality import STUDY, mean_sd
+
+COLUMNS = ["model", "training", "test error (units²)", "PSNR (dB)", "colourfulness"]
+CLASSIFY_T1 = "default+head=classify+schedule=wsd+lr=0.002+temperature=1.0"
+
+
+def trained_rows():
+    """Rows of the committed multi-seed results, and their baselines."""
+    tta = json.loads((RESULTS / "tta_flip.json").read_text())
+    classify = json.loads((RESULTS / "classify_wsd.json").read_text())
+    regressor = json.loads((RESULTS / "regressor_wsd.json").read_text())
+    rows = [_row("colorizer (default)", "`train`, 20 epochs", _runs(tta, "default"))]
+    rows.append(_row("... with `--tta flip`", "the same weights", _runs(tta, "default+tta=flip")))
+    rows.append(_row("classify head, T = 1", "`train --head classify`",
+                     _runs(classify, CLASSIFY_T1)))
+    baselines = [{"model": f"baseline: {name}", "training": "-",
+                  "test error (units²)": f"{m['ab_mse']:.2f}", "PSNR (dB)": f"{m['psnr']:.2f}",
+                  "colourfulness": f"{m['colourfulness']:.1f}"}
+                 for name, m in tta["baselines"]["colorizer"].items()]
+    reg = regressor["runs"]["regressor"]
+    reg_rows = [{"model": "regressor (mean a\\*, b\\*)", "training": "`train --model regressor`",
+                 "test error (units²)": mean_sd([r["mean_ab_mse"] for r in reg], "{:.2f}")},
+                {"model": STUDY["regressor"]["name"], "training": "the study's",
+                 "test error (units²)": f"{STUDY['regressor']['mean_ab_mse']:.2f}"}]
+    return rows, baselines, reg_rows, len(tta["seeds"])
+
+
+def _runs(result, configuration):
+    return [r for r in result["runs"]["colorizer"] if r["configuration"] == configuration]
+
+
+def _row(model, training, runs):
+    return {"model": model, "training": training,
+            "test error (units²)": mean_sd([r["ab_mse"] for r in runs], "{:.2f}"),
+            "PSNR (dB)": mean_sd([r["psnr"] for r in runs], "{:.2f}"),
+            "colourfulness": mean_sd([r["colourfulness"] for r in runs], "{:.1f}")}
+
+
+def shipped_rows():
+    """The shipped colorizer scored now, plain and flip-averaged, on the fixed test split."""
+    train, test = train_split()
+    model, mean = pretrained(torch.device("cpu")), ab_mean(train)
+    rows = []
+    for tta, training in (("none", "seed 0 of the default, int8"), ("flip", "`--tta flip`")):
+        m = evaluate(model, test.lab, train_mean=mean, tta=tta)
+        rows.append({"model": "shipped colorizer" if tta == "none" else "... with `--tta flip`",
+                     "training": training, "test error (units²)": f"{m['ab_mse']:.2f}",
+                     "PSNR (dB)": f"{m['psnr']:.2f}",
+                     "colourfulness": f"{m['colourfulness']:.1f}"})
+    return rows, m["colourfulness_true"], len(test)
+
+
+def main(argv=None):
+    from colorizer.report import markdown_table
+
+    rows, baselines, reg_rows, seeds = trained_rows()
+    shipped, truth, n_test = shipped_rows()
+    m = machine()
+    text = "\n".join([
+        f"Test split: the fixed seed-0 one ({n_test} of the 750 faces). Trained rows: mean ± sd "
+        f"over {seeds} training seeds; the colorizers' error is ab MSE per pixel, the "
+        "regressor's the MSE of the image's mean a\\*, b\\*, all in raw CIELAB units²; PSNR on "
+        f"8-bit sRGB; colourfulness of the truth {truth:.1f}. Shipped model scored "
+        f"{m['date']} on {m['cores']} cores ({m['cpu']}), torch {m['torch']}; "
+        f"`{command('benchmarks.headline', argv)}`", "",
+        markdown_table(rows + shipped + baselines + reg_rows, COLUMNS)])
+    print(text)
+    write_result("headline", {"machine": m, "rows": rows + shipped + baselines + reg_rows},
+                 text)
+
+
+if __name__ == "__main__":
+    main()
