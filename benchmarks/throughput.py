@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch
 from colorizer.devices import configure_backends, get_device, synchronize
 from colorizer.models import loss_fn
+from colorizer.train import Training
 
 from .common import command, machine, train_split, write_result
 
@@ -93,7 +94,7 @@ def measure(cfg, train_lab, n_batches, rounds, device):
 
     def run_pipeline():
         t0 = _clock(device)
-        train_one_epoch(model, optimizer, lab, pipe_cfg, gen)
+        train_one_epoch(Training(model, optimizer, gen), lab, pipe_cfg)
         return n_images / (_clock(device) - t0)
 
     run_bare(), run_pipeline()                      # warm-up: allocator, oneDNN kernels

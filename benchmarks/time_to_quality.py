@@ -19,7 +19,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from colorizer import ARCHS, Config
-from colorizer.pretrained import train_command
+from colorizer.shipping import train_command
 
 from .common import RESULTS
 

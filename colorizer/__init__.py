@@ -20,7 +20,7 @@ from .evaluation import evaluate, predict
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
 from .pretrained import pretrained
-from .train import Run, fit, train_one_epoch
+from .train import Run, Training, fit, train_one_epoch
 from .viz import (
                    plot_loss,
                    save_triples,
@@ -37,7 +37,7 @@ __all__ = [
     "rgb_to_lab", "split", "split_names", "random_resized_crop", "ab_mse", "mean_ab_mse",
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
-    "save_checkpoint", "train_one_epoch",
+    "save_checkpoint", "train_one_epoch", "Training",
     "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples",
     "side_by_side", "pretrained", "triples", "quantize", "report", "study",
 ]

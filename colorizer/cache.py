@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .config import IN_MEMORY_MB, ColorizerError
+from .console import LOUD
 from .data import (
     LabImages,
     _decode,
+    decode_files,
     list_images,
-    load_images,
     report_decoding,
     resolve_data_dir,
     rgb_to_lab,
@@ -44,13 +44,17 @@ _INDEX = "index.json"
 _DTYPE = np.float16
 
 
-def open_images(cfg, names=None, limit=None, progress=True, log=print):
+def open_images(cfg, names=None, limit=None, report=LOUD):
     """The images a Config asks for: from the on-disk cache (--cache on, or auto for a large
-    folder) or decoded into memory as float32. `names` / `limit` as for data.load_images."""
-    folder = resolve_data_dir(cfg.data)
-    if not use_cache(cfg.cache, len(names or list_images(folder)), cfg.image_size):
-        return load_images(folder, cfg.image_size, limit=limit, names=names)
-    images = cached_images(folder, cfg.image_size, cfg.cache_dir, progress=progress, log=log)
+    folder) or decoded into memory as float32. `names` / `limit` as for data.load_images.
+
+    The one entry point from a data folder to its images: the folder is resolved and listed once,
+    and the list goes to the loader that is used."""
+    folder = resolve_data_dir(cfg.data).resolve()
+    files = list_images(folder)
+    if not use_cache(cfg.cache, len(names or files), cfg.image_size):
+        return decode_files(folder, files, cfg.image_size, limit=limit, names=names)
+    images = _cached(folder, files, cfg.image_size, cfg.cache_dir, None, report)
     if names is not None:
         return images.subset(names)
     return images.subset(images.names[:limit]) if limit else images
@@ -74,19 +78,23 @@ def cache_root(path=None):
     return Path(path).expanduser().resolve()
 
 
-def cached_images(data_dir, size, root=None, workers=None, progress=True, log=print):
+def cached_images(data_dir, size, root=None, workers=None, report=LOUD):
     """LabImages of every readable image of `data_dir` at size x size, read from its cache
     entry, which is built (or rebuilt, when the folder's files changed) first."""
-    log = log or (lambda *a, **k: None)
     folder = resolve_data_dir(data_dir).resolve()
-    files = list_images(folder)
+    return _cached(folder, list_images(folder), size, root, workers, report)
+
+
+def _cached(folder, files, size, root, workers, report):
+    """cached_images of a resolved folder whose files are listed."""
     entry = _entry(cache_root(root), folder, size)
     stamp = fingerprint(files)
     index = _usable_index(entry, folder, size)
     if index is None or index["fingerprint"] != stamp:
         if index is not None:
-            log(f"the files of {folder} changed since they were cached: decoding them again")
-        index = _build(entry, folder, files, size, stamp, workers, progress, log)
+            report.say(f"the files of {folder} changed since they were cached: decoding them "
+                       "again")
+        index = _build(entry, folder, files, stamp, (size, workers), report)
     lab = DiskLab(entry / index["array"], np.asarray(index["rows"], dtype=np.int64), size)
     return LabImages(index["names"], lab, index["skipped"])
 
@@ -203,8 +211,10 @@ def _stale(entry, problem):
     return None
 
 
-def _build(entry, folder, files, size, stamp, workers, progress, log):
-    """Decode every file into the entry's array, in parallel; write and return its index."""
+def _build(entry, folder, files, stamp, how, report):
+    """Decode every file into the entry's array, in parallel (`how`: the side and the number of
+    decoding processes); write and return its index."""
+    size, workers = how
     names = list(files)
     shape = (len(names), 3, size, size)
     array = f"lab-{stamp[:16]}.npy"         # the same files give the same name and contents
@@ -217,9 +227,9 @@ def _build(entry, folder, files, size, stamp, workers, progress, log):
                              "(pass --cache-dir DIR or set COLORIZER_CACHE)") from None
     jobs = [(part, start, [(n, str(files[n])) for n in names[start:start + _CHUNK]], size)
             for start in range(0, len(names), _CHUNK)]
-    log(f"decoding {len(names)} files of {folder} into {entry}")
+    report.say(f"decoding {len(names)} files of {folder} into {entry}")
     try:
-        good, bad, resized = _decode_all(jobs, len(names), workers, progress)
+        good, bad, resized = _decode_all(jobs, len(names), workers, report)
         report_decoding(folder, len(names), good, bad, resized, size)
         os.replace(part, entry / array)
     finally:
@@ -233,11 +243,11 @@ def _build(entry, folder, files, size, stamp, workers, progress, log):
     return index
 
 
-def _decode_all(jobs, total, workers, progress):
+def _decode_all(jobs, total, workers, report):
     """Run the decoding jobs: sorted (row, name) of the readable images, the unreadable names and
     the resized ones."""
     good, bad, resized = [], [], []
-    with tqdm(total=total, desc="cache", unit="img", disable=not progress, leave=False) as bar:
+    with report.bar(total=total, desc="cache", unit="img") as bar:
         for rows, names_ok, names_bad, names_resized in _run(jobs, workers):
             good += zip(rows, names_ok)
             bad += names_bad

@@ -12,12 +12,14 @@ from tqdm import tqdm
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config
+from .console import LOUD, QUIET, Reporter
 from .data import ab_mean
 from .devices import get_device
 from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
-from .pretrained import CARD, FIGURE, WEIGHTS, export, shipped_weights
+from .pretrained import CARD, WEIGHTS, shipped_weights
 from .report import format_report
+from .shipping import FIGURE, export
 from .train import fit
 
 
@@ -72,56 +74,83 @@ def config_from_args(args):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m colorizer", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a model on the seeded split; write a run folder")
-    t.add_argument("--arch", type=int, choices=sorted(ARCHS),
-                   help="width preset: " + ", ".join(f"{k} = {v}" for k, v in ARCHS.items())
-                   + " (default: 2)")
-    t.add_argument("--preset", choices=sorted(PRESETS),
-                   help="start from named settings: study = " + ", ".join(
-                       f"{k} {v}" for k, v in PRESETS["study"].items()))
-    add_config_options(t)
-    t.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-    e = sub.add_parser("evaluate", help="test metrics of a checkpoint on its own test split")
-    e.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
-    e.add_argument("--data", help="image folder (default: the checkpoint's, $COLORIZER_DATA, ...)")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
-    _add_tta_option(e)
-    e.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
-
-    c = sub.add_parser("colorize", help="colorize images of any size, keeping their own L*; "
-                       "never replaces an input")
-    c.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
-    c.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
-                   help="image files, and folders searched through their subfolders")
-    c.add_argument("--out", required=True, help="folder for the colorized PNGs, which keep the "
-                   "inputs' folder structure (p.jpg -> p.png; p.jpg.png where names clash)")
-    c.add_argument("--overwrite", action="store_true",
-                   help="replace outputs already in --out (default: keep them)")
-    c.add_argument("--compare", action="store_true",
-                   help="write grayscale | colorized | original (when it has colour) side by side")
-    c.add_argument("--device", default="auto")
-    c.add_argument("--temperature", type=float, help="classify head: annealed-mean temperature")
-    _add_tta_option(c)
-    c.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    x = sub.add_parser("export", help="ship a run's colorizer: package weights, model card, figure")
-    x.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
-    x.add_argument("--data", help="image folder (default: the checkpoint's, then ./face_images)")
-
-    k = sub.add_parser("cache", help="decode a folder into its on-disk cache now (train --cache "
-                       "on does it when needed)")
-    k.add_argument("--data", help="image folder (default: $COLORIZER_DATA, then ./face_images)")
-    k.add_argument("--image-size", type=int, default=Config().image_size, metavar="PX",
-                   help="side in px (default: %(default)s)")
-    k.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
-    k.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
+    commands = p.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_colorize(commands)
+    _add_export(commands)
+    _add_cache(commands)
     return p
+
+
+def _add_train(commands):
+    train = commands.add_parser("train", help="train a model on the seeded split; write a run "
+                                "folder")
+    train.add_argument("--arch", type=int, choices=sorted(ARCHS),
+                       help="width preset: " + ", ".join(f"{k} = {v}" for k, v in ARCHS.items())
+                       + " (default: 2)")
+    train.add_argument("--preset", choices=sorted(PRESETS),
+                       help="start from named settings: study = " + ", ".join(
+                           f"{k} {v}" for k, v in PRESETS["study"].items()))
+    add_config_options(train)
+    train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_evaluate(commands):
+    evaluate = commands.add_parser("evaluate", help="test metrics of a checkpoint on its own test "
+                                   "split")
+    evaluate.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped "
+                          "model)")
+    evaluate.add_argument("--data", help="image folder (default: the checkpoint's, "
+                          "$COLORIZER_DATA, ...)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--temperature", type=float,
+                          help="classify head: annealed-mean temperature")
+    _add_tta_option(evaluate)
+    evaluate.add_argument("--json", action="store_true",
+                          help="one JSON object on stdout, nothing else")
+
+
+def _add_colorize(commands):
+    colorize = commands.add_parser("colorize", help="colorize images of any size, keeping their "
+                                   "own L*; never replaces an input")
+    colorize.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped "
+                          "model)")
+    colorize.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
+                          help="image files, and folders searched through their subfolders")
+    colorize.add_argument("--out", required=True, help="folder for the colorized PNGs, which "
+                          "keep the inputs' folder structure (p.jpg -> p.png; p.jpg.png where "
+                          "names clash)")
+    colorize.add_argument("--overwrite", action="store_true",
+                          help="replace outputs already in --out (default: keep them)")
+    colorize.add_argument("--compare", action="store_true", help="write grayscale | colorized | "
+                          "original (when it has colour) side by side")
+    colorize.add_argument("--device", default="auto")
+    colorize.add_argument("--temperature", type=float,
+                          help="classify head: annealed-mean temperature")
+    _add_tta_option(colorize)
+    colorize.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_export(commands):
+    export = commands.add_parser("export", help="ship a run's colorizer: package weights, model "
+                                 "card, figure")
+    export.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
+    export.add_argument("--data", help="image folder (default: the checkpoint's, then "
+                        "./face_images)")
+
+
+def _add_cache(commands):
+    cache = commands.add_parser("cache", help="decode a folder into its on-disk cache now "
+                                "(train --cache on does it when needed)")
+    cache.add_argument("--data", help="image folder (default: $COLORIZER_DATA, then "
+                       "./face_images)")
+    cache.add_argument("--image-size", type=int, default=Config().image_size, metavar="PX",
+                       help="side in px (default: %(default)s)")
+    cache.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
+    cache.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
 
 
 def _add_tta_option(parser):
@@ -167,8 +196,8 @@ def cmd_evaluate(args):
     model, ckpt = _load(args)
     cfg = Config.from_dict(ckpt["config"])
     cfg = replace(cfg, data=args.data or cfg.data)
-    test = open_images(cfg, names=ckpt["split"]["test"], progress=not args.json,
-                       log=None if args.json else print)
+    test = open_images(cfg, names=ckpt["split"]["test"],
+                       report=QUIET if args.json else LOUD)
     train_mean = ckpt.get("train_ab_mean")
     if train_mean is None:      # an older checkpoint: measure it on its training split
         train_mean = ab_mean(open_images(cfg, names=ckpt["split"]["train"]))
@@ -185,12 +214,10 @@ def cmd_evaluate(args):
 def cmd_colorize(args):
     from .colorize import colorize_paths
 
-    model, ckpt = _load(args)
-    size = Config.from_dict(ckpt["config"]).image_size
+    model, _ = _load(args)
     counts = {"written": 0, "kept": 0, "failed": 0}
-    for _, outcome in colorize_paths(model, args.inputs, args.out, size, args.tta,
-                                     args.overwrite, args.compare,
-                                     progress=False if args.no_progress else None):
+    for _, outcome in colorize_paths(model, args.inputs, args.out, args.tta, args.overwrite,
+                                     args.compare, progress=False if args.no_progress else None):
         if isinstance(outcome, ColorizerError):
             counts["failed"] += 1
             tqdm.write(f"colorizer: error: {outcome}", file=sys.stderr)
@@ -214,7 +241,7 @@ def cmd_cache(args):
     if args.image_size < 2:
         raise ColorizerError(f"--image-size takes a whole number >= 2; got {args.image_size}")
     images = cached_images(args.data, args.image_size, args.cache_dir, args.workers,
-                           progress=sys.stderr.isatty())
+                           Reporter(progress=sys.stderr.isatty()))
     lab = images.lab
     print(f"{len(images)} images of {args.image_size} px cached in {lab.path.parent} "
           f"({lab.path.stat().st_size / 2**30:.2f} GiB); {len(images.skipped)} unreadable "

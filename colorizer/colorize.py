@@ -19,6 +19,7 @@ from .config import ColorizerError
 from .data import candidate_files, lab_to_rgb, read_image, rgb_to_lab
 from .evaluation import predict
 from .files import atomic_write
+from .models import input_side
 
 BATCH = 16                  # images per forward pass
 
@@ -30,20 +31,21 @@ class Job:
     target: Path
 
 
-def colorize_rgb(model, rgb, size=128, tta="flip"):
+def colorize_rgb(model, rgb, tta="flip"):
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*."""
-    return colorize_batch(model, [rgb], size, tta)[0]
+    return colorize_batch(model, [rgb], tta)[0]
 
 
-def colorize_batch(model, images, size=128, tta="flip"):
+def colorize_batch(model, images, tta="flip"):
     """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*.
 
-    The model sees L* resized to size x size; only its a*b* is upsampled back, so edges and
-    detail come from the full-resolution L* (as in Zhang et al.'s inference).
+    The model sees L* resized to its own side (models.input_side); only its a*b* is upsampled
+    back, so edges and detail come from the full-resolution L* (as in Zhang et al.'s inference).
     """
     # torchvision only here: importing it costs every process ~160 MB, training included
     import torchvision.transforms.v2.functional as TF
 
+    size = input_side(model)
     Ls = [rgb_to_lab(rgb)[None, :1] for rgb in images]                       # (1, 1, H, W) each
     small = torch.cat([TF.resize(L, [size, size], antialias=True) for L in Ls])   # (B, 1, s, s)
     ab = predict(model, small, tta=tta)                         # (B, 2, s, s), or (B, 2)
@@ -166,8 +168,8 @@ def prepare_out_dir(out_dir):
     return out_dir
 
 
-def colorize_paths(model, inputs, out_dir, size=128, tta="flip", overwrite=False,
-                   compare=False, progress=None):
+def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=False,
+                   progress=None):
     """Colorize every input file into `out_dir` (see plan); yields (input, outcome) with outcome
     the output Path written, "kept" (the output was there already and `overwrite` is off) or a
     ColorizerError. `compare` writes grayscale | colorized | original strips instead."""
@@ -179,11 +181,11 @@ def colorize_paths(model, inputs, out_dir, size=128, tta="flip", overwrite=False
               disable=None if progress is None else not progress) as bar:
         for start in range(0, len(jobs), BATCH):
             batch = jobs[start:start + BATCH]
-            yield from _colorize_jobs(model, batch, size, tta, overwrite, compare)
+            yield from _colorize_jobs(model, batch, tta, overwrite, compare)
             bar.update(len(batch))
 
 
-def _colorize_jobs(model, jobs, size, tta, overwrite, compare):
+def _colorize_jobs(model, jobs, tta, overwrite, compare):
     """(source, outcome) for a batch of jobs, the readable images run in one forward pass."""
     todo, images = [], []
     for job in jobs:
@@ -198,7 +200,7 @@ def _colorize_jobs(model, jobs, size, tta, overwrite, compare):
         todo.append(job)
     if not todo:
         return
-    for job, rgb, colorized in zip(todo, images, colorize_batch(model, images, size, tta)):
+    for job, rgb, colorized in zip(todo, images, colorize_batch(model, images, tta)):
         picture = comparison_strip(rgb, colorized) if compare else colorized
         try:
             job.target.parent.mkdir(parents=True, exist_ok=True)

@@ -129,11 +129,7 @@ class LabImages:
 
     def subset(self, names):
         index = {n: i for i, n in enumerate(self.names)}
-        missing = [n for n in names if n not in index]
-        if missing:
-            raise ColorizerError(
-                f"{len(missing)} image(s) of the split are not in the data: "
-                f"{', '.join(missing[:5])}")
+        require(names, index, "the data")
         rows = torch.tensor([index[n] for n in names], dtype=torch.long)
         lab = self.lab.at_rows(rows) if hasattr(self.lab, "at_rows") else self.lab[rows]
         return LabImages(list(names), lab, self.skipped)
@@ -146,12 +142,15 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     Unreadable files are skipped with one warning; images of another size are fitted with one.
     """
     folder = resolve_data_dir(data_dir)
-    files = _select(folder, list_images(folder), names, limit)
+    return decode_files(folder, list_images(folder), size, limit, names)
+
+
+def decode_files(folder, files, size=128, limit=None, names=None):
+    """load_images of a folder already listed ({name: path}, as list_images gives)."""
+    files = _select(folder, files, names, limit)
     good, bad, resized = [], [], []
     lab = torch.empty(len(files), 3, size, size)
-    # _CHUNK images per rgb2lab call: it works in float64 with several temporaries, which for
-    # the whole set at once peaked at 1.2 GB above the 147 MB result; at 64 images a call they
-    # still left ~50 MB of heap behind that training's peak sat on.
+    # _CHUNK images per rgb2lab call: it works in float64 with several temporaries (docs/design.md)
     for chunk in _batched(_decode(files, size, bad, resized), _CHUNK):
         lab[len(good):len(good) + len(chunk)] = rgb_to_lab(np.stack([rgb for _, rgb in chunk]))
         good += [name for name, _ in chunk]
@@ -174,13 +173,17 @@ def report_decoding(folder, tried, good, bad, resized, size):
 def _select(folder, files, names, limit):
     """[(name, path)] a load asks for: exactly `names` (a saved split), else the first `limit`."""
     if names is not None:
-        missing = [n for n in names if n not in files]
-        if missing:
-            raise ColorizerError(
-                f"{len(missing)} image(s) of the split are missing from {folder}: "
-                f"{', '.join(missing[:5])}")
+        require(names, files, folder)
         return [(n, files[n]) for n in names]
     return list(files.items())[:limit]
+
+
+def require(names, available, where):
+    """One line naming the first few of `names` (a saved split's) that `available` lacks."""
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ColorizerError(f"{len(missing)} image(s) of the split are missing from {where}: "
+                             f"{', '.join(missing[:5])}")
 
 
 def _decode(files, size, bad, resized):

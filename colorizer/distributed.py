@@ -23,7 +23,7 @@ WAIT_FOR_MAIN = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
-class Processes:
+class ProcessContext:
     """This process's place among those torchrun started (one process: rank 0 of 1), the device
     its collectives run on, and a CPU (gloo) group for waiting on rank 0."""
     rank: int = 0
@@ -62,11 +62,11 @@ class Processes:
 
 
 def setup(device="auto"):
-    """(Processes, device): from torchrun's environment, joining its process group once; a plain
-    run is one process on get_device(device). CUDA: one device per process (LOCAL_RANK)."""
+    """(ProcessContext, device): from torchrun's environment, joining its process group once; a
+    plain run is one process on get_device(device). CUDA: one device per process (LOCAL_RANK)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return Processes(), get_device(device)
+        return ProcessContext(), get_device(device)
     device = get_device(device)
     if device.type == "cuda":
         device = torch.device("cuda", _local_gpu())
@@ -74,7 +74,7 @@ def setup(device="auto"):
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     waiting = dist.new_group(backend="gloo", timeout=WAIT_FOR_MAIN)
-    return Processes(dist.get_rank(), dist.get_world_size(), device, waiting), device
+    return ProcessContext(dist.get_rank(), dist.get_world_size(), device, waiting), device
 
 
 def _local_gpu():

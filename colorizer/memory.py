@@ -17,10 +17,9 @@ def _malloc_trim():
 def release_free_memory():
     """Return the free pages of the C heap to the system (glibc's malloc_trim; elsewhere a no-op).
 
-    A training step allocates and frees a few hundred MB of batch-sized tensors; glibc keeps
-    the freed blocks in its heaps, so after an epoch a run stayed ~250 MB above what it holds,
-    and its final evaluation and figures added to that. Called once per epoch: it costs
-    milliseconds and leaves the peak at that of a training step.
+    A training step allocates and frees batch-sized tensors; glibc keeps the freed blocks in its
+    heaps, so without this a run stays well above what it holds (docs/design.md). Called once
+    per epoch: it leaves the peak at that of a training step.
     """
     trim = _malloc_trim()
     return bool(trim(0)) if trim is not None else False

@@ -100,17 +100,11 @@ def ciede2000(L, pred_ab, true_ab):
     return torch.from_numpy(deltaE_ciede2000(true, pred, channel_axis=-1)).flatten(1).mean(1)
 
 
-def colorization_metrics(L, pred_ab, true_ab, chunk=25):
-    """All the per-pixel metrics of a colorizer's predictions, averaged over the images.
-
-    L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units, on the CPU. Computed `chunk`
-    images at a time: scikit-image's colour conversions keep several float64 copies.
-    """
-    return {k: summarize(v) for k, v in per_image_metrics(L, pred_ab, true_ab, chunk).items()}
-
-
 def per_image_metrics(L, pred_ab, true_ab, chunk=25):
-    """Every metric of colorization_metrics, one value per image, `chunk` images at a time."""
+    """Every per-pixel metric of a colorizer's predictions, one value per image, `chunk` images at
+    a time (scikit-image's colour conversions keep several float64 copies).
+
+    L (N, 1, H, W), pred_ab and true_ab (N, 2, H, W), raw units."""
     L, pred_ab, true_ab = (t.detach().cpu().float() for t in (L, pred_ab, true_ab))
     parts = [_metrics(L[i:i + chunk], pred_ab[i:i + chunk], true_ab[i:i + chunk])
              for i in range(0, len(L), chunk)]
@@ -132,13 +126,6 @@ def _metrics(L, pred_ab, true_ab):
     }
 
 
-def regression_metrics(pred_mean, true_ab, train_mean):
-    """A regressor's MSE of the mean a*, b* (raw units^2) and its R^2 against the training mean."""
-    mse = summarize(mean_ab_mse(pred_mean, true_ab))
-    const = summarize(mean_ab_mse(torch.as_tensor(train_mean).expand(len(true_ab), 2), true_ab))
-    return {"mean_ab_mse": mse, "r2": r2(mse, const)}
-
-
 def r2(mse, const_mse):
     """1 - the model's error over that of always predicting the training mean."""
     return 1 - mse / const_mse
@@ -152,9 +139,3 @@ def baseline_predictions(true_ab, train_mean):
     own_mean = true_ab.mean(dim=(2, 3), keepdim=True)
     return {"gray": torch.zeros_like(true_ab), "train_mean": train_mean.expand(N, 2, H, W),
             "oracle_image_mean": own_mean.expand(N, 2, H, W)}
-
-
-def baselines(L, true_ab, train_mean):
-    """The trivial colorizers scored by the same code as a model: {name: figures}."""
-    return {name: colorization_metrics(L, pred, true_ab)
-            for name, pred in baseline_predictions(true_ab, train_mean).items()}

@@ -56,9 +56,8 @@ def _activation(name):
 
 
 # At the 1x1 bottleneck the k=4, s=2, p=1 convolutions are matrix products over the kernel's
-# central 2x2 taps (the rest meet only padding). oneDNN runs them as padded 4x4 kernels: on the
-# CPU here, batch 64, forward + backward 27 ms (2x2 -> 1x1) and 22 ms (1x1 -> 2x2) against 4 ms
-# each as F.linear, about a sixth of a training step. Same parameters, same numbers.
+# central 2x2 taps (the rest meet only padding): computed as such, since oneDNN runs them as
+# padded 4x4 kernels several times slower (docs/design.md). Same parameters, same numbers.
 class Down(nn.Conv2d):
     """nn.Conv2d(c_in, c_out, 4, 2, 1); on a 2x2 input, computed as the product it is."""
 
@@ -138,11 +137,6 @@ class Regressor(nn.Module):
     def decode(self, out, size=None):
         return decode_ab(out, self.head)
 
-    @torch.no_grad()
-    def predict_ab(self, L):
-        """Raw mean a*, b* (B, 2)."""
-        return self.decode(self(L))
-
 
 class Colorizer(nn.Module):
     """L* (B, 1, H, W) -> a*b* in head space (B, 2, H, W): the encoder, then its mirror image.
@@ -206,14 +200,14 @@ class Colorizer(nn.Module):
         size = size or tuple(CLASSIFY_DOWNSAMPLE * s for s in ab.shape[-2:])
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
-    @torch.no_grad()
-    def predict_ab(self, L):
-        """Raw a*b* (B, 2, H, W)."""
-        return self.decode(self(L), L.shape[-2:])
+
+def input_side(model):
+    """The side in px a model's encoder takes down to 1x1: one halving per convolution."""
+    return 2 ** sum(isinstance(m, nn.Conv2d) for m in model.encoder)
 
 
 def build_model(cfg):
-    """The model a Config describes, its weights channels-last (10-15 % faster on the CPU here)."""
+    """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
     kw = {"temperature": cfg.temperature, "skips": cfg.skips} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)

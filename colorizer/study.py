@@ -51,7 +51,8 @@ PROFILES = {
     # A GPU: the study's settings at the study's epochs, a checkpoint every 10 (a killed run
     # loses at most 10 epochs; one a epoch would write some 59 GB over the profile's runs).
     "full": Profile("full", epochs=100, case_epochs=(100, 400), checkpoint_every=10),
-    # This project's 2-core CPU, about 30 minutes in all (docs/notebook.md: each run's budget, the time).
+    # This project's 2-core CPU, about 30 minutes in all (docs/notebook.md: each run's budget and
+    # the time).
     # Seven epochs of x10 passes for the regressor and the heads; Architecture 1, five times
     # costlier per epoch, at about the tanh run's training time (2 epochs); the cases at 1 and 4,
     # the study's 1 : 4 (no budget that fits tells more: at 2 and 8 neither case has left the

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from . import distributed, quantize
 from .augment import crop_draws, random_resized_crop
 from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config
+from .console import QUIET, Reporter
 from .data import LabImages, ab_mean, chunks, save_split, split_names
 from .devices import configure_backends, to_device
-from .distributed import Processes
+from .distributed import ProcessContext
 from .evaluation import evaluate
 from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
@@ -23,7 +23,7 @@ from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
 from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
 from .outputs import write_outputs
 
-ONE = Processes()       # a plain run: one process
+SINGLE_PROCESS = ProcessContext()      # a plain run: one process
 LOG_EVERY = 20          # batches between the progress bar's loss readings (each waits for a GPU)
 
 
@@ -51,39 +51,38 @@ def epoch_batches(n, cfg, generator, device, smallest=2):
     return list(zip(batches, on_device, to_device(draws, device).split(sizes)))
 
 
-def train_one_epoch(model, optimizer, lab, cfg, generator, progress=False, desc="train",
-                    schedule=None, ema=None, procs=ONE, net=None):
-    """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); mean loss.
+def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc="train"):
+    """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); the mean loss.
 
-    `schedule` (an LR scheduler) and `ema` (an AveragedModel) step after every batch. With
-    several processes (`procs`), each draws the same global batch and trains `net` (the DDP
-    wrapper of `model`) on its share. The host waits for the device once, for the epoch's loss
-    (and every LOG_EVERY batches for the progress bar's, when it is shown).
+    The schedule and the weight average step after every batch. With several processes
+    (`procs`), each draws the same global batch and trains on its share through DDP. The host
+    waits for the device once, for the epoch's loss (and every LOG_EVERY batches for the
+    progress bar's, when it is shown).
     """
-    net = model if net is None else net      # (not `net or model`: a module may define len)
-    net.train()
-    device = next(model.parameters()).device
+    t = training
+    t.net.train()
+    device = next(t.model.parameters()).device
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
-    batches = epoch_batches(len(lab), cfg, generator, device, smallest=2 * procs.world)
-    bar = tqdm(batches, desc=desc, disable=not progress, leave=False, unit="batch")
+    batches = epoch_batches(len(lab), cfg, t.generator, device, smallest=2 * procs.world)
+    bar = report.bar(batches, desc=desc, unit="batch")
     for step, (idx, idx_on_device, draws) in enumerate(bar):
         # the disk cache reads rows by CPU index; a tensor on the device is indexed there
         images = lab[idx] if isinstance(lab, DiskLab) else lab[idx_on_device]
-        x = random_resized_crop(images, generator, cfg.crop_scale, cfg.crop_ratio, cfg.flip,
+        x = random_resized_crop(images, t.generator, cfg.crop_scale, cfg.crop_ratio, cfg.flip,
                                 draws=draws)
-        x = procs.share(x)
+        x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(model, net(L), x[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        if ema is not None:
-            ema.update_parameters(model)
-        total += loss.detach().double() * len(x)       # summed on the device: no wait here
+        loss = loss_fn(t.model, t.net(L), x[:, 1:])
+        t.optimizer.zero_grad(set_to_none=True)
+        loss.backward()                                     # DDP averages the gradients here
+        t.optimizer.step()
+        if t.schedule is not None:
+            t.schedule.step()                               # the rate moves every batch
+        if t.ema is not None:
+            t.ema.update_parameters(t.model)
+        total += loss.detach().double() * len(x)           # summed on the device: no wait here
         count += len(x)
-        if progress and step % LOG_EVERY == 0:
+        if report.progress and step % LOG_EVERY == 0:
             bar.set_postfix(loss=f"{float(total) / count:.5f}")
     total, count = procs.total(total, count)
     return total / count
@@ -104,22 +103,28 @@ class Run:
 
 @dataclass
 class Training:
-    """What one run trains with: the model, its optimizer, schedule, weight average and RNG."""
+    """What one run trains with: the model, its optimizer, the augmentation RNG, and optionally
+    an LR schedule, a weight average, and `net`, what the forward pass runs (DDP around the
+    model; default: the model itself)."""
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    schedule: torch.optim.lr_scheduler.LRScheduler
-    ema: torch.nn.Module | None
     generator: torch.Generator
-    net: torch.nn.Module            # what the forward pass runs: the model, or DDP around it
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None
+    ema: torch.nn.Module | None = None
+    net: torch.nn.Module | None = None
+
+    def __post_init__(self):
+        if self.net is None:            # (not `net or model`: a module may define len)
+            self.net = self.model
 
     @property
-    def evaluated(self):
+    def eval_model(self):
         """The weights a run is judged and saved by: the moving average when there is one."""
         return self.ema.module if self.ema is not None else self.model
 
     def state(self):
         """The checkpoint entries that let a run continue exactly."""
-        state = {"model": self.evaluated.state_dict(), "optimizer": self.optimizer.state_dict(),
+        state = {"model": self.eval_model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "schedule": self.schedule.state_dict(), "rng": self.generator.get_state()}
         if self.ema is not None:
             state |= {"train_model": self.model.state_dict(), "ema": self.ema.state_dict()}
@@ -131,53 +136,62 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
 
     `data` (LabImages) skips reading the folder again; `resume` continues from
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
-    RNG state saved there. Returns a Run.
+    RNG state saved there. `progress` shows bars, `log` takes the messages. Returns a Run.
     """
     procs, device = distributed.setup(cfg.device)
     configure_backends(device)
-    log = log if log and procs.main else (lambda *a, **k: None)
+    report = Reporter(log if procs.main else None, progress)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
     out_dir = out_dir if procs.main else None           # rank 0 alone writes
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
-    train, test = procs.main_first(lambda: _split(cfg, data, ckpt, progress, log))
+    train, test = procs.main_first(lambda: _split(cfg, data, ckpt, report))
     distributed.check_enough(procs, len(train), cfg.batch_size)
-    t = _start(cfg, train, device, procs)
-    history = {"train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
-    if ckpt:
-        history = _restore_training(ckpt, t)
-    about = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
-             "split": {"seed": cfg.split_seed, "train": train.names, "test": test.names}}
+    t = _new_training(cfg, train, device, procs)
+    history = _restore_training(ckpt, t) if ckpt else {
+        "train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
+    run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
+                "split": {"seed": cfg.split_seed, "train": train.names, "test": test.names}}
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_split(out_dir / "split.json", train.names, test.names, cfg.split_seed)
-        if train.skipped:
-            (out_dir / "skipped.txt").write_text("".join(f"{n}\n" for n in train.skipped))
+        _start_run_folder(out_dir, train, test, cfg)
+    report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
+               f"{cfg.augment_factor} augmented, {len(test)} test images")
+    _train_epochs(t, (train.lab.to(device), test.lab.to(device)), cfg, history,
+                  (procs, report, out_dir, run_info))
+    if not procs.main:                  # rank 0 alone evaluates and writes
+        return Run(cfg, t.eval_model, history, {}, train, test, None)
+    metrics = _final_metrics(t.eval_model, test, cfg, history, run_info["train_ab_mean"])
+    if out_dir is not None:
+        write_outputs(out_dir, t.eval_model, test, history, metrics)
+    return Run(cfg, t.eval_model, history, metrics, train, test, out_dir)
 
-    log(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
-        f"{cfg.augment_factor} augmented, {len(test)} test images")
-    train_lab, test_lab = train.lab.to(device), test.lab.to(device)
+
+def _train_epochs(t, labs, cfg, history, where):
+    """The epochs still to run: train, score on the test images, log, checkpoint when due.
+
+    `labs`: (train, test) images on the device; `where`: (processes, reporter, the run folder
+    or None, the checkpoint's facts about the run)."""
+    (train_lab, test_lab), (procs, report, out_dir, run_info) = labs, where
     for epoch in range(len(history["train_loss"]), cfg.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(t.model, t.optimizer, train_lab, cfg, t.generator, progress,
-                               f"epoch {epoch + 1}/{cfg.epochs}", t.schedule, t.ema, procs,
-                               t.net)
-        release_free_memory()
-        _record(history, loss, time.perf_counter() - t0, evaluate(t.evaluated, test_lab), cfg,
-                log)
+        loss = train_one_epoch(t, train_lab, cfg, procs, report, f"epoch {epoch + 1}/{cfg.epochs}")
+        release_free_memory()                   # the epoch's freed heap back to the system
+        _record(history, loss, time.perf_counter() - t0, evaluate(t.eval_model, test_lab), cfg,
+                report)
         if out_dir is not None and ((epoch + 1) % cfg.checkpoint_every == 0
                                     or epoch + 1 == cfg.epochs):
             save_checkpoint(out_dir / CHECKPOINT,
-                            {**about, **t.state(), "epoch": epoch + 1, "history": history})
+                            {**run_info, **t.state(), "epoch": epoch + 1, "history": history})
 
-    if not procs.main:                  # rank 0 alone evaluates and writes
-        return Run(cfg, t.evaluated, history, {}, train, test, None)
-    metrics = _final_metrics(t.evaluated, test, cfg, history, about["train_ab_mean"])
-    if out_dir is not None:
-        write_outputs(out_dir, t.evaluated, test, history, metrics)
-    return Run(cfg, t.evaluated, history, metrics, train, test, out_dir)
+
+def _start_run_folder(out_dir, train, test, cfg):
+    """The run folder with the split it trains on and the files it could not read."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_split(out_dir / "split.json", train.names, test.names, cfg.split_seed)
+    if train.skipped:
+        (out_dir / "skipped.txt").write_text("".join(f"{n}\n" for n in train.skipped))
 
 
 def _final_metrics(model, test, cfg, history, train_mean):
@@ -200,12 +214,11 @@ def _resume_from(out_dir, cfg):
     return ckpt
 
 
-def _split(cfg, data, ckpt, progress=False, log=print):
+def _split(cfg, data, ckpt, report=QUIET):
     """(train, test) LabImages: the checkpoint's split when resuming, else the seeded one."""
     if data is None:
         names = ckpt["split"]["train"] + ckpt["split"]["test"] if ckpt else None
-        data = open_images(cfg, names=names, limit=None if ckpt else cfg.limit,
-                           progress=progress, log=log)
+        data = open_images(cfg, names=names, limit=None if ckpt else cfg.limit, report=report)
     if ckpt:
         train_names, test_names = ckpt["split"]["train"], ckpt["split"]["test"]
     else:
@@ -213,7 +226,7 @@ def _split(cfg, data, ckpt, progress=False, log=print):
     return data.subset(train_names), data.subset(test_names)
 
 
-def _start(cfg, train, device, procs=ONE):
+def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
     """A seeded model, its optimizer, LR schedule and weight average, and the augmentation RNG."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
@@ -231,8 +244,8 @@ def _start(cfg, train, device, procs=ONE):
             model.class_weights.copy_(quantize.rebalance_weights(prior))
     steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
                                          smallest=2 * procs.world)
-    return Training(model, optimizer, build_schedule(cfg, optimizer, steps),
-                    build_ema(cfg, model), generator, distributed.wrap(model, procs, device))
+    return Training(model, optimizer, generator, schedule=build_schedule(cfg, optimizer, steps),
+                    ema=build_ema(cfg, model), net=distributed.wrap(model, procs, device))
 
 
 def _restore_training(ckpt, t):
@@ -247,7 +260,7 @@ def _restore_training(ckpt, t):
     return ckpt["history"]
 
 
-def _record(history, train_loss, seconds, metrics, cfg, log):
+def _record(history, train_loss, seconds, metrics, cfg, report):
     """Append one epoch's figures to `history` and log them on one line."""
     key = HEADLINE[cfg.model]
     history["train_loss"].append(train_loss)
@@ -255,5 +268,5 @@ def _record(history, train_loss, seconds, metrics, cfg, log):
     history["test_error"].append(metrics[key])
     history["seconds"].append(seconds)
     epoch = len(history["train_loss"])
-    log(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  test loss "
-        f"{metrics['loss']:.6f}  test {key} {metrics[key]:.2f} units^2  ({seconds:.1f} s)")
+    report.say(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  test loss "
+               f"{metrics['loss']:.6f}  test {key} {metrics[key]:.2f} units^2  ({seconds:.1f} s)")

@@ -12,6 +12,7 @@ from colorizer import Config, cache, fit, load_images
 from colorizer.cache import DiskLab, cached_images, fingerprint, open_images, use_cache
 from colorizer.cli import main
 from colorizer.config import ColorizerError
+from colorizer.console import QUIET, Reporter
 from colorizer.data import list_images
 from colorizer.models import build_model
 
@@ -23,7 +24,7 @@ HALF = 0.07     # float16 rounding of L*a*b* values up to 128: below 128 * 2^-11
 
 def test_the_cache_holds_the_images_in_float16(tiny_folder):
     memory = load_images(tiny_folder, 16)
-    disk = cached_images(tiny_folder, 16, progress=False)
+    disk = cached_images(tiny_folder, 16, report=QUIET)
     assert isinstance(disk.lab, DiskLab) and disk.names == memory.names
     rows = disk.lab[:]
     assert rows.dtype == torch.float32 and rows.shape == memory.lab.shape
@@ -35,25 +36,25 @@ def test_the_cache_holds_the_images_in_float16(tiny_folder):
 
 def test_nothing_is_written_in_the_data_folder(tiny_folder, cache_in_tmp):
     before = sorted(p.name for p in tiny_folder.rglob("*"))
-    cached_images(tiny_folder, 16, progress=False)
+    cached_images(tiny_folder, 16, report=QUIET)
     assert sorted(p.name for p in tiny_folder.rglob("*")) == before
     assert list(cache_in_tmp.glob("tiny-16px-*/lab-*.npy"))
 
 
 def test_a_second_run_reuses_the_cache(tiny_folder):
     said = []
-    cached_images(tiny_folder, 16, progress=False, log=said.append)
+    cached_images(tiny_folder, 16, report=Reporter(said.append, progress=False))
     assert len(said) == 1 and said[0].startswith("decoding 12 files")
-    lab = cached_images(tiny_folder, 16, progress=False, log=said.append).lab
+    lab = cached_images(tiny_folder, 16, report=Reporter(said.append, progress=False)).lab
     assert len(said) == 1                                    # nothing decoded again
     assert lab.path.stat().st_size > 12 * 3 * 16 * 16 * 2
 
 
 def test_a_changed_folder_is_decoded_again(tiny_folder):
-    first = cached_images(tiny_folder, 16, progress=False).lab[:]
+    first = cached_images(tiny_folder, 16, report=QUIET).lab[:]
     make_folder(tiny_folder, n=14, seed=1)      # two files added, twelve replaced
     said = []
-    second = cached_images(tiny_folder, 16, progress=False, log=said.append)
+    second = cached_images(tiny_folder, 16, report=Reporter(said.append, progress=False))
     assert "changed" in said[0] and len(second) == 14
     assert not torch.equal(second.lab[:12], first)
     assert torch.allclose(second.lab[:], load_images(tiny_folder, 16).lab, atol=HALF)
@@ -68,15 +69,15 @@ def test_fingerprint_follows_every_file(tiny_folder):
 
 def test_parallel_decoding_writes_what_one_process_writes(tmp_path):
     folder = make_folder(tmp_path / "many", n=300, size=16)
-    one = cached_images(folder, 16, tmp_path / "c1", workers=1, progress=False)
-    two = cached_images(folder, 16, tmp_path / "c2", workers=2, progress=False)
+    one = cached_images(folder, 16, tmp_path / "c1", workers=1, report=QUIET)
+    two = cached_images(folder, 16, tmp_path / "c2", workers=2, report=QUIET)
     assert one.names == two.names and torch.equal(one.lab[:], two.lab[:])
 
 
 def test_unreadable_files_are_skipped_counted_and_listed(tiny_folder, tmp_path):
     (tiny_folder / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable file\(s\).*broken.jpg"):
-        images = cached_images(tiny_folder, 16, progress=False)
+        images = cached_images(tiny_folder, 16, report=QUIET)
     assert len(images) == 12 and images.skipped == ["broken.jpg"]
     cfg = tiny_config(data=str(tiny_folder), cache="on", epochs=1)
     run = fit(cfg, tmp_path / "run", progress=False, log=None)
@@ -85,7 +86,7 @@ def test_unreadable_files_are_skipped_counted_and_listed(tiny_folder, tmp_path):
 
 def test_the_cache_may_not_live_in_the_data_folder(tiny_folder):
     with pytest.raises(ColorizerError, match="inside the data folder"):
-        cached_images(tiny_folder, 16, tiny_folder / "cache", progress=False)
+        cached_images(tiny_folder, 16, tiny_folder / "cache", report=QUIET)
     assert not (tiny_folder / "cache").exists()
 
 
@@ -104,32 +105,32 @@ def _index_of(images):
 
 
 def test_a_cache_built_for_another_folder_is_rebuilt(tiny_folder, tmp_path):
-    images = cached_images(tiny_folder, 16, progress=False)
+    images = cached_images(tiny_folder, 16, report=QUIET)
     index = json.loads(_index_of(images).read_text())
     index["folder"] = str(tmp_path / "elsewhere")
     _index_of(images).write_text(json.dumps(index))
     with pytest.warns(UserWarning, match="does not match its index.*elsewhere.*rebuilding"):
-        again = cached_images(tiny_folder, 16, progress=False)
+        again = cached_images(tiny_folder, 16, report=QUIET)
     assert torch.equal(again.lab[:], images.lab[:])
 
 
 def test_a_cut_short_array_is_rebuilt_not_read(tiny_folder):
-    images = cached_images(tiny_folder, 16, progress=False)
+    images = cached_images(tiny_folder, 16, report=QUIET)
     whole = images.lab[:]
     path = images.lab.path
     path.write_bytes(path.read_bytes()[:1000])          # a full disk, a killed copy
     with pytest.warns(UserWarning, match="cut short.*rebuilding") as said:
-        again = cached_images(tiny_folder, 16, progress=False)
+        again = cached_images(tiny_folder, 16, report=QUIET)
     assert len(said) == 1
     assert torch.equal(again.lab[:], whole)
 
 
 @pytest.mark.parametrize("damage", ["{not json", "[]", '{"version": 2}'])
 def test_a_damaged_index_is_rebuilt(tiny_folder, damage):
-    images = cached_images(tiny_folder, 16, progress=False)
+    images = cached_images(tiny_folder, 16, report=QUIET)
     _index_of(images).write_text(damage)
     with pytest.warns(UserWarning, match="rebuilding"):
-        again = cached_images(tiny_folder, 16, progress=False)
+        again = cached_images(tiny_folder, 16, report=QUIET)
     assert torch.equal(again.lab[:], images.lab[:])
 
 
@@ -142,14 +143,14 @@ def test_a_neighbour_building_the_same_cache_meanwhile(tiny_folder, monkeypatch)
         real(*args)
         if not neighbour:
             monkeypatch.setattr(cache, "report_decoding", real)
-            neighbour.append(cached_images(tiny_folder, 16, progress=False, log=None))
+            neighbour.append(cached_images(tiny_folder, 16, report=QUIET))
 
     monkeypatch.setattr(cache, "report_decoding", report_then_let_the_neighbour_build)
-    first = cached_images(tiny_folder, 16, progress=False, log=None)
+    first = cached_images(tiny_folder, 16, report=QUIET)
     assert neighbour and torch.equal(first.lab[:], neighbour[0].lab[:])
     entry = first.lab.path.parent
     assert sorted(p.name for p in entry.iterdir()) == ["index.json", first.lab.path.name]
-    assert torch.allclose(cached_images(tiny_folder, 16, progress=False).lab[:],
+    assert torch.allclose(cached_images(tiny_folder, 16, report=QUIET).lab[:],
                           load_images(tiny_folder, 16).lab, atol=HALF)
 
 

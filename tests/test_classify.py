@@ -17,7 +17,7 @@ from colorizer import (
 )
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.models import loss_fn
-from colorizer.train import train_one_epoch
+from colorizer.train import Training, train_one_epoch
 
 from .conftest import tiny_config
 
@@ -83,7 +83,7 @@ def test_classify_shapes_and_decoding():
     L = torch.rand(2, 1, 128, 128) * 100
     out = model(L)
     assert out.shape == (2, len(quantize.bin_centres()), 32, 32)
-    ab = model.predict_ab(L)
+    ab = predict(model, L)
     assert ab.shape == (2, 2, 128, 128) and torch.isfinite(ab).all()
 
 
@@ -110,7 +110,7 @@ def test_classify_loss_is_finite_and_falls_when_overfitting(tiny_folder):
     model.class_weights.copy_(quantize.rebalance_weights(quantize.smoothed_prior(data.ab)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(0)
-    losses = [train_one_epoch(model, opt, data.lab[:4], cfg, g) for _ in range(15)]
+    losses = [train_one_epoch(Training(model, opt, g), data.lab[:4], cfg) for _ in range(15)]
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.5 * losses[0]
 

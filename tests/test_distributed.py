@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 
 from colorizer import ColorizerError, Config, build_model, distributed, evaluate, load_model
 from colorizer.cache import open_images
-from colorizer.distributed import Processes, wrap
+from colorizer.distributed import ProcessContext, wrap
 from colorizer.models import loss_fn
 
 from .test_cli import ROOT
@@ -55,8 +55,8 @@ def _first_step_gradients(rank, world, init, batch, out):
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.manual_seed(0)
     model = build_model(Config(widths=(4, 8, 8)))
-    net = wrap(model, Processes(rank, world), torch.device("cpu"))
-    x = Processes(rank, world).share(batch)
+    net = wrap(model, ProcessContext(rank, world), torch.device("cpu"))
+    x = ProcessContext(rank, world).share(batch)
     loss_fn(model, net(x[:, :1]), x[:, 1:]).backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in model.named_parameters()}, out)
@@ -76,7 +76,7 @@ def test_averaged_gradients_equal_one_process_on_the_same_global_batch(tmp_path)
     torch.manual_seed(0)
     model = build_model(Config(widths=(4, 8, 8)))
     losses = [loss_fn(model, model(s[:, :1]), s[:, 1:])
-              for s in (Processes(r, 2).share(batch) for r in range(2))]
+              for s in (ProcessContext(r, 2).share(batch) for r in range(2))]
     (sum(losses) / 2).backward()
     for name, p in model.named_parameters():
         assert torch.allclose(ddp[name], p.grad, rtol=1e-4, atol=1e-6), name
@@ -94,14 +94,14 @@ def test_the_sums_are_reduced_on_the_process_device(monkeypatch):
         raise _Reduced
 
     monkeypatch.setattr(dist, "all_reduce", fake_all_reduce)
-    procs = Processes(0, 2, torch.device("meta"))        # stands for a GPU: nccl has no CPU side
+    procs = ProcessContext(0, 2, torch.device("meta"))    # a GPU: nccl has no CPU side
     with pytest.raises(_Reduced):
         procs.total(torch.tensor(3.0), 4)
     assert seen == [torch.device("meta")]
 
 
 def test_one_process_sums_tensors_and_numbers():
-    assert Processes().total(torch.tensor(1.5, dtype=torch.float64), 3) == (1.5, 3.0)
+    assert ProcessContext().total(torch.tensor(1.5, dtype=torch.float64), 3) == (1.5, 3.0)
 
 
 def test_more_processes_than_gpus_is_one_line(monkeypatch):

@@ -8,14 +8,21 @@ from colorizer.metrics import (
     PSNR_CAP,
     ab_mse,
     auc,
-    baselines,
+    baseline_predictions,
     ciede2000,
-    colorization_metrics,
     colourfulness,
+    mean_ab_mse,
+    per_image_metrics,
     psnr,
-    regression_metrics,
+    r2,
     ssim,
+    summarize,
 )
+
+
+def averaged(L, pred, true):
+    """The split's figures as evaluate makes them: per image, then the mean."""
+    return {k: summarize(v) for k, v in per_image_metrics(L, pred, true).items()}
 
 
 @pytest.fixture
@@ -28,7 +35,7 @@ def lab():
 
 def test_identical_images_score_perfectly(lab):
     L, ab = lab
-    m = colorization_metrics(L, ab, ab)
+    m = averaged(L, ab, ab)
     assert m["ab_mse"] == 0 and m["ciede2000"] == pytest.approx(0, abs=1e-9)
     assert m["psnr"] == PSNR_CAP and m["ssim"] == pytest.approx(1.0)
     assert m["auc"] == pytest.approx(100.0)
@@ -66,18 +73,19 @@ def test_colourfulness_by_hand():
 def test_regression_r2(lab):
     _, ab = lab
     true_mean = ab.mean(dim=(2, 3))
-    train_mean = [1.0, -2.0]
-    assert regression_metrics(true_mean, ab, train_mean) == {"mean_ab_mse": 0.0, "r2": 1.0}
-    half_way = (true_mean + torch.tensor(train_mean)) / 2       # a quarter of the squared error
-    m = regression_metrics(half_way, ab, train_mean)
-    const = float(((true_mean - torch.tensor(train_mean)) ** 2).mean())
-    assert m["mean_ab_mse"] == pytest.approx(const / 4, rel=1e-5)
-    assert m["r2"] == pytest.approx(0.75, rel=1e-5)
+    train_mean = torch.tensor([1.0, -2.0])
+    const = summarize(mean_ab_mse(train_mean.expand(3, 2), ab))
+    assert summarize(mean_ab_mse(true_mean, ab)) == 0.0
+    half_way = (true_mean + train_mean) / 2       # a quarter of the squared error
+    mse = summarize(mean_ab_mse(half_way, ab))
+    assert mse == pytest.approx(const / 4, rel=1e-5)
+    assert r2(mse, const) == pytest.approx(0.75, rel=1e-5) and r2(0.0, const) == 1.0
 
 
 def test_baselines_on_a_tiny_fixture(lab):
     L, ab = lab
-    b = baselines(L, ab, ab.mean(dim=(0, 2, 3)).tolist())
+    b = {name: averaged(L, pred, ab)
+         for name, pred in baseline_predictions(ab, ab.mean(dim=(0, 2, 3)).tolist()).items()}
     assert set(b) == {"gray", "train_mean", "oracle_image_mean"}
     assert b["gray"]["ab_mse"] == pytest.approx(float(ab.square().mean()), rel=1e-5)
     assert b["gray"]["colourfulness"] == pytest.approx(0, abs=0.5)

@@ -6,9 +6,10 @@ import torch
 from PIL import Image
 
 from colorizer import Config, build_model, load_images, pretrained
-from colorizer.checkpoint import compact, expand, load_checkpoint
+from colorizer.checkpoint import load_checkpoint
 from colorizer.evaluation import evaluate
-from colorizer.pretrained import CARD, WEIGHTS, train_command
+from colorizer.pretrained import CARD, WEIGHTS
+from colorizer.shipping import compact, expand, train_command
 
 from .conftest import smooth_face
 from .test_cli import cli

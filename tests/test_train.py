@@ -20,10 +20,10 @@ from colorizer import (
 from colorizer import train as train_module
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.devices import configure_backends
-from colorizer.distributed import Processes
+from colorizer.distributed import ProcessContext
 from colorizer.models import build_model
 from colorizer.optim import build_ema, build_optimizer, build_schedule
-from colorizer.train import batch_indices
+from colorizer.train import Training, batch_indices
 
 from .conftest import make_folder, tiny_config
 
@@ -52,7 +52,7 @@ def test_loss_falls_when_overfitting_a_few_tiny_images(tiny_data, kind, head):
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(0)
     lab = tiny_data.lab[:4]
-    losses = [train_one_epoch(model, opt, lab, cfg, g) for _ in range(15)]
+    losses = [train_one_epoch(Training(model, opt, g), lab, cfg) for _ in range(15)]
     assert losses[-1] < 0.3 * losses[0]
 
 
@@ -175,19 +175,20 @@ class DeviceTraffic(TorchDispatchMode):
 def test_training_steps_never_wait_for_the_device(monkeypatch, head, ema):
     """On the meta device, standing in for a GPU (reading a value there fails): an epoch copies
     its draws over once, whatever its length, and reads no value (the loss is summed there)."""
-    monkeypatch.setattr(Processes, "total", lambda self, *values: (0.0, 1))
+    monkeypatch.setattr(ProcessContext, "total", lambda self, *values: (0.0, 1))
     traffic = {}
     for repeats in (2, 6):
         cfg = tiny_config(batch_size=4, augment_factor=repeats, head=head, ema=ema)
         model = build_model(cfg).to("meta")
         optimizer = build_optimizer(cfg, model)
         lab = torch.zeros(12, 3, 16, 16, device="meta")
-        train_one_epoch(model, optimizer, lab, cfg, torch.Generator().manual_seed(0),
-                        schedule=build_schedule(cfg, optimizer, 100), ema=build_ema(cfg, model))
+        train_one_epoch(Training(model, optimizer, torch.Generator().manual_seed(0),
+                                 build_schedule(cfg, optimizer, 100), build_ema(cfg, model)),
+                        lab, cfg)
         with DeviceTraffic() as seen:           # (the first epoch copied any constant tables)
-            train_one_epoch(model, optimizer, lab, cfg, torch.Generator().manual_seed(0),
-                            schedule=build_schedule(cfg, optimizer, 100),
-                            ema=build_ema(cfg, model))
+            train_one_epoch(Training(model, optimizer, torch.Generator().manual_seed(0),
+                                     build_schedule(cfg, optimizer, 100), build_ema(cfg, model)),
+                            lab, cfg)
         traffic[repeats] = (seen.reads, seen.copies)
     assert traffic[2] == traffic[6] == (0, 2)     # 6 and 18 steps: the indices and the draws
 
