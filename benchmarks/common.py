@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from colorizer import load_images, split
+from colorizer.devices import cpu_name
 from colorizer.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -16,7 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def machine():
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "cuda": torch.cuda.is_available(), "python": platform.python_version()}
 

@@ -18,18 +18,22 @@ def save_checkpoint(path, ckpt):
 
 
 def load_checkpoint(path, map_location="cpu"):
-    """The checkpoint dict at `path` (weights_only: plain tensors and Python values)."""
+    """The checkpoint dict at `path`: a training checkpoint (torch.load with weights_only: plain
+    tensors and Python values), or the shipped .safetensors weights (see shipping)."""
+    from .shipping import expand, read_shipped  # (shipping reads checkpoints: imported here)
+
     path = Path(path)
     if not path.is_file():
         raise ColorizerError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":           # shipped weights: no unpickling at all
+        ckpt = read_shipped(path)
+        return {**ckpt, "model": expand(ckpt["model"])}
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:          # torch raises many kinds here: pickle, zip, runtime errors
         raise ColorizerError(f"not a readable checkpoint: {path} ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
         raise ColorizerError(f"not a colorizer checkpoint: {path}")
-    from .shipping import expand  # (shipping reads checkpoints: imported here, not above)
-
     return {**ckpt, "model": expand(ckpt["model"])}
 
 

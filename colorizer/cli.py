@@ -7,6 +7,7 @@ import typing
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from .cache import cached_images, open_images
@@ -14,6 +15,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config
 from .console import LOUD, QUIET, Reporter
 from .data import ab_mean
+from .deploy import OPSET
 from .devices import get_device
 from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
@@ -79,6 +81,8 @@ def build_parser():
     _add_evaluate(commands)
     _add_colorize(commands)
     _add_export(commands)
+    _add_onnx(commands)
+    _add_demo(commands)
     _add_cache(commands)
     return p
 
@@ -116,8 +120,10 @@ def _add_evaluate(commands):
 def _add_colorize(commands):
     colorize = commands.add_parser("colorize", help="colorize images of any size, keeping their "
                                    "own L*; never replaces an input")
-    colorize.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped "
-                          "model)")
+    which = colorize.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
+    which.add_argument("--onnx", metavar="FILE", help="an exported model (python -m colorizer "
+                       "onnx), run by onnxruntime on the CPU")
     colorize.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
                           help="image files, and folders searched through their subfolders")
     colorize.add_argument("--out", required=True, help="folder for the colorized PNGs, which "
@@ -140,6 +146,23 @@ def _add_export(commands):
     export.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
     export.add_argument("--data", help="image folder (default: the checkpoint's, then "
                         "./face_images)")
+
+
+def _add_onnx(commands):
+    onnx = commands.add_parser("onnx", help="export a colorizer to ONNX (raw L* in, raw a*b* out, "
+                               "dynamic batch)")
+    onnx.add_argument("out", metavar="OUT.onnx")
+    onnx.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
+
+
+def _add_demo(commands):
+    demo = commands.add_parser("demo", help="a web demo on 127.0.0.1 (Gradio: pip install -e "
+                               "\".[demo]\")")
+    demo.add_argument("--port", type=int, default=7860, help="(default: %(default)s)")
+    demo.add_argument("--share", action="store_true",
+                      help="also open a public Gradio link (default: off)")
+    demo.add_argument("--checkpoint", default="", help="a run's checkpoint.pt (default: the "
+                      "shipped model; the page can change it)")
 
 
 def _add_cache(commands):
@@ -213,8 +236,11 @@ def cmd_evaluate(args):
 
 def cmd_colorize(args):
     from .colorize import colorize_paths
+    from .deploy import OnnxColorizer
 
-    model, _ = _load(args)
+    if args.onnx and args.temperature is not None:
+        raise ColorizerError("--temperature is fixed in an exported model: export it again")
+    model = OnnxColorizer(args.onnx) if args.onnx else _load(args)[0]
     counts = {"written": 0, "kept": 0, "failed": 0}
     for _, outcome in colorize_paths(model, args.inputs, args.out, args.tta, args.overwrite,
                                      args.compare, progress=False if args.no_progress else None):
@@ -237,6 +263,30 @@ def cmd_export(args):
     return 0
 
 
+def cmd_onnx(args):
+    from .deploy import export_onnx
+
+    model, ckpt = load_model(args.checkpoint or shipped_weights(), torch.device("cpu"))
+    try:
+        export_onnx(model, args.out, ckpt["config"])
+    except ImportError:
+        raise ColorizerError("the ONNX export needs onnx: pip install -e \".[onnx]\"") from None
+    except OSError as e:
+        raise ColorizerError(f"cannot write {args.out}: {e.strerror or e}") from None
+    print(f"exported {args.checkpoint or WEIGHTS} to {args.out} "
+          f"({Path(args.out).stat().st_size / 2**20:.2f} MiB, opset {OPSET}, dynamic batch)")
+    return 0
+
+
+def cmd_demo(args):
+    from .demo import gradio, serve
+
+    gradio()                            # one line on how to install it, before anything else
+    print(f"colorizer demo on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
+    serve(args.port, args.share, args.checkpoint)
+    return 0
+
+
 def cmd_cache(args):
     if args.image_size < 2:
         raise ColorizerError(f"--image-size takes a whole number >= 2; got {args.image_size}")
@@ -253,7 +303,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_colorize,
-                "export": cmd_export, "cache": cmd_cache}[args.command](args)
+                "export": cmd_export, "onnx": cmd_onnx, "demo": cmd_demo,
+                "cache": cmd_cache}[args.command](args)
     except ColorizerError as e:
         print(f"colorizer: error: {e}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from .config import ColorizerError
 from .data import candidate_files, lab_to_rgb, read_image, rgb_to_lab
+from .deploy import OnnxColorizer
 from .evaluation import predict
 from .files import atomic_write
 from .models import input_side
@@ -32,7 +33,8 @@ class Job:
 
 
 def colorize_rgb(model, rgb, tta="flip"):
-    """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*."""
+    """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
+    torch model or a deploy.OnnxColorizer, here and below."""
     return colorize_batch(model, [rgb], tta)[0]
 
 
@@ -45,10 +47,11 @@ def colorize_batch(model, images, tta="flip"):
     # torchvision only here: importing it costs every process ~160 MB, training included
     import torchvision.transforms.v2.functional as TF
 
-    size = input_side(model)
+    size = model.side if isinstance(model, OnnxColorizer) else input_side(model)
     Ls = [rgb_to_lab(rgb)[None, :1] for rgb in images]                       # (1, 1, H, W) each
     small = torch.cat([TF.resize(L, [size, size], antialias=True) for L in Ls])   # (B, 1, s, s)
-    ab = predict(model, small, tta=tta)                         # (B, 2, s, s), or (B, 2)
+    ab = (model.predict(small, tta) if isinstance(model, OnnxColorizer)
+          else predict(model, small, tta=tta))                  # (B, 2, s, s), or (B, 2)
     out = []
     for L, ab_i in zip(Ls, ab):
         H, W = L.shape[-2:]

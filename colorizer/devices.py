@@ -1,6 +1,7 @@
 """Where a run computes: the device picked once, its backends set up once, data moved onto it."""
 
 import os
+import platform
 
 import torch
 
@@ -44,3 +45,15 @@ def synchronize(device):
     """Wait for the work queued on `device` (CUDA runs asynchronously): before reading a clock."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def cpu_name():
+    """The CPU's model name (Linux: /proc/cpuinfo), else the machine type: which CPU a figure
+    comes from."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), None)
+    except OSError:
+        name = None
+    return name or platform.processor() or platform.machine()

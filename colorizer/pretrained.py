@@ -6,7 +6,7 @@ from .checkpoint import load_model
 from .config import ColorizerError
 from .devices import get_device
 
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "colorizer.pt"
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "colorizer.safetensors"
 CARD = WEIGHTS.with_name("MODEL_CARD.md")
 
 

@@ -3,6 +3,7 @@
 import math
 import os
 
+from .devices import cpu_name
 from .metrics import UNITS
 
 METRIC_COLUMNS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness")
@@ -162,7 +163,6 @@ def _rebalancing_claim(reg_name, r, c, p):
 
 def provenance(device, profile):
     """Where, when and at which commit the notebook runs, for its first output."""
-    import platform
     import subprocess
     import time
 
@@ -173,19 +173,10 @@ def provenance(device, profile):
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except OSError:
         commit = "unknown"
-    cpu = _cpu_name() or platform.machine()
+    cpu = cpu_name()
     return (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {device} "
             f"({os.cpu_count()} cores, {cpu}), torch {torch.__version__}, at commit {commit}, "
             f"profile {profile.name}.")
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name")), None)
-    except OSError:
-        return None
 
 
 def regressor_finding(run):

@@ -1,13 +1,15 @@
 """Shipping a run's colorizer: int8 weights, the model card written from the run's own data and
 settings, and the figure of its test faces (`python -m colorizer export`)."""
 
+import json
 import platform
 from dataclasses import fields
 from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, load_model, save_checkpoint
+from . import out_of_domain
+from .checkpoint import load_checkpoint, load_model
 from .config import PLACE_SETTINGS, ColorizerError, Config
 from .data import lab_to_rgb, load_images, resolve_data_dir
 from .evaluation import evaluate, predict
@@ -16,6 +18,8 @@ from .pretrained import CARD, WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "pretrained.png"
+OUT_OF_DOMAIN_FIGURE = ROOT / "docs" / "out_of_domain.png"
+SHIPPED_FORMAT = "colorizer-int8/1"     # the safetensors layout write_shipped writes
 CARD_METRICS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness",
                 "colourfulness_gap")
 
@@ -59,6 +63,44 @@ def train_command(cfg):
     return " ".join(words)
 
 
+def write_shipped(path, compacted, facts):
+    """The shipped weights as safetensors: each int8 tensor and its scales as tensors
+    (`NAME#int8`, `NAME#scale`), the other tensors as they are, and `facts` (the configuration,
+    split, training mean, epoch, history) as JSON in the metadata: read without unpickling."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for name, t in compacted.items():
+        parts = {f"{name}#{k}": v for k, v in t.items()} if isinstance(t, dict) else {name: t}
+        tensors.update({k: v.contiguous() for k, v in parts.items()})
+    metadata = {"format": SHIPPED_FORMAT, **{k: json.dumps(v) for k, v in facts.items()}}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    Path(path).chmod(0o644)                     # readable by all, as any other package file
+
+
+def read_shipped(path):
+    """The checkpoint dict that write_shipped stored (weights compacted, as `compact` gives)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError) as e:
+        raise ColorizerError(f"not a readable safetensors file: {path} ({e})") from None
+    if metadata.get("format") != SHIPPED_FORMAT:
+        raise ColorizerError(f"not a colorizer safetensors file: {path}")
+    compacted = {}
+    for key, t in tensors.items():
+        name, _, part = key.partition("#")
+        if part:
+            compacted.setdefault(name, {})[part] = t
+        else:
+            compacted[name] = t
+    return {"model": compacted, **{k: json.loads(v) for k, v in metadata.items()
+                                   if k != "format"}}
+
+
 def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
     """Ship a run: compact weights, then judge *those* on the run's test split for the card."""
     ckpt = load_checkpoint(checkpoint)
@@ -67,20 +109,21 @@ def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
         raise ColorizerError("the shipped model is a colorizer; this checkpoint holds a "
                              f"{cfg.model}")
     weights.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(weights, {
-        "model": compact(ckpt["model"]), "config": ckpt["config"], "split": ckpt["split"],
-        "train_ab_mean": ckpt["train_ab_mean"], "epoch": ckpt["epoch"],
-        "history": ckpt["history"]})
+    write_shipped(weights, compact(ckpt["model"]),
+                  {k: ckpt[k] for k in ("config", "split", "train_ab_mean", "epoch", "history")})
     model, _ = load_model(weights, torch.device("cpu"))
     folder = resolve_data_dir(data or cfg.data)
     test = load_images(folder, cfg.image_size, names=ckpt["split"]["test"])
     shipped = evaluate(model, test.lab, train_mean=ckpt["train_ab_mean"])
     full, _ = load_model(checkpoint, torch.device("cpu"))
     before = evaluate(full, test.lab)["ab_mse"]
-    text = model_card(ckpt, shipped, before, weights, folder)
+    others = out_of_domain.photos(cfg.image_size)
+    away = out_of_domain.scores(model, others, ckpt["train_ab_mean"])
+    text = model_card(ckpt, (shipped, before, away), weights, folder)
     atomic_write(card, lambda tmp: tmp.write_text(text))
     figure.parent.mkdir(parents=True, exist_ok=True)
     save_figure(model, test, figure)
+    save_figure(model, others, OUT_OF_DOMAIN_FIGURE)
     return shipped
 
 
@@ -96,20 +139,20 @@ def save_figure(model, test, path, n=6):
                                               tmp, format="png"))
 
 
-def model_card(ckpt, m, before, weights, folder):
-    """The card's markdown: what the model is, how it was made (from the checkpoint's own
-    settings, the data folder it was trained on and that folder's licence), its test figures."""
+def model_card(ckpt, figures, weights, folder):
+    """The card's markdown, Hugging Face's metadata block first: what the model is, how it was
+    made (the checkpoint's own settings, its data folder and that folder's licence), its test
+    figures, what it is for and where it fails, with figures. `figures`: (the shipped model's
+    test metrics, its ab MSE before int8 compaction, the out-of-domain scores)."""
+    m, before, away = figures
     cfg = Config.from_dict(ckpt["config"])
-    base = m["baselines"]
-    rows = ["| metric | shipped model | " + " | ".join(base) + " |",
-            "|---|---:|" + "---:|" * len(base)]
-    rows += [f"| {k} | {m[k]:.3f} | " + " | ".join(f"{base[b][k]:.3f}" for b in base) + " |"
-             for k in CARD_METRICS]
     seconds = sum(ckpt["history"]["seconds"])
+    n_test = len(ckpt["split"]["test"])
     return "\n".join([
+        *metadata_block(m, n_test, folder),
         "# Model card: the shipped colorizer", "",
-        f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB): a {cfg.head}-head "
-        f"colorizer, widths {cfg.widths}, {ckpt['epoch']} epochs. Load it with "
+        f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
+        f"{cfg.head}-head colorizer, widths {cfg.widths}, {ckpt['epoch']} epochs. Load it with "
         "`colorizer.pretrained()`; `python -m colorizer colorize PHOTO --out DIR` and `evaluate` "
         "use it when no `--checkpoint` is given.", "",
         "## How it was made", "",
@@ -121,14 +164,64 @@ def model_card(ckpt, m, before, weights, folder):
         "- shipped as int8 weights with a float32 scale per output channel "
         f"(`colorizer.shipping.compact`): test ab MSE {before:.3f} before, "
         f"{m['ab_mse']:.3f} after", "",
-        f"## Test figures ({len(ckpt['split']['test'])} test images, split seed "
-        f"{ckpt['split']['seed']})", "",
+        f"## Test figures ({n_test} test images, split seed {ckpt['split']['seed']})", "",
         "ab MSE in raw CIELAB units² (scikit-image Lab), PSNR in dB on 8-bit sRGB, AuC in %; "
         "colourfulness after Hasler & Süsstrunk (ground truth "
         f"{m['colourfulness_true']:.1f}); the plain forward pass (no flip averaging). Written by "
         "`python -m colorizer export`.", "",
-        *rows, "",
-        "oracle_image_mean paints each test image's own mean a*b*: it sees the answer.", ""])
+        *_metric_rows(m), "",
+        "oracle_image_mean paints each test image's own mean a*b*: it sees the answer.", "",
+        *_uses(cfg, len(ckpt["split"]["train"]), away), ""])
+
+
+def metadata_block(m, n_test, folder):
+    """The YAML block the Hugging Face hub reads: licence, library, tags, data, metrics."""
+    data = Path(folder).resolve().name
+    return ["---", "license: mit", "library_name: pytorch",
+            "tags: [image-colorization, cielab, pytorch]", f"datasets: [{data}]",
+            "metrics: [mse, psnr]", "model-index:", "- name: colorizer", "  results:",
+            "  - task: {type: image-to-image, name: image colorization}",
+            f"    dataset: {{type: {data}, name: {data}, split: seed-0 test ({n_test} images)}}",
+            "    metrics:",
+            f"    - {{type: mse, name: ab MSE (raw CIELAB units^2), value: {m['ab_mse']:.3f}}}",
+            f"    - {{type: psnr, name: PSNR (dB on 8-bit sRGB), value: {m['psnr']:.2f}}}",
+            "---", ""]
+
+
+def _metric_rows(m):
+    base = m["baselines"]
+    return ["| metric | shipped model | " + " | ".join(base) + " |",
+            "|---|---:|" + "---:|" * len(base),
+            *(f"| {k} | {m[k]:.3f} | " + " | ".join(f"{base[b][k]:.3f}" for b in base) + " |"
+              for k in CARD_METRICS)]
+
+
+def _uses(cfg, n_train, away):
+    """Intended use, limitations and out-of-scope use, with the out-of-domain figures."""
+    worse = [r["photo"] for r in away if r["model"] > min(r["gray"], r["face mean"])]
+    return [
+        "## Intended use", "",
+        f"Colorizing grayscale photos of faces like its training set ({n_train} frontal face "
+        f"crops at {cfg.image_size} px): research, teaching, and as a baseline to compare "
+        "colorization methods against. Each output keeps the input's own L* at full "
+        "resolution; only a*b* is predicted.", "",
+        "## Limitations", "",
+        "- It predicts a plausible chroma, not the true one: a face's colours are learnt from "
+        f"{n_train} faces, and other subjects get face-like colours (brownish, skin tones).",
+        "- It regresses with MSE, so uncertain regions come out desaturated (its colourfulness "
+        "is below the truth's: see the table above).",
+        "- Scores on photos that are not faces of this set (scikit-image's own colour photos, "
+        f"fitted to {cfg.image_size} px; ab MSE in raw CIELAB units²; "
+        "`docs/out_of_domain.png` shows them):", "",
+        "| photo | what | model | gray | face mean |", "|---|---|---:|---:|---:|",
+        *(f"| {r['photo']} | {r['what']} | {r['model']:.1f} | {r['gray']:.1f} | "
+          f"{r['face mean']:.1f} |" for r in away), "",
+        f"The model does worse than the better of gray and the faces' mean colour on "
+        f"{len(worse)} of {len(away)}" + (f" ({', '.join(worse)})" if worse else "") + ".", "",
+        "## Out of scope", "",
+        "Restoring the true colours of historical photos, documents or medical images; any "
+        "use that takes its colours as evidence of what was there; subjects other than faces.",
+    ]
 
 
 def data_line(folder, ckpt, cfg):

@@ -5,11 +5,19 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import Config, build_model, load_images, pretrained
+from colorizer import (
+    ColorizerError,
+    Config,
+    build_model,
+    load_images,
+    out_of_domain,
+    predict,
+    pretrained,
+)
 from colorizer.checkpoint import load_checkpoint
 from colorizer.evaluation import evaluate
 from colorizer.pretrained import CARD, WEIGHTS
-from colorizer.shipping import compact, expand, train_command
+from colorizer.shipping import ROOT, compact, expand, train_command, write_shipped
 
 from .conftest import smooth_face
 from .test_cli import cli
@@ -65,3 +73,42 @@ def test_train_command_names_what_differs_from_the_defaults():
     assert train_command(Config()) == "python -m colorizer train"
     cfg = Config(epochs=9, widths=(4, 8, 8), flip=False, data="elsewhere")
     assert train_command(cfg) == "python -m colorizer train --widths 4,8,8 --epochs 9 --no-flip"
+
+
+def test_the_shipped_weights_load_without_unpickling(monkeypatch):
+    assert WEIGHTS.suffix == ".safetensors"
+
+    def no_pickles(*args, **kwargs):
+        raise AssertionError("torch.load called")
+
+    monkeypatch.setattr(torch, "load", no_pickles)
+    model = pretrained(torch.device("cpu"))
+    assert predict(model, torch.full((1, 1, 128, 128), 50.0)).shape == (1, 2, 128, 128)
+
+
+def test_shipped_weights_round_trip_through_safetensors(tmp_path):
+    torch.manual_seed(0)
+    state = compact(build_model(Config(widths=(4, 8, 8))).state_dict())
+    facts = {"config": Config(widths=(4, 8, 8)).to_dict(), "epoch": 3,
+             "split": {"seed": 0, "train": ["a"], "test": ["b"]}}
+    write_shipped(tmp_path / "w.safetensors", state, facts)
+    back = load_checkpoint(tmp_path / "w.safetensors")
+    assert back["epoch"] == 3 and back["split"] == facts["split"]
+    for name, t in expand(state).items():
+        assert torch.equal(back["model"][name], t), name
+    (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    with pytest.raises(ColorizerError, match="safetensors"):
+        load_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_the_card_says_what_the_model_is_for_and_where_it_fails():
+    text = CARD.read_text()
+    front = text.split("---")[1]
+    for key in ("license: mit", "library_name:", "tags:", "datasets:", "metrics:", "value:"):
+        assert key in front, key
+    for section in ("## Intended use", "## Limitations", "## Out of scope"):
+        assert section in text, section
+    rows = re.findall(r"^\| (\w+\.(?:png|jpg)) \| [^|]+ \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$",
+                      text, re.M)
+    assert len(rows) == len(out_of_domain.PHOTOS)
+    assert (ROOT / "docs" / "out_of_domain.png").is_file()

@@ -1,0 +1,81 @@
+"""A colorizer for deployment: exported to ONNX with its decoding inside, run by onnxruntime.
+
+The exported graph takes L* (N, 1, S, S) in raw units and gives raw a*b* (N, 2, S, S) (a
+regressor: (N, 2)), the batch axis dynamic; the checkpoint's settings travel in the model's
+metadata. onnx, onnxscript and onnxruntime are an optional extra (`pip install -e ".[onnx]"`).
+"""
+
+import json
+
+import torch
+
+from .config import ColorizerError
+from .models import input_side
+
+OPSET = 17
+
+
+class RawAB(torch.nn.Module):
+    """A model with its decoding: L* -> raw a*b* at the input's side (what `predict` gives)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, L):
+        return self.model.decode(self.model(L), L.shape[-2:])
+
+
+def export_onnx(model, path, config=None):
+    """Write `model` (int8 weights already expanded: plain float32) as ONNX at `path`."""
+    model = model.cpu().eval()
+    side = input_side(model)
+    example = torch.full((2, 1, side, side), 50.0)
+    # torch.export's exporter (with onnxscript): the side is fixed, so the bottleneck's shape
+    # tests (models.Down / Up) are settled at export; the batch axis stays free
+    torch.onnx.export(RawAB(model).eval(), (example,), str(path), dynamo=True, opset_version=OPSET,
+                      input_names=["L"], output_names=["ab"], verbose=False,
+                      dynamic_shapes={"L": {0: torch.export.Dim("batch", min=1)}})
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in {"colorizer_config": json.dumps(config or {}), "side": str(side),
+                       "units": "L* in, a*b* out: raw CIELAB (scikit-image Lab)"}.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
+    return path
+
+
+class OnnxColorizer:
+    """An exported colorizer run by onnxruntime on the CPU: `predict(L, tta)` as
+    evaluation.predict gives it, raw a*b* as a CPU tensor."""
+
+    def __init__(self, path):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ColorizerError("--onnx needs onnxruntime: pip install -e \".[onnx]\"") from None
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"])
+        except Exception as e:          # onnxruntime raises its own kinds for a bad file
+            raise ColorizerError(f"not a readable ONNX model: {path} ({type(e).__name__})") \
+                from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.side = int(meta.get("side", self.session.get_inputs()[0].shape[-1]))
+        self.config = json.loads(meta.get("colorizer_config", "{}"))
+
+    def predict(self, L, tta="none", batch_size=128):
+        """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's."""
+        parts = []
+        for i in range(0, len(L), batch_size):
+            x = L[i:i + batch_size].float().contiguous()
+            ab = self._run(x)
+            if tta == "flip":
+                mirrored = self._run(x.flip(-1))
+                ab = (ab + (mirrored.flip(-1) if mirrored.dim() == 4 else mirrored)) / 2
+            parts.append(ab)
+        return torch.cat(parts)
+
+    def _run(self, x):
+        return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])
