@@ -19,6 +19,10 @@ output tail to benchmarks/results/gpu_check.{md,json}. Without CUDA it says so o
 exits 2. `--device cpu` runs the same steps on the CPU: that checks the check itself (the tests
 do, on a few images).
 
+A GPU machine without a registry may lack a package the project needs (safetensors, for the
+shipped weights): put its wheels in `wheels/` (`pip download safetensors -d wheels`, git-ignored:
+carry it) and the check installs what is missing from there first, saying so.
+
     python -m benchmarks.gpu_check [--full] [--skip STEP ...] [--limit N] [--out DIR]
 """
 
@@ -57,6 +61,7 @@ def main(argv=None):
               "checked", file=sys.stderr)
         return 2
 
+    installed = install_missing()
     out = Path(args.out or tempfile.mkdtemp(prefix="gpu-check-"))
     check = Check(args.device, out, args.limit)
     skip = set(args.skip) | (set() if args.full else {"full"})
@@ -67,13 +72,26 @@ def main(argv=None):
             continue
         results[step] = check.run(step)
         print(row(step, results[step]), flush=True)
-    m = {**machine(), "device": args.device,
+    m = {**machine(), "device": args.device, "installed_from_wheels": installed,
          **({"gpu": torch.cuda.get_device_name(0),
              "gpus": torch.cuda.device_count()} if torch.cuda.is_available() else {})}
     text = report(results, m, command("benchmarks.gpu_check", argv))
     print(text)
     write_result(args.name, {"machine": m, "steps": results}, text)
     return 0 if all(r["status"] in ("ok", "skipped") for r in results.values()) else 1
+
+
+NEEDED = ("safetensors",)        # beyond what such a machine has: torch, scikit-image, ...
+
+
+def install_missing(wheels=ROOT / "wheels"):
+    """pip-install the NEEDED modules that are missing from the wheels in `wheels/`, if any."""
+    missing = [m for m in NEEDED if not _has(m)]
+    if missing and wheels.is_dir():
+        print(f"gpu_check: installing {', '.join(missing)} from {wheels}", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
+                        "--find-links", str(wheels), *missing], check=False)
+    return missing
 
 
 class Check:
