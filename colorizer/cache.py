@@ -137,7 +137,7 @@ class DiskLab:
         rows = self.rows[key]
         order = np.argsort(rows, kind="stable")         # read the file front to back
         array = np.load(self.path, mmap_mode="r")
-        block = np.empty((len(rows), 3, self.size, self.size), dtype=np.float16)
+        block = np.empty((len(rows), 3, self.size, self.size), dtype=_DTYPE)
         block[order] = array[rows[order]]
         del array                                       # unmapped: its pages leave this process
         # float16 to the device (pinned, without waiting), made float32 there
@@ -284,7 +284,7 @@ def _decode_chunk(job):
     bad, resized = [], []
     decoded = list(_decode([(n, Path(p)) for n, p in named_paths], size, bad, resized))
     if decoded:
-        lab = rgb_to_lab(np.stack([rgb for _, rgb in decoded]), np.float16).numpy()
+        lab = rgb_to_lab(np.stack([rgb for _, rgb in decoded]), _DTYPE).numpy()
         array = np.load(part, mmap_mode="r+")
         rows = [row[name] for name, _ in decoded]
         array[rows] = lab

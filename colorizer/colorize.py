@@ -84,13 +84,13 @@ def plan(inputs, out_dir):
     inputs that cannot be colorized. An output that would land on an input is refused whole.
     """
     out_dir = _absolute(out_dir)
-    found, problems = _find(inputs, out_dir)
+    found, resolved, problems = _find(inputs, out_dir)
     if not found:
         return [], problems
     base = Path(os.path.commonpath([str(root) for _, root in found]))
     jobs = _name_outputs([(path, path.relative_to(base)) for path, _ in found], out_dir)
     jobs, clashes = _one_input_per_output(jobs)
-    _refuse_overwriting_inputs(jobs, {path.resolve() for path, _ in found})
+    _refuse_overwriting_inputs(jobs, resolved)
     return jobs, problems + clashes
 
 
@@ -101,7 +101,8 @@ def _absolute(path):
 
 def _find(inputs, out_dir):
     """[(file, root)] of every input file, each once, with the folder its output path is
-    relative to, and [(path, ColorizerError)] for inputs that are missing or empty folders."""
+    relative to; the set of their resolved paths; and [(path, ColorizerError)] for inputs that
+    are missing or empty folders."""
     found, problems, seen = [], [], set()
     for item in map(_absolute, inputs):
         if item.is_dir():
@@ -114,11 +115,12 @@ def _find(inputs, out_dir):
         else:
             problems.append((item, ColorizerError(f"no such file or folder: {item}")))
             continue
-        for path, root in files:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                found.append((_absolute(path), root))
-    return found, problems
+        for path, root in files:                        # (absolute: below an absolute item)
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append((path, root))
+    return found, seen, problems
 
 
 def _name_outputs(relative, out_dir):
