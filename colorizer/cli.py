@@ -94,8 +94,9 @@ def _add_train(commands):
                        help="width preset: " + ", ".join(f"{k} = {v}" for k, v in ARCHS.items())
                        + " (default: 2)")
     train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="start from named settings: study = " + ", ".join(
-                           f"{k} {v}" for k, v in PRESETS["study"].items()))
+                       help="start from named settings: " + "; ".join(
+                           f"{name} = " + ", ".join(f"{k} {v}" for k, v in settings.items())
+                           for name, settings in PRESETS.items()))
     add_config_options(train)
     train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")

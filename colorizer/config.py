@@ -21,12 +21,15 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine", "wsd")
 SKIPS = ("none", "add", "concat")
+PRECISIONS = ("float32", "bfloat16")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
+# Settings added after runs were first saved, with the value every run saved before them had
+SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32"}
 
 
 class ColorizerError(Exception):
@@ -41,7 +44,8 @@ def option(default, help, **kw):
 @dataclass
 class Config:
     """Every setting of a run. The defaults are the project's best configuration for the faces on
-    a CPU (benchmarks/results/wsd.md); PRESETS["study"] holds the study's own."""
+    a CPU, about ten minutes of training (benchmarks/results/design_10min.md); PRESETS["study"]
+    holds the study's own."""
     model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
                         choices=MODELS)
     head: str = option("sigmoid", "output head, which also fixes the target scaling", choices=HEADS)
@@ -57,13 +61,19 @@ class Config:
     skips: str = option("none", "colorizer: the study's bottleneck alone (none), or each encoder "
                         "map added to (add) or stacked onto (concat) the decoder map of its size",
                         choices=SKIPS)
+    ab_stride: int = option(4, "sigmoid / tanh colorizer: predict a*b* at 1/N of the side, N a "
+                            "power of 2, upsampled bilinearly to the full side (1: the study's "
+                            "full-side output; the classify head always scores at 1/4)",
+                            metavar="N")
     # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
     activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
-    epochs: int = option(20, "epochs, each --augment-factor augmented passes over the training "
+    epochs: int = option(28, "epochs, each --augment-factor augmented passes over the training "
                          "split")
     lr: float = option(2e-3, "learning rate (the peak of a schedule)")
     weight_decay: float = option(1e-4, "weight decay (Adam: L2 in the gradient; AdamW: decoupled)")
     optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
+    fused: bool = option(True, "adam / adamw: the whole update as one fused kernel (faster, "
+                         "most on a CPU; the same update up to rounding)")
     schedule: str = option("wsd", "learning rate over the run: constant (the study's), "
                            "onecycle, cosine after a linear warm-up, or wsd (warm-up, stable, "
                            "then a linear decay to zero over --cooldown)", choices=SCHEDULES)
@@ -72,6 +82,10 @@ class Config:
     ema: float = option(0.0, "decay per step of an exponential moving average of the weights, "
                         "which is then what is evaluated and saved (0: off)")
     batch_size: int = option(64, "images per batch")
+    precision: str = option("float32", "training's forward pass and loss: float32, or bfloat16 "
+                            "autocast (worth measuring where the device has it in hardware: "
+                            "`colorizer.devices.native_bf16`; evaluation stays float32)",
+                            choices=PRECISIONS)
     seed: int = option(0, "training seed: initial weights and augmentation (not the split)")
     split_seed: int = option(SPLIT_SEED, "seed of the train/test split (every figure here: 0)")
     test_fraction: float = option(TEST_FRACTION, "share of the images held out for test")
@@ -125,14 +139,20 @@ class Config:
 
     @classmethod
     def from_dict(cls, d):
+        """The Config a saved dict describes; a setting added since it was saved takes the value
+        that the run trained with (SINCE_ADDED), not today's default."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}})
 
 
-# The study's settings as this project reproduces them (Adam at a constant rate, 6 epochs of x10
-# passes, LeakyReLU): `train --preset study`, and what the notebook's study sections train with.
+# Named settings over the defaults, `train --preset NAME`:
+# study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
+#   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with;
+# full-side: the project's default before a*b* was predicted at a quarter of the side (20 epochs,
+#   the plain optimizer: benchmarks/results/wsd.md).
 PRESETS = {"study": dict(head="tanh", optimizer="adam", schedule="constant", lr=1e-3,
-                         weight_decay=1e-7, ema=0.0, epochs=6)}
+                         weight_decay=1e-7, ema=0.0, epochs=6, ab_stride=1, fused=False),
+           "full-side": dict(ab_stride=1, fused=False, epochs=20)}
 
 
 def preset(name, **kw):
@@ -148,9 +168,11 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
+        ("ab_stride", "a power of 2 below the image size",
+         _power_of_2(c.ab_stride) and c.ab_stride < c.image_size),
         ("widths", "one or more positive whole numbers", c.widths and min(c.widths) > 0),
         ("image_size", f"a power of 2 >= {2 ** len(c.widths)} (one halving per width at least)",
-         c.image_size >= 2 ** len(c.widths) and c.image_size & (c.image_size - 1) == 0),
+         c.image_size >= 2 ** len(c.widths) and _power_of_2(c.image_size)),
         ("epochs", "a whole number >= 1", c.epochs >= 1),
         ("lr", "a positive finite number", _positive(c.lr)),
         ("weight_decay", "a finite number >= 0", _positive(c.weight_decay, zero=True)),
@@ -176,6 +198,10 @@ def _checks(c):
         ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
         ("checkpoint_every", "a whole number >= 1", c.checkpoint_every >= 1),
     ]
+
+
+def _power_of_2(n):
+    return n >= 1 and n & (n - 1) == 0
 
 
 def _positive(x, zero=False):

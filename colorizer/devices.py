@@ -33,6 +33,15 @@ def configure_backends(device):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def native_bf16(device):
+    """Whether `device` computes bfloat16 in hardware: a CUDA GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX (on an AVX2-only CPU, bfloat16 is converted to float32 and back)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def to_device(tensor, device):
     """A CPU tensor on `device`; to CUDA from pinned memory, without making the host wait."""
     device = torch.device(device)

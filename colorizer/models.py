@@ -141,19 +141,24 @@ class Regressor(nn.Module):
 class Colorizer(nn.Module):
     """L* (B, 1, H, W) -> a*b* in head space (B, 2, H, W): the encoder, then its mirror image.
 
-    With the classify head the decoder stops at a quarter of the side and predicts scores over
-    the Q in-gamut a*b* bins, (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the
-    decoded a*b* is upsampled to full size.
+    With `ab_stride` N > 1 the decoder stops N times short of the full side, (B, 2, H/N, W/N),
+    is trained against the target's block means, and its decoded a*b* is upsampled to full
+    size: the last, largest maps (the costliest part of a step,
+    benchmarks/results/step_profile.md) are not computed. With the classify head
+    the decoder stops at a quarter of the side and predicts scores over the Q in-gamut a*b* bins,
+    (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the decoded a*b* is upsampled to
+    full size.
     """
 
     kind = "colorizer"
 
     def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE,
-                 depth=None, skips="none"):
+                 depth=None, skips="none", ab_stride=1):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
+        self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
         self.encoder = encoder(widths, activation, depth)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
@@ -161,6 +166,8 @@ class Colorizer(nn.Module):
         chans = (rungs[-1], *reversed(rungs[:-1]))
         if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
             chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
+        else:                                                       # or ab_stride short of it
+            chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
@@ -172,7 +179,7 @@ class Colorizer(nn.Module):
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
         else:
-            layers += [Up(widths[0] * grow, 2, bias=True), _HEADS[head]()]   # 2 x 128 x 128
+            layers += [Up(chans[-1] * grow, 2, bias=True), _HEADS[head]()]  # 2 x 128 x 128 / N
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, L):
@@ -193,11 +200,15 @@ class Colorizer(nn.Module):
         return x
 
     def decode(self, out, size=None):
-        """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its own)."""
-        if self.head != "classify":
-            return decode_ab(out, self.head)
-        ab = quantize.annealed_mean(out, self.temperature)
-        size = size or tuple(CLASSIFY_DOWNSAMPLE * s for s in ab.shape[-2:])
+        """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its stride times
+        the output's side), upsampled bilinearly where the network predicts at a lower side."""
+        if self.head == "classify":
+            ab = quantize.annealed_mean(out, self.temperature)
+        else:
+            ab = decode_ab(out, self.head)
+        size = tuple(size or (self.stride * s for s in ab.shape[-2:]))
+        if tuple(ab.shape[-2:]) == size:
+            return ab
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
 
@@ -209,7 +220,8 @@ def input_side(model):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
+          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)
     return model.to(memory_format=torch.channels_last)
 
@@ -226,11 +238,13 @@ def loss_fn(model, out, ab):
 
     sigmoid / tanh: MSE in the head's range. classify: cross-entropy against soft-encoded
     targets, each pixel weighted by the rebalancing weight of its nearest bin (Zhang et al.
-    2016, Eq. 2-4), at the scores' resolution.
+    2016, Eq. 2-4). A colorizer's output below the full side is scored against the target's
+    block means at its own side.
     """
+    if model.kind == "colorizer" and out.shape[-2:] != ab.shape[-2:]:
+        ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
     if model.head != "classify":
         return F.mse_loss(out, target(ab, model.kind, model.head))
-    ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
     index, weight = quantize.encode(ab)                                  # (B, k, h, w)
     # Classes last: the scores come channels-last, so the softmax runs over contiguous memory.
     ce = quantize.cross_entropy(out.permute(0, 2, 3, 1), index.permute(0, 2, 3, 1),

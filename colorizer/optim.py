@@ -9,9 +9,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
 def build_optimizer(cfg, model):
-    """Adam (the study's: weight decay as L2 in the gradient) or AdamW (decoupled decay)."""
+    """Adam (the study's: weight decay as L2 in the gradient) or AdamW (decoupled decay), fused
+    into one kernel per step when `cfg.fused` (otherwise torch's default, per-tensor lists)."""
     kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
-    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                fused=cfg.fused or None)
 
 
 def build_schedule(cfg, optimizer, total_steps):

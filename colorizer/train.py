@@ -72,7 +72,8 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
                                 draws=draws)
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(t.model, t.net(L), x[:, 1:])
+        with torch.autocast(device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+            loss = loss_fn(t.model, t.net(L), x[:, 1:])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
         t.optimizer.step()

@@ -196,7 +196,8 @@ def test_image_size_sets_the_depth(size, depth):
     assert cfg.depth == depth and sum(isinstance(m, torch.nn.Conv2d)
                                       for m in model.encoder) == depth
     out = model(torch.zeros(2, 1, size, size))
-    assert out.shape == (2, 2, size, size)
+    assert out.shape == (2, 2, size // cfg.ab_stride, size // cfg.ab_stride)
+    assert model.decode(out).shape == (2, 2, size, size)
 
 
 def test_image_size_default_keeps_the_study_model():

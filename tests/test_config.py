@@ -1,8 +1,9 @@
 import math
 
 import pytest
+import torch
 
-from colorizer import ARCHS, ColorizerError, Config
+from colorizer import ARCHS, ColorizerError, Config, build_model
 from colorizer.cli import build_parser, config_from_args
 from colorizer.config import preset
 
@@ -27,6 +28,8 @@ from .test_cli import cli, one_line_error
     ("activation", "swish", "--activation takes one of relu, leaky_relu, gelu"),
     ("device", "gpu-please", "--device takes auto, cpu, cuda or cuda:N"),
     ("seed", -1, "--seed takes a whole number >= 0"),
+    ("ab_stride", 3, "--ab-stride takes a power of 2 below the image size"),
+    ("ab_stride", 128, "--ab-stride takes a power of 2 below the image size"),
 ])
 def test_each_bad_value_is_named_with_what_it_accepts(field, value, says):
     with pytest.raises(ColorizerError) as e:
@@ -38,6 +41,25 @@ def test_each_bad_value_is_named_with_what_it_accepts(field, value, says):
 def test_classify_is_for_the_colorizer_only():
     with pytest.raises(ColorizerError, match="--head takes sigmoid or tanh for the regressor"):
         Config(model="regressor", head="classify")
+
+
+@pytest.mark.parametrize("other", [dict(model="regressor"), dict(head="classify")])
+def test_ab_stride_leaves_the_regressor_and_the_classify_head_as_they_are(other):
+    torch.manual_seed(0)
+    plain = build_model(Config(ab_stride=1, **other))
+    torch.manual_seed(0)
+    strided = build_model(Config(ab_stride=2, **other))
+    assert str(plain) == str(strided)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
+                                                 strided.state_dict().values()))
+
+
+def test_a_saved_config_without_a_newer_setting_gets_the_value_it_trained_with(monkeypatch):
+    saved = Config().to_dict()
+    del saved["ab_stride"]
+    monkeypatch.setattr("colorizer.config.SINCE_ADDED", {"ab_stride": 4})
+    assert Config.from_dict(saved).ab_stride == 4
+    assert Config.from_dict({**saved, "ab_stride": 2}).ab_stride == 2
 
 
 def test_data_must_not_be_a_file(tmp_path):

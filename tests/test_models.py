@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from colorizer import ARCHS, Colorizer, Config, Regressor, build_model, decode_ab, encode_ab
-from colorizer.models import Down, Up, target
+from colorizer.models import Down, Up, loss_fn, target
 
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -87,3 +87,42 @@ def test_image_size_follows_from_the_widths():
     assert Config(widths=ARCHS[1]).image_size == Config(widths=ARCHS[2]).image_size == 128
     model = build_model(Config(widths=(4, 8, 8)))
     assert model.encoder(torch.zeros(2, 1, 16, 16)).shape == (2, 8, 1, 1)
+
+
+@pytest.mark.parametrize("stride", [2, 4])
+@pytest.mark.parametrize("skips", ["none", "add", "concat"])
+def test_ab_stride_predicts_at_a_lower_side_and_decodes_at_the_full_one(stride, skips):
+    model = build_model(Config(ab_stride=stride, skips=skips)).eval()
+    L = torch.rand(2, 1, 128, 128) * 100
+    out = model(L)
+    assert out.shape == (2, 2, 128 // stride, 128 // stride)
+    ab = model.decode(out, L.shape[-2:])
+    assert ab.shape == (2, 2, 128, 128)
+    low = decode_ab(out, "sigmoid")
+    torch.testing.assert_close(ab, torch.nn.functional.interpolate(
+        low, size=(128, 128), mode="bilinear", align_corners=False))
+    torch.testing.assert_close(model.decode(out), ab)        # its own side times the stride
+    # the decoder stops short: no map of more than 128 / stride px is ever computed
+    sides = []
+    for m in model.decoder:
+        m.register_forward_hook(lambda m, i, o: sides.append(o.shape[-1]))
+    model(L)
+    assert max(sides) == 128 // stride
+
+
+def test_ab_stride_is_scored_against_the_targets_block_means():
+    model = build_model(Config(ab_stride=2))
+    ab = torch.randn(3, 2, 8, 8) * 30
+    out = torch.rand(3, 2, 4, 4)
+    expected = torch.nn.functional.mse_loss(
+        out, encode_ab(torch.nn.functional.avg_pool2d(ab, 2), "sigmoid"))
+    torch.testing.assert_close(loss_fn(model, out, ab), expected)
+
+
+def test_ab_stride_one_is_the_studys_decoder():
+    model = build_model(Config(ab_stride=1))
+    last = model.decoder[-2]
+    assert (last.in_channels, last.out_channels) == (Config().widths[0], 2)
+    assert model(torch.rand(2, 1, 128, 128) * 100).shape == (2, 2, 128, 128)
+    plain = Colorizer(ARCHS[2], head="sigmoid", activation="leaky_relu")
+    assert [n for n, _ in plain.named_parameters()] == [n for n, _ in model.named_parameters()]

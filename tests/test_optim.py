@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from colorizer import ColorizerError, fit, load_checkpoint, load_images, load_model
+from colorizer import ColorizerError, Config, fit, load_checkpoint, load_images, load_model
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.optim import build_optimizer, build_schedule, steps_per_epoch
 from colorizer.train import batch_indices
@@ -112,3 +112,20 @@ def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
     with pytest.raises(ColorizerError, match="planned for 3 epochs: resume it with --epochs 3"):
         fit(tiny_config(epochs=5, **levers), tmp_path / "b", progress=False, resume=True,
             data=tiny_data, log=None)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_the_fused_update_is_the_plain_one_up_to_rounding(optimizer):
+    results = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(5, 3)
+        opt = build_optimizer(Config(optimizer=optimizer, fused=fused, weight_decay=0.1), model)
+        assert bool(opt.defaults["fused"]) is fused
+        for _ in range(3):
+            model(torch.randn(4, 5)).square().sum().backward()
+            opt.step()
+            opt.zero_grad()
+        results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+    assert not torch.equal(results[0], torch.zeros_like(results[0]))

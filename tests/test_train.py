@@ -19,7 +19,7 @@ from colorizer import (
 )
 from colorizer import train as train_module
 from colorizer.checkpoint import CHECKPOINT
-from colorizer.devices import configure_backends
+from colorizer.devices import configure_backends, native_bf16
 from colorizer.distributed import ProcessContext
 from colorizer.models import build_model
 from colorizer.optim import build_ema, build_optimizer, build_schedule
@@ -222,3 +222,27 @@ def test_backends_are_set_up_for_cuda_and_left_alone_on_the_cpu(monkeypatch):
         (backends.cudnn.benchmark, backends.cudnn.deterministic, backends.cudnn.allow_tf32,
          backends.cuda.matmul.allow_tf32) = keep[:4]
         torch.use_deterministic_algorithms(keep[4], warn_only=keep[5])
+
+
+def test_bfloat16_precision_trains_the_forward_pass_in_bfloat16(tiny_data):
+    dtypes = {}
+    for precision in ("float32", "bfloat16"):
+        cfg = tiny_config(precision=precision)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        seen = []
+        model.decoder.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        loss = train_one_epoch(Training(model, build_optimizer(cfg, model),
+                                        torch.Generator().manual_seed(0)), tiny_data.lab, cfg)
+        assert torch.isfinite(torch.as_tensor(loss))
+        assert all(p.dtype == torch.float32 for p in model.parameters())   # the weights stay
+        dtypes[precision] = set(seen)
+    assert dtypes == {"float32": {torch.float32}, "bfloat16": {torch.bfloat16}}
+
+
+def test_native_bf16_is_what_the_cpu_says(monkeypatch):
+    for avx512_bf16, amx, expected in [(False, False, False), (True, False, True),
+                                       (False, True, True)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        assert native_bf16("cpu") is expected
