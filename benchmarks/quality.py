@@ -6,8 +6,9 @@ JSON with every run's figures and per-epoch history (benchmarks/results/NAME.{md
 study's own reported figure is converted to raw units beside ours.
 
 Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), `default`:
-what `python -m colorizer train` trains with no option, or `default-regressor`: the same settings
-for the regressor (`train --model regressor`). Either may end in `+field=value` settings over it
+what `python -m colorizer train` trains with no option, `default-regressor`: the same settings
+for the regressor (`train --model regressor`), or a preset's name (`full-side`: `train --preset
+full-side`). Either may end in `+field=value` settings over it
 (`arch=N` for the widths): `default+head=tanh+skips=add` is `train --head tanh --skips add`.
 
 A classify configuration can also be scored at other annealed-mean temperatures
@@ -27,7 +28,7 @@ import time
 from dataclasses import fields
 
 from colorizer import ARCHS, Config, ab_mean, evaluate, fit, load_images, study
-from colorizer.config import preset
+from colorizer.config import PRESETS, preset
 from colorizer.evaluation import TTA
 from colorizer.report import markdown_table
 
@@ -53,6 +54,8 @@ def config(name, epochs=None, seed=0):
     if name.startswith("default"):
         model = name.removeprefix("default").removeprefix("-") or "colorizer"
         return Config(**{"model": model, **over})
+    if name in PRESETS:
+        return preset(name, **over)
     model, head, arch = name.split("-")
     return preset("study", **{"model": model, "head": head, "widths": ARCHS[int(arch)], **over})
 

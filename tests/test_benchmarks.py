@@ -19,6 +19,8 @@ def test_configuration_names_with_settings():
                          skips="add")                   # a name's own epochs win over --epochs
     assert config("colorizer-sigmoid-2+schedule=wsd") == preset("study", head="sigmoid",
                                                                  widths=ARCHS[2], schedule="wsd")
+    assert config("full-side+seed=1") == preset("full-side", seed=1)
+    assert config("full-side").ab_stride == 1
 
 
 def test_plot_labels_name_what_a_run_trained_with_against_todays_defaults():
