@@ -1,12 +1,18 @@
 """Time to quality: test ab MSE against training seconds, from the histories that the quality
 benchmark stores for every run (benchmarks/results/NAME.json), drawn as one plot.
 
+The default configuration at ten and five minutes and its long run, against the levers'
+screens and the previous default (docs/time_to_quality.png):
+
+    python -m benchmarks.time_to_quality
+
 The heads, architectures and skip connections at about five minutes each, in one run:
 
     python -m benchmarks.quality --name time_to_quality --configs default+epochs=10 \
         default+head=tanh+epochs=10 default+head=classify+epochs=10 default+arch=1+epochs=3 \
         default+skips=add+epochs=10 default+skips=concat+epochs=9
-    python -m benchmarks.time_to_quality [--results time_to_quality wsd best] [--out FILE]
+    python -m benchmarks.time_to_quality --results time_to_quality wsd best \
+        --out docs/time_to_quality_heads.png
 """
 
 import argparse
@@ -24,7 +30,9 @@ from colorizer.shipping import train_command
 from .common import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
-TICKS = (10, 12, 15, 20, 30, 40, 60)       # test ab MSE, raw units²
+TICKS = (8, 9, 10, 12, 15, 20, 30, 40, 60)    # test ab MSE, raw units²
+DEFAULT_RESULTS = ["design_10min", "design_5min", "design_long", "screen_ab_stride",
+                   "screen_round2", "wsd"]
 
 
 def curves(results):
@@ -61,7 +69,7 @@ def label(config):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--results", nargs="+", default=["time_to_quality", "wsd", "best"])
+    p.add_argument("--results", nargs="+", default=DEFAULT_RESULTS)
     p.add_argument("--out", default=str(ROOT / "docs" / "time_to_quality.png"))
     args = p.parse_args(argv)
     fig = Figure(figsize=(6.4, 4))

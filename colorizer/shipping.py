@@ -46,6 +46,15 @@ def expand(state):
             for name, t in state.items()}
 
 
+def _output_side(cfg):
+    """Where the model predicts a*b*, in words."""
+    if cfg.head != "classify" and cfg.ab_stride > 1:
+        return (f"a*b* predicted at 1/{cfg.ab_stride} of the side and upsampled "
+                "bilinearly")
+    return "a*b* predicted at the full side" if cfg.head != "classify" else \
+        "a*b* bins scored at 1/4 of the side"
+
+
 def train_command(cfg):
     """The `train` command line that gives `cfg`: the options that differ from the defaults."""
     default, words = Config(), ["python -m colorizer train"]
@@ -152,7 +161,8 @@ def model_card(ckpt, figures, weights, folder):
         *metadata_block(m, n_test, folder),
         "# Model card: the shipped colorizer", "",
         f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
-        f"{cfg.head}-head colorizer, widths {cfg.widths}, {ckpt['epoch']} epochs. Load it with "
+        f"{cfg.head}-head colorizer, widths {cfg.widths}, "
+        f"{_output_side(cfg)}, {ckpt['epoch']} epochs. Load it with "
         "`colorizer.pretrained()`; `python -m colorizer colorize PHOTO --out DIR` and `evaluate` "
         "use it when no `--checkpoint` is given.", "",
         "## How it was made", "",
