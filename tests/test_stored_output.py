@@ -13,7 +13,9 @@ import torch
 from colorizer import Config, build_model
 
 STORED = Path(__file__).with_name("data") / "stored_output.json"
-CASES = {"colorizer-tanh": dict(head="tanh"), "colorizer-sigmoid": dict(head="sigmoid"),
+CASES = {"colorizer-tanh": dict(head="tanh", ab_stride=1),
+         "colorizer-sigmoid": dict(head="sigmoid", ab_stride=1),
+         "colorizer-sigmoid-stride4": dict(head="sigmoid", ab_stride=4),
          "colorizer-classify": dict(head="classify"),
          "regressor-sigmoid": dict(model="regressor", head="sigmoid")}
 
