@@ -1,5 +1,6 @@
 """Training as plain functions: batches, one epoch, and a whole run (fit)."""
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,7 +73,7 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
                                 draws=draws)
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+        with _precision(cfg, device):
             loss = loss_fn(t.model, t.net(L), x[:, 1:])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
@@ -87,6 +88,14 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
             bar.set_postfix(loss=f"{float(total) / count:.5f}")
     total, count = procs.total(total, count)
     return total / count
+
+
+def _precision(cfg, device):
+    """bfloat16 autocast for the forward pass and loss when `cfg` asks for it, else nothing (not
+    a disabled autocast: torch refuses devices it has none for, the meta device included)."""
+    if cfg.precision == "bfloat16":
+        return torch.autocast(device.type, torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @dataclass
