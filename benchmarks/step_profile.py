@@ -113,8 +113,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     train, _ = train_split()
     m = machine()
-    md = [f"Milliseconds per training step at each configuration's batch size, each part timed alone ({args.repeats} "
-          f"repeats); {m['date']}; {m['cores']} cores ({m['cpu']}), torch {m['torch']}; "
+    md = [f"Milliseconds per training step at each configuration's batch size, each part timed "
+          f"alone ({args.repeats} repeats); {m['date']}; {m['cores']} cores ({m['cpu']}), "
+          f"torch {m['torch']}; "
           f"`{command('benchmarks.step_profile', argv)}`", ""]
     result = {"machine": m, "configs": {}}
     for name in args.configs:

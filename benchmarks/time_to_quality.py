@@ -37,11 +37,14 @@ DEFAULT_RESULTS = ["design_10min", "design_5min", "design_long", "screen_ab_stri
 
 def curves(results):
     """{configuration: (seconds, mean ab MSE over seeds)} of every colorizer run in `results`."""
-    by_config = {}
+    by_config, seen = {}, set()
     for name in results:
         for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]["colorizer"]:
             h = run["history"]
             key = f"{label(run['config'])}, {run['epochs']} epochs"   # a schedule spans its run
+            if run.get("tta", "none") != "none" or (key, run["seed"]) in seen:
+                continue        # a decoding of a run already drawn, or a run in two files
+            seen.add((key, run["seed"]))
             by_config.setdefault(key, []).append(
                 (list(accumulate(h["seconds"])), h["test_error"]))
     out = {}

@@ -232,7 +232,7 @@ def test_bfloat16_precision_trains_the_forward_pass_in_bfloat16(tiny_data):
         torch.manual_seed(0)
         model = build_model(cfg)
         seen = []
-        model.decoder.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        model.decoder.register_forward_hook(lambda m, i, o, seen=seen: seen.append(o.dtype))
         loss = train_one_epoch(Training(model, build_optimizer(cfg, model),
                                         torch.Generator().manual_seed(0)), tiny_data.lab, cfg)
         assert torch.isfinite(torch.as_tensor(loss))
@@ -244,6 +244,6 @@ def test_bfloat16_precision_trains_the_forward_pass_in_bfloat16(tiny_data):
 def test_native_bf16_is_what_the_cpu_says(monkeypatch):
     for avx512_bf16, amx, expected in [(False, False, False), (True, False, True),
                                        (False, True, True)]:
-        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
         assert native_bf16("cpu") is expected
