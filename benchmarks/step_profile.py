@@ -14,11 +14,11 @@ import time
 
 import torch
 
-from colorizer import fit  # noqa: F401  (the package's threads and backends, as training sets)
 from colorizer.augment import random_resized_crop
 from colorizer.models import build_model, loss_fn
 from colorizer.optim import build_optimizer
 from colorizer.report import markdown_table
+from colorizer.train import autocast_for
 
 from .common import command, machine, train_split, write_result
 from .quality import config
@@ -95,7 +95,7 @@ def whole_step(cfg, lab):
 
     def step():
         L = random_resized_crop(images, g)
-        with torch.autocast("cpu", torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+        with autocast_for(cfg, torch.device("cpu")):
             loss = loss_fn(model, model(L[:, :1].contiguous(memory_format=torch.channels_last)),
                            L[:, 1:])
         opt.zero_grad(set_to_none=True)

@@ -73,7 +73,7 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
                                 draws=draws)
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        with _precision(cfg, device):
+        with autocast_for(cfg, device):
             loss = loss_fn(t.model, t.net(L), x[:, 1:])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
@@ -90,7 +90,7 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
     return total / count
 
 
-def _precision(cfg, device):
+def autocast_for(cfg, device):
     """bfloat16 autocast for the forward pass and loss when `cfg` asks for it, else nothing (not
     a disabled autocast: torch refuses devices it has none for, the meta device included)."""
     if cfg.precision == "bfloat16":
