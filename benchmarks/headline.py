@@ -1,5 +1,5 @@
-"""The README's results table: the default training and the shipped model next to the baselines
-and the study's own figure.
+"""The README's results table: the chosen training (`--preset quarter-side`) and the shipped model
+next to the baselines and the study's own figure.
 
 The trained rows come from committed result files (design_10min, design_5min, classify_wsd,
 regressor_wsd: mean ± sd over their training seeds), each named by the `train` options it was
@@ -29,7 +29,7 @@ def trained_rows():
     five = json.loads((RESULTS / "design_5min.json").read_text())
     classify = json.loads((RESULTS / "classify_wsd.json").read_text())
     regressor = json.loads((RESULTS / "regressor_wsd.json").read_text())
-    rows = [_row("colorizer (default)", _runs(ten, "default")),
+    rows = [_row("colorizer", _runs(ten, "default")),
             _row("... with `--tta flip`", _runs(ten, "default+tta=flip"), "the same weights"),
             _row("... in five minutes", _runs(five, "default+epochs=14")),
             _row("classify head, T = 1", _runs(classify, CLASSIFY_T1))]
@@ -48,9 +48,8 @@ def trained_rows():
 def _training(runs):
     """How the runs were trained: the `train` options, epochs, and training minutes."""
     minutes = statistics.mean(r["train_seconds"] for r in runs) / 60
-    options = label(runs[0]["config"])
-    return (f"`train{'' if options == 'default' else ' ' + options}`, {runs[0]['epochs']} "
-            f"epochs, {minutes:.1f} min")
+    return (f"`train {label(runs[0]['config'])}`, {runs[0]['epochs']} epochs, "
+            f"{minutes:.1f} min")
 
 
 def _runs(result, configuration):
@@ -69,7 +68,8 @@ def shipped_rows():
     train, test = train_split()
     model, mean = pretrained(torch.device("cpu")), ab_mean(train)
     rows = []
-    for tta, training in (("none", "seed 0 of the default, int8"), ("flip", "the same weights")):
+    for tta, training in (("none", "seed 0 of `--preset quarter-side`, int8"),
+                          ("flip", "the same weights")):
         m = evaluate(model, test.lab, train_mean=mean, tta=tta)
         rows.append({"model": "shipped colorizer" if tta == "none" else "... with `--tta flip`",
                      "training": training, "test error (units²)": f"{m['ab_mse']:.2f}",

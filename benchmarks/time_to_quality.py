@@ -25,7 +25,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from colorizer import ARCHS, Config
-from colorizer.shipping import train_command
+from colorizer.config import option_words, preset
 
 from .common import RESULTS
 
@@ -58,16 +58,13 @@ def curves(results):
 
 
 def label(config):
-    """A run's settings (a Config's dict) as the `train` options that differ from *today's*
-    defaults, without the epochs and seed (the curve shows those), or 'default'. A run made
-    under older defaults is named by what it trained with, not by what it was called then."""
-    cfg, default = Config.from_dict(config), Config()
-    arch = next((f"--arch {k}" for k, w in ARCHS.items()
-                 if w == cfg.widths != default.widths), "")
-    cfg = replace(cfg, epochs=default.epochs, seed=default.seed,
-                  widths=default.widths if arch else cfg.widths)
-    options = f"{train_command(cfg).removeprefix('python -m colorizer train')} {arch}".strip()
-    return options or "default"
+    """A run's settings (a Config's dict) by a name that never moves: `--preset quarter-side`
+    and the options that differ from it, without the epochs and seed (the curve shows those)."""
+    cfg, ref = Config.from_dict(config), preset("quarter-side")
+    cfg = replace(cfg, epochs=ref.epochs, seed=ref.seed)
+    arch = next((f"--arch {k}" for k, w in ARCHS.items() if w == cfg.widths != ref.widths), "")
+    options = option_words(replace(cfg, widths=ref.widths) if arch else cfg, ref)
+    return " ".join(w for w in ("--preset quarter-side", options, arch) if w)
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
-from . import quantize, report, study
+from . import findings, quantize, report, study, verdict
 from .augment import random_resized_crop
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
 from .config import ARCHS, ColorizerError, Config
@@ -23,6 +23,7 @@ from .pretrained import pretrained
 from .train import Run, Training, fit, train_one_epoch
 from .viz import (
                    plot_loss,
+                   plot_study_curves,
                    save_triples,
                    show_augmented,
                    show_channels,
@@ -38,6 +39,7 @@ __all__ = [
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch", "Training",
-    "plot_loss", "save_triples", "show_augmented", "show_channels", "show_triples",
-    "side_by_side", "pretrained", "triples", "quantize", "report", "study",
+    "plot_loss", "plot_study_curves", "save_triples", "show_augmented", "show_channels",
+    "show_triples", "side_by_side", "pretrained", "triples", "findings", "quantize", "report",
+    "study", "verdict",
 ]

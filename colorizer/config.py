@@ -24,12 +24,14 @@ SKIPS = ("none", "add", "concat")
 PRECISIONS = ("float32", "bfloat16")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
+VAL_FRACTION = 0.1        # the share of the training split held out for validation
+HOLDOUTS = ("test", "val")
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
-SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32"}
+SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32", "holdout": "test"}
 
 
 class ColorizerError(Exception):
@@ -43,9 +45,9 @@ def option(default, help, **kw):
 
 @dataclass
 class Config:
-    """Every setting of a run. The defaults are the project's best configuration for the faces on
-    a CPU, about ten minutes of training (benchmarks/results/design_10min.md); PRESETS["study"]
-    holds the study's own."""
+    """Every setting of a run. The defaults are the project's chosen configuration for the faces
+    on a CPU (today PRESETS["quarter-side"]: benchmarks/results/design_10min.md);
+    PRESETS["study"] holds the study's own."""
     model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
                         choices=MODELS)
     head: str = option("sigmoid", "output head, which also fixes the target scaling", choices=HEADS)
@@ -89,6 +91,11 @@ class Config:
     seed: int = option(0, "training seed: initial weights and augmentation (not the split)")
     split_seed: int = option(SPLIT_SEED, "seed of the train/test split (every figure here: 0)")
     test_fraction: float = option(TEST_FRACTION, "share of the images held out for test")
+    holdout: str = option("test", "what each epoch and the run are scored on: test (training on "
+                          "the whole training split), or val: a fixed, seeded "
+                          f"{VAL_FRACTION:.0%} of the training split held out from training, "
+                          "for choosing settings (the test figures are computed once, at the "
+                          "end, beside the validation ones)", choices=HOLDOUTS)
     augment_factor: int = option(10, "augmented passes over the training split per epoch")
     crop_scale: tuple = option((0.6, 1.0), "area fraction of a random resized crop",
                                metavar="MIN,MAX")
@@ -145,19 +152,48 @@ class Config:
         return cls(**{**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}})
 
 
-# Named settings over the defaults, `train --preset NAME`:
+# Named configurations, `train --preset NAME`, each spelling out every training setting, so that
+# a name keeps its meaning whatever the defaults become (result files and tables use these names):
+# quarter-side: the project's `train` settings since they were chosen (a*b* at a quarter of the
+#   side, fused AdamW, warm-up-stable-decay to 2e-3, 28 epochs: benchmarks/results/design_10min.md);
+# full-side: the same with a*b* at the full side, the plain optimizer, 20 epochs (wsd.md);
 # study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
-#   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with;
-# full-side: the project's default before a*b* was predicted at a quarter of the side (20 epochs,
-#   the plain optimizer: benchmarks/results/wsd.md).
-PRESETS = {"study": dict(head="tanh", optimizer="adam", schedule="constant", lr=1e-3,
-                         weight_decay=1e-7, ema=0.0, epochs=6, ab_stride=1, fused=False),
-           "full-side": dict(ab_stride=1, fused=False, epochs=20)}
+#   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with.
+_QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperature=TEMPERATURE,
+                     widths=ARCHS[2], skips="none", ab_stride=4, activation="leaky_relu",
+                     epochs=28, lr=2e-3, weight_decay=1e-4, optimizer="adamw", fused=True,
+                     schedule="wsd", warmup=0.1, cooldown=0.3, ema=0.0, batch_size=64,
+                     precision="float32", augment_factor=10, crop_scale=(0.6, 1.0),
+                     crop_ratio=(3 / 4, 4 / 3), flip=True)
+PRESETS = {"quarter-side": _QUARTER_SIDE,
+           "full-side": {**_QUARTER_SIDE, "ab_stride": 1, "fused": False, "epochs": 20},
+           "study": {**_QUARTER_SIDE, "head": "tanh", "optimizer": "adam", "schedule": "constant",
+                     "lr": 1e-3, "weight_decay": 1e-7, "ema": 0.0, "epochs": 6, "ab_stride": 1,
+                     "fused": False}}
 
 
 def preset(name, **kw):
     """A Config from a named preset, `kw` over it."""
     return Config(**{**PRESETS[name], **kw})
+
+
+def option_words(cfg, reference):
+    """The `train` options that turn `reference` into `cfg` (what a run trains with, not where
+    it reads or its seed), e.g. '--widths 32,64,128,256,256,512 --epochs 6'."""
+    words = []
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        if f.name in (*PLACE_SETTINGS, "seed", "image_size") or value == getattr(reference,
+                                                                                  f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            words += [flag, ",".join(map(str, value))]
+        else:
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(words)
 
 
 def _checks(c):

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageOps
 from skimage import color
 
-from .config import SPLIT_SEED, TEST_FRACTION, ColorizerError
+from .config import SPLIT_SEED, TEST_FRACTION, VAL_FRACTION, ColorizerError
 from .files import write_json
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
@@ -250,5 +250,12 @@ def split_names(names, test_fraction=TEST_FRACTION, seed=SPLIT_SEED):
     return train, test
 
 
-def save_split(path, train, test, seed):
-    write_json(path, {"seed": seed, "train": list(train), "test": list(test)})
+def validation_names(train_names, seed=SPLIT_SEED):
+    """(fit, val): the training split's names cut by the same seeded rule, VAL_FRACTION of them
+    held out for choosing settings. The test split is untouched: a choice never sees it."""
+    return split_names(train_names, VAL_FRACTION, seed)
+
+
+def save_split(path, train, test, seed, val=()):
+    write_json(path, {"seed": seed, "train": list(train), "test": list(test),
+                      **({"val": list(val)} if val else {})})

@@ -5,6 +5,7 @@ import os
 
 from .devices import cpu_name
 from .metrics import UNITS
+from .verdict import compare
 
 METRIC_COLUMNS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness")
 HEAD_COLUMNS = ["run", "T", "ab_mse", "psnr", "auc", "ciede2000", "colourfulness",
@@ -108,56 +109,6 @@ def head_rows(runs, metrics_at):
     return rows
 
 
-def claims(regression, classify, plain=None):
-    """The study's essay, claim by claim, checked against measured test metrics.
-
-    regression: {name: Run} of sigmoid / tanh runs; classify: the rebalanced classify Run;
-    plain: the same without rebalancing. Returns markdown lines: claim, verdict, the numbers.
-    """
-    truth = classify.metrics["colourfulness_true"]
-    reg_name, reg = min(regression.items(), key=lambda kv: kv[1].metrics["ab_mse"])
-    r, c = reg.metrics, classify.metrics
-    wins = [r["ab_mse"] < c["ab_mse"], r["psnr"] > c["psnr"], r["auc"] > c["auc"]]
-    checked = [
-        ("Regression (MSE) gives desaturated colours",
-         all(run.metrics["colourfulness"] < truth for run in regression.values()),
-         ", ".join(f"colourfulness {n} {run.metrics['colourfulness']:.1f}"
-                   for n, run in regression.items()) + f" vs ground truth {truth:.1f}"),
-        ("Regression is the safe choice: lower error than classification",
-         True if all(wins) else False if not any(wins) else "mixed",
-         f"ab MSE {reg_name} {r['ab_mse']:.2f} vs classify {c['ab_mse']:.2f} raw units^2; "
-         f"PSNR {r['psnr']:.2f} vs {c['psnr']:.2f} dB; AuC {r['auc']:.1f} vs {c['auc']:.1f} %"),
-        ("Classification can produce more vivid colours",
-         c["colourfulness"] > r["colourfulness"],
-         f"colourfulness classify {c['colourfulness']:.1f} vs {reg_name} "
-         f"{r['colourfulness']:.1f} (truth {truth:.1f}); gap to truth per image "
-         f"{c['colourfulness_gap']:.1f} vs {r['colourfulness_gap']:.1f}"),
-    ]
-    if plain is not None:
-        checked.append(_rebalancing_claim(reg_name, r, c, plain.metrics))
-    lines = [f"- **{claim}** -> {_VERDICTS.get(held, held)}: {evidence}"
-             for claim, held, evidence in checked]
-    lines.append(f"- (one seed, {c['n_test']} test images: read differences of a few units^2 "
-                 "as within run-to-run spread)")
-    return "\n".join(lines)
-
-
-_VERDICTS = {True: "held", False: "did not hold"}
-
-
-def _rebalancing_claim(reg_name, r, c, p):
-    """(claim, verdict, evidence) for rebalancing: c with it, p without, r the regression."""
-    helps = c["colourfulness"] > p["colourfulness"]
-    # Rebalancing "handles imbalance" only if classification needs it to beat regression.
-    needed = p["colourfulness"] <= r["colourfulness"]
-    held = (True if needed else "partly: classification is more vivid than regression even "
-            "without it") if helps else False
-    return ("...if class imbalance is handled (rebalancing makes the colours more vivid)", held,
-            f"colourfulness with rebalancing {c['colourfulness']:.1f}, without "
-            f"{p['colourfulness']:.1f} ({reg_name}: {r['colourfulness']:.1f}); the price in ab "
-            f"MSE: {c['ab_mse']:.2f} vs {p['ab_mse']:.2f} raw units^2")
-
-
 # What each notebook section found, in words made from its numbers (so that a run with another
 # profile states its own results).
 
@@ -201,15 +152,21 @@ def colorizer_finding(name, run):
             f"{m['colourfulness']:.1f} against the truth's {m['colourfulness_true']:.1f}.")
 
 
-def comparison_finding(runs, what):
-    """Which of `runs` ({name: Run}) has the lowest ab MSE, and at what cost."""
-    ranked = sorted(runs.items(), key=lambda kv: kv[1].metrics["ab_mse"])
-    (best, b), others = ranked[0], ranked[1:]
-    rest = "; ".join(f"{n} {r.metrics['ab_mse']:.2f} ({r.metrics['epochs']} epochs, "
-                     f"{r.metrics['train_seconds']:.0f} s)" for n, r in others)
-    return (f"**Found:** of the {what}, {best} has the lowest test error at this budget: "
-            f"{b.metrics['ab_mse']:.2f} raw units² ({b.metrics['epochs']} epochs, "
-            f"{b.metrics['train_seconds']:.0f} s of training), against {rest}.")
+def short_runs_finding(runs, profile):
+    """What the notebook's own runs of a comparison ({name: Run}) may say: on a GPU (`full`
+    profile, the study's own budget) the verdict rule on them, one seed each; in a shorter
+    profile nothing about a winner, only their budget."""
+    budget = "; ".join(f"{n} {r.metrics['ab_mse']:.2f} units² ({r.metrics['epochs']} epochs, "
+                       f"{r.metrics['train_seconds']:.0f} s)" for n, r in runs.items())
+    if profile.name == "full":
+        (a, ra), (b, rb) = runs.items()
+        base = {k: ra.metrics["baselines"][k]["ab_mse"] for k in ("train_mean",
+                                                                   "oracle_image_mean")}
+        v = compare({a: [ra.metrics["ab_mse"]], b: [rb.metrics["ab_mse"]]}, base)
+        return f"**This run's verdict** (one seed, test split): {v.text}."
+    return (f"These runs are short ({budget}; profile {profile.name}): they show the pipeline "
+            "working and name no winner. The comparison at a budget where it means something, "
+            "over three training seeds, is the committed one below.")
 
 
 def shipped_finding(metrics, runs):

@@ -112,14 +112,26 @@ def compare_widths(profile, run, data, folder):
     return runs
 
 
-def at_temperature(run, temperature):
-    """A classify run's test metrics when decoded at another annealed-mean temperature (the
+def rescore(run, **kw):
+    """`run`'s metrics again, `evaluate(**kw)` (another decoding of the same weights), on the
+    split it was scored on, and on the test split under "test" when that was validation (the
     baselines are the run's own)."""
+    def on(images, metrics):
+        return {**evaluate(run.model, images.lab, train_mean=ab_mean(run.train), baselines=False,
+                           **kw), "baselines": metrics["baselines"]}
+    out = on(run.scored, run.metrics)
+    if "test" in run.metrics:
+        out["test"] = on(run.test, run.metrics["test"])
+    return out
+
+
+def at_temperature(run, temperature):
+    """A classify run's metrics (see rescore) when decoded at another annealed-mean
+    temperature."""
     model, before = run.model, run.model.temperature
     try:
         model.temperature = temperature
-        return {**evaluate(model, run.test.lab, train_mean=ab_mean(run.train), baselines=False),
-                "baselines": run.metrics["baselines"]}
+        return rescore(run)
     finally:
         model.temperature = before
 

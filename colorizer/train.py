@@ -14,7 +14,7 @@ from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config
 from .console import QUIET, Reporter
-from .data import LabImages, ab_mean, chunks, save_split, split_names
+from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
 from .devices import configure_backends, to_device
 from .distributed import ProcessContext
 from .evaluation import evaluate
@@ -109,6 +109,13 @@ class Run:
     train: LabImages
     test: LabImages
     out_dir: Path | None
+    val: LabImages | None = None
+
+    @property
+    def scored(self):
+        """The images the run was scored on, epoch by epoch and in `metrics`: validation when
+        it held some out (`metrics["test"]` then has the test figures), else the test split."""
+        return self.val if self.val is not None else self.test
 
 
 @dataclass
@@ -157,31 +164,32 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
-    train, test = procs.main_first(lambda: _split(cfg, data, ckpt, report))
+    train, val, test = procs.main_first(lambda: _split(cfg, data, ckpt, report))
+    scored = val if val is not None else test
     distributed.check_enough(procs, len(train), cfg.batch_size)
     t = _new_training(cfg, train, device, procs)
     history = _restore_training(ckpt, t) if ckpt else {
-        "train_loss": [], "test_loss": [], "test_error": [], "seconds": []}
+        "train_loss": [], f"{cfg.holdout}_loss": [], f"{cfg.holdout}_error": [], "seconds": []}
     run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
-                "split": {"seed": cfg.split_seed, "train": train.names, "test": test.names}}
+                "split": _split_record(cfg, train, val, test)}
     if out_dir is not None:
-        _start_run_folder(out_dir, train, test, cfg)
+        _start_run_folder(out_dir, run_info["split"], train.skipped)
     report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
-               f"{cfg.augment_factor} augmented, {len(test)} test images")
-    _train_epochs(t, (train.lab.to(device), test.lab.to(device)), cfg, history,
+               f"{cfg.augment_factor} augmented, {len(scored)} {cfg.holdout} images")
+    _train_epochs(t, (train.lab.to(device), scored.lab.to(device)), cfg, history,
                   (procs, report, out_dir, run_info))
     if not procs.main:                  # rank 0 alone evaluates and writes
-        return Run(cfg, t.eval_model, history, {}, train, test, None)
-    metrics = _final_metrics(t.eval_model, test, cfg, history, run_info["train_ab_mean"])
+        return Run(cfg, t.eval_model, history, {}, train, test, None, val)
+    metrics = _final_metrics(t.eval_model, (scored, test), cfg, history, run_info["train_ab_mean"])
     if out_dir is not None:
         write_outputs(out_dir, t.eval_model, test, history, metrics)
-    return Run(cfg, t.eval_model, history, metrics, train, test, out_dir)
+    return Run(cfg, t.eval_model, history, metrics, train, test, out_dir, val)
 
 
 def _train_epochs(t, labs, cfg, history, where):
-    """The epochs still to run: train, score on the test images, log, checkpoint when due.
+    """The epochs still to run: train, score on the held-out images, log, checkpoint when due.
 
-    `labs`: (train, test) images on the device; `where`: (processes, reporter, the run folder
+    `labs`: (train, held-out) images on the device; `where`: (processes, reporter, the run folder
     or None, the checkpoint's facts about the run)."""
     (train_lab, test_lab), (procs, report, out_dir, run_info) = labs, where
     for epoch in range(len(history["train_loss"]), cfg.epochs):
@@ -196,20 +204,33 @@ def _train_epochs(t, labs, cfg, history, where):
                             {**run_info, **t.state(), "epoch": epoch + 1, "history": history})
 
 
-def _start_run_folder(out_dir, train, test, cfg):
+def _split_record(cfg, train, val, test):
+    """The names of each split, as the checkpoint and split.json keep them."""
+    return {"seed": cfg.split_seed, "train": train.names, "test": test.names,
+            **({"val": val.names} if val is not None else {})}
+
+
+def _start_run_folder(out_dir, names, skipped):
     """The run folder with the split it trains on and the files it could not read."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_split(out_dir / "split.json", train.names, test.names, cfg.split_seed)
-    if train.skipped:
-        (out_dir / "skipped.txt").write_text("".join(f"{n}\n" for n in train.skipped))
+    save_split(out_dir / "split.json", names["train"], names["test"], names["seed"],
+               names.get("val", ()))
+    if skipped:
+        (out_dir / "skipped.txt").write_text("".join(f"{n}\n" for n in skipped))
 
 
-def _final_metrics(model, test, cfg, history, train_mean):
-    """Every test figure of the finished run, with what it was measured on."""
-    return {**evaluate(model, test.lab, train_mean=train_mean), "split": "test",
-            "n_test": len(test), "seed": cfg.seed, "split_seed": cfg.split_seed,
-            "epochs": len(history["train_loss"]), "train_seconds": sum(history["seconds"]),
-            "units": UNITS}
+def _final_metrics(model, splits, cfg, history, train_mean):
+    """Every figure of the finished run on the split it was scored on, with what it was measured
+    on; a run scored on validation also carries its test figures under "test"."""
+    scored, test = splits
+    out = {**evaluate(model, scored.lab, train_mean=train_mean), "split": cfg.holdout,
+           "n_test": len(scored), "seed": cfg.seed, "split_seed": cfg.split_seed,
+           "epochs": len(history["train_loss"]), "train_seconds": sum(history["seconds"]),
+           "units": UNITS}
+    if scored is not test:
+        out["test"] = {**evaluate(model, test.lab, train_mean=train_mean), "split": "test",
+                       "n_test": len(test)}
+    return out
 
 
 def _resume_from(out_dir, cfg):
@@ -225,15 +246,19 @@ def _resume_from(out_dir, cfg):
 
 
 def _split(cfg, data, ckpt, report=QUIET):
-    """(train, test) LabImages: the checkpoint's split when resuming, else the seeded one."""
+    """(train, val or None, test) LabImages: the checkpoint's split when resuming, else the
+    seeded one, with validation carved from the training split when `cfg.holdout` is val."""
+    saved = ckpt["split"] if ckpt else None
     if data is None:
-        names = ckpt["split"]["train"] + ckpt["split"]["test"] if ckpt else None
+        names = saved["train"] + saved.get("val", []) + saved["test"] if saved else None
         data = open_images(cfg, names=names, limit=None if ckpt else cfg.limit, report=report)
-    if ckpt:
-        train_names, test_names = ckpt["split"]["train"], ckpt["split"]["test"]
+    if saved:
+        train, val, test = saved["train"], saved.get("val"), saved["test"]
     else:
-        train_names, test_names = split_names(data.names, cfg.test_fraction, cfg.split_seed)
-    return data.subset(train_names), data.subset(test_names)
+        train, test = split_names(data.names, cfg.test_fraction, cfg.split_seed)
+        train, val = validation_names(train, cfg.split_seed) if cfg.holdout == "val" else (
+            train, None)
+    return data.subset(train), data.subset(val) if val else None, data.subset(test)
 
 
 def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
@@ -272,11 +297,12 @@ def _restore_training(ckpt, t):
 
 def _record(history, train_loss, seconds, metrics, cfg, report):
     """Append one epoch's figures to `history` and log them on one line."""
-    key = HEADLINE[cfg.model]
+    key, split = HEADLINE[cfg.model], cfg.holdout
     history["train_loss"].append(train_loss)
-    history["test_loss"].append(metrics["loss"])
-    history["test_error"].append(metrics[key])
+    history[f"{split}_loss"].append(metrics["loss"])
+    history[f"{split}_error"].append(metrics[key])
     history["seconds"].append(seconds)
     epoch = len(history["train_loss"])
-    report.say(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  test loss "
-               f"{metrics['loss']:.6f}  test {key} {metrics[key]:.2f} units^2  ({seconds:.1f} s)")
+    report.say(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  {split} loss "
+               f"{metrics['loss']:.6f}  {split} {key} {metrics[key]:.2f} units^2  "
+               f"({seconds:.1f} s)")

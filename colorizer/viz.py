@@ -20,7 +20,8 @@ def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
     ax = fig.subplots()
     epochs = range(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], label="train")
-    ax.plot(epochs, history["test_loss"], label="test")
+    split = heldout_split(history)
+    ax.plot(epochs, history[f"{split}_loss"], label=split)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_yscale("log")
@@ -30,6 +31,11 @@ def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def heldout_split(history):
+    """The split a run's history was scored on: "val" or "test"."""
+    return "val" if any(k.startswith("val_") for k in history) else "test"
 
 
 def triples(L, ab_true, ab_pred):
@@ -125,6 +131,30 @@ def side_by_side(runs, test, n=4):
             axes[i, j].imshow(imgs[i])
             axes[i, j].set_axis_off()
         axes[0, j].set_title(name, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_study_curves(result, key=None):
+    """A question's result (findings.load): each arm's validation error per epoch, the mean over
+    its seeds (the band: lowest to highest seed), against the constants on validation."""
+    fig = _figure(figsize=(5.6, 3.4))
+    ax = fig.subplots()
+    for label, arm in result["arms"].items():
+        split = heldout_split(arm["runs"][0]["history"])
+        curves = torch.tensor([r["history"][f"{split}_error"] for r in arm["runs"]])
+        epochs = range(1, curves.shape[1] + 1)
+        ax.plot(epochs, curves.mean(0), label=label)
+        ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, alpha=0.2)
+    for (name, m), style in zip(result["baselines"]["val"].items(), (":", "--", "-.")):
+        value = m.get(key or ("ab_mse" if "ab_mse" in m else "mean_ab_mse"))
+        if name != "gray" and value is not None:
+            ax.axhline(value, color="gray", ls=style, lw=1, label=f"{name} (constant)")
+    ax.set_xlabel("epoch (x10 augmented passes)")
+    ax.set_ylabel("validation error, units² (log)")
+    ax.set_yscale("log")
+    ax.set_title(result["title"], fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

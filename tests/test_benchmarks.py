@@ -23,11 +23,13 @@ def test_configuration_names_with_settings():
     assert config("full-side").ab_stride == 1
 
 
-def test_plot_labels_name_what_a_run_trained_with_against_todays_defaults():
-    assert label(Config(epochs=3, seed=2).to_dict()) == "default"
-    assert label(Config(head="classify", widths=ARCHS[1]).to_dict()) == "--head classify --arch 1"
-    older = Config(schedule="cosine", lr=Config().lr / 2)       # named by its settings
-    assert label(older.to_dict()) == f"--lr {older.lr} --schedule cosine"
+def test_plot_labels_name_what_a_run_trained_with_against_a_preset_that_never_moves():
+    assert label(Config(epochs=3, seed=2).to_dict()) == "--preset quarter-side"
+    assert label(Config(head="classify", widths=ARCHS[1]).to_dict()) == (
+        "--preset quarter-side --head classify --arch 1")
+    older = Config(schedule="cosine", lr=0.001)       # named by its settings
+    assert label(older.to_dict()) == "--preset quarter-side --lr 0.001 --schedule cosine"
+    assert preset("quarter-side") == Config()          # today's defaults are that preset
 
 
 def test_tta_names_a_decoding_not_a_training_setting():
@@ -63,3 +65,34 @@ def test_the_notebook_as_a_script_drops_magics_and_sets_the_profile():
     assert not any(line.lstrip().startswith("%") for line in script.splitlines())
     assert "PROFILE = 'full'" in script
     compile(script, "main_cells.py", "exec")
+
+
+def test_study_arms_are_named_by_their_options_against_a_fixed_reference():
+    from benchmarks import study as bench
+
+    cfg = Config(**bench.project(widths=ARCHS[1]))
+    words = bench.options(cfg)                       # against the study preset, never moving
+    assert "--widths 32,64,128,256,256,512" in words and "--holdout val" in words
+    assert bench.options(cfg, Config(**bench.project())) == "--widths 32,64,128,256,256,512"
+
+
+def test_the_equal_time_arm_gets_the_epochs_its_step_time_buys():
+    from benchmarks import study as bench
+
+    cfg = Config(**bench.project())
+    fast = [{"seconds_per_epoch": 8.0, "config": {"epochs": 12}}] * 2
+    slow = [{"seconds_per_epoch": 20.0, "config": {"epochs": 12}}] * 2
+    label, stretched = bench.equal_time_arm("Architecture 2", cfg, fast, "Architecture 1", slow)
+    assert label == "Architecture 2, equal time" and stretched.epochs == 30
+
+
+def test_the_finalist_is_the_screen_arm_lowest_on_validation():
+    from benchmarks import study as bench
+
+    def arm(err):
+        return {"runs": [{"val": {"ab_mse": err}}]}
+    screened = {"arms": {bench.CHOSEN: arm(9.0), "--lr 0.001, 28 epochs": arm(9.5),
+                         "--cooldown 0.5, 28 epochs": arm(8.8)}}
+    arms, pairs = bench.finalists(screened)
+    assert pairs == [(bench.CHOSEN, "--cooldown 0.5, 28 epochs")]
+    assert arms["--cooldown 0.5, 28 epochs"] == {"cooldown": 0.5}

@@ -69,23 +69,22 @@ def test_the_temperature_sweep_decodes_the_same_model_at_each_temperature(tiny_f
     assert run.model.temperature == own
 
 
-def test_claim_verdicts_follow_the_numbers():
-    reg = {"sigmoid": _run(ab_mse=15.0, psnr=34.0, auc=97.0, colourfulness=25.0)}
-    text = report.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=24.0))
-    lines = text.splitlines()
-    assert "desaturated" in lines[0] and "-> held" in lines[0]
-    assert "safe choice" in lines[1] and "-> held" in lines[1]
-    assert "more vivid" in lines[2] and "-> held" in lines[2]
-    assert "rebalancing" in lines[3] and "-> held" in lines[3]
-    text = report.claims({"tanh": _run(ab_mse=25.0, psnr=31.0, auc=95.0, colourfulness=32.0)},
-                        _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=31.0))
-    assert all("did not hold" in line for line in text.splitlines()[:4])
-    mixed = report.claims({"tanh": _run(ab_mse=19.0, psnr=31.0)}, _run(ab_mse=20.0))
-    assert "-> mixed" in mixed.splitlines()[1]
-    # rebalancing helps, but classification beat regression without it: only partly
-    partly = report.claims(reg, _run(ab_mse=20.0, colourfulness=30.0), _run(colourfulness=29.0))
-    assert "-> partly: classification is more vivid than regression even without it" in (
-        partly.splitlines()[3])
+def _with_baselines(**m):
+    run = _run(**m)
+    run.metrics |= {"epochs": 2, "train_seconds": 10.0,
+                    "baselines": {"train_mean": {"ab_mse": 42.4},
+                                  "oracle_image_mean": {"ab_mse": 31.0}}}
+    return run
+
+
+def test_short_runs_name_no_winner_and_the_full_profile_applies_the_rule():
+    runs = {"Architecture 1": _with_baselines(ab_mse=44.0), "Architecture 2": _with_baselines()}
+    short = report.short_runs_finding(runs, study.PROFILES["cpu"])
+    assert "name no winner" in short and "better" not in short
+    full = report.short_runs_finding(runs, study.PROFILES["full"])
+    assert "Architecture 2 better: Architecture 1 is still at the baselines" in full
+    close = {"a": _with_baselines(ab_mse=15.0), "b": _with_baselines(ab_mse=14.0)}
+    assert "cannot tell" in report.short_runs_finding(close, study.PROFILES["full"])
 
 
 def test_markdown_table_shows_missing_and_nan_as_dash():

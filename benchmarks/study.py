@@ -1,0 +1,290 @@
+"""The study's questions, answered on validation with the test figure beside it, over seeds.
+
+Every run holds out the fixed, seeded validation split (`--holdout val`: 10 % of the training
+split) and trains on the rest; it is scored on validation every epoch and, once at the end, on
+the test split. A verdict (colorizer.verdict) is decided on validation; the same rule applied to
+the test figures is printed beside it. The questions:
+
+  width      Architecture 1 (32..512) against 2 (8..256): at equal epochs, and Architecture 2 at
+             Architecture 1's training time (its epochs from the measured seconds per epoch)
+  heads      sigmoid against tanh
+  classify   classification (rebalanced or not) against regression; each classify run decoded
+             at the annealed-mean temperatures of study.TEMPERATURES, the temperature chosen on
+             validation; error and vividness (colourfulness gap to the truth, per image)
+  cases      the study's two hyper-parameter cases (lr 5e-3 / wd 1e-7 against lr 1e-4 / wd 1e-5,
+             epochs 1 : 4) under the project's training
+  cases-adam the same under the study's own Adam at a constant rate
+  regressor  the mean-colour regressor against the training-mean constant
+  design     the screens that chose the project's own settings, on one seed (SCREENS)
+  design-final  those settings against the best screened alternative, over the seeds
+
+Runs are named by their options: the options every arm of a question shares once, then what
+each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
+reused, so questions that share an arm train it once. Results: benchmarks/results/study_NAME.
+
+    python -m benchmarks.study width heads [--seeds 0 1 2] [--keep runs/study] [--answers]
+"""
+
+import argparse
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass, field, replace
+
+from colorizer import ARCHS, Config, findings, load_images, study
+from colorizer.config import PLACE_SETTINGS, option_words, preset
+from colorizer.report import markdown_table
+from colorizer.verdict import CLEAR, mean_sd
+
+from .common import RESULTS, command, machine, write_result
+
+BUDGET = 12         # epochs of x10 augmented passes: every arm clearly past the baselines
+STUDY_ADAM = dict(optimizer="adam", schedule="constant", fused=False, ema=0.0)
+
+
+@dataclass
+class Question:
+    """Arms {label: settings over `base`}; `pairs` compared by the verdict rule."""
+    title: str
+    arms: dict
+    pairs: list
+    base: dict = field(default_factory=dict)
+    equal_time: tuple | None = None     # (arm to stretch, arm whose time it gets)
+
+
+def project(**kw):
+    """The project's training (AdamW, warm-up-stable-decay to 2e-3, a*b* at 1/4 of the side,
+    Architecture 2, sigmoid) at BUDGET epochs, scored on validation."""
+    return {"holdout": "val", "epochs": BUDGET, "widths": ARCHS[2], "head": "sigmoid",
+            "optimizer": "adamw", "schedule": "wsd", "lr": 2e-3, "weight_decay": 1e-4,
+            "ab_stride": 4, "fused": True, **kw}
+
+
+CASE_1 = dict(lr=5e-3, weight_decay=1e-7, epochs=4)      # the study's 100 : 400 epochs as 4 : 16
+CASE_2 = dict(lr=1e-4, weight_decay=1e-5, epochs=16)
+QUESTIONS = {
+    "width": Question("Architecture 1 (32..512) against Architecture 2 (8..256)",
+                      {"Architecture 1": dict(widths=ARCHS[1]),
+                       "Architecture 2": dict(widths=ARCHS[2])},
+                      [("Architecture 1", "Architecture 2"),
+                       ("Architecture 1", "Architecture 2, equal time")],
+                      project(), equal_time=("Architecture 2", "Architecture 1")),
+    "heads": Question("sigmoid against tanh", {"sigmoid": {}, "tanh": dict(head="tanh")},
+                      [("sigmoid", "tanh")], project()),
+    "classify": Question("classification against regression",
+                         {"regression (sigmoid)": {},
+                          "classify, rebalanced": dict(head="classify"),
+                          "classify, not rebalanced": dict(head="classify", rebalance=False)},
+                         [("regression (sigmoid)", "classify, rebalanced"),
+                          ("regression (sigmoid)", "classify, not rebalanced"),
+                          ("classify, rebalanced", "classify, not rebalanced")], project()),
+    "cases": Question("case 1 against case 2, the project's training",
+                      {"case 1": CASE_1, "case 2": CASE_2}, [("case 1", "case 2")], project()),
+    "cases-adam": Question("case 1 against case 2, the study's constant-rate Adam",
+                           {"case 1": CASE_1, "case 2": CASE_2}, [("case 1", "case 2")],
+                           project(**STUDY_ADAM)),
+    "regressor": Question("the regressor against the training-mean constant",
+                          {"regressor": dict(model="regressor")}, [], project()),
+}
+# The screens that chose the project's `train` settings, again on validation, at ten minutes of
+# this CPU: each alternative at the epochs its measured step time buys in the time of 28 epochs
+# of the chosen settings (benchmarks/results/step_profile.md: per-image step time 0.567 for
+# --ab-stride 4 --fused against 1 for --ab-stride 1, 0.657 for --ab-stride 2 unfused, 0.574 with
+# --skips add). Screened on one seed; the best alternative then runs on three (design-final).
+CHOSEN = "--ab-stride 4 --fused, 28 epochs"
+SCREENS = {CHOSEN: {},
+           "--ab-stride 1 --no-fused, 20 epochs": dict(ab_stride=1, fused=False, epochs=20),
+           "--ab-stride 2 --no-fused, 26 epochs": dict(ab_stride=2, fused=False, epochs=26),
+           "--skips add, 25 epochs": dict(skips="add", epochs=25),
+           "--schedule onecycle, 28 epochs": dict(schedule="onecycle"),
+           "--lr 0.001, 28 epochs": dict(lr=1e-3),
+           "--lr 0.004, 28 epochs": dict(lr=4e-3),
+           "--cooldown 0.5, 28 epochs": dict(cooldown=0.5)}
+QUESTIONS["design"] = Question("the design's screens on validation (one seed)", SCREENS,
+                               [(CHOSEN, k) for k in SCREENS if k != CHOSEN],
+                               project(epochs=28))
+QUESTIONS["design-final"] = Question("the chosen settings against the best screened "
+                                     "alternative, on validation", None, None,
+                                     project(epochs=28))
+
+
+def finalists(screened):
+    """The chosen settings and the screen's alternative with the lowest mean validation error:
+    ({label: settings}, [the pair])."""
+    arms = screened["arms"]
+    best = min((k for k in arms if k != CHOSEN),
+               key=lambda k: statistics.mean(findings.at(arms[k]["runs"], "val", "ab_mse")))
+    return {CHOSEN: {}, best: SCREENS[best]}, [(CHOSEN, best)]
+def options(cfg, reference=None):
+    """`cfg` as the `train` options that differ from `reference` (a Config; None: the study
+    preset, which never moves): e.g. '--widths 32,64,... --epochs 6'."""
+    return option_words(cfg, reference or preset("study"))
+
+
+def run_folder(keep, cfg):
+    """A run's folder under `keep`: named by its model, head and a hash of its settings."""
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in PLACE_SETTINGS}
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{keep}/{cfg.model}-{cfg.head}-{digest}-seed{cfg.seed}"
+
+
+def train_arm(cfg, seeds, data, keep):
+    """One record per seed: validation and test figures, the epoch curve, seconds per epoch;
+    classify runs decoded at each temperature too."""
+    records = []
+    for seed in seeds:
+        c = replace(cfg, seed=seed)
+        run = study.fit_or_reuse(c, run_folder(keep, c), data, log=None)
+        rec = {"seed": seed, "config": c.to_dict(), "val": _figures(run.metrics),
+               "test": _figures(run.metrics["test"]), "history": run.history,
+               "seconds_per_epoch": statistics.median(run.history["seconds"]),
+               "n_train": len(run.train), "n_val": len(run.scored), "n_test": len(run.test),
+               "baselines_val": _baselines(run.metrics),
+               "baselines_test": _baselines(run.metrics["test"])}
+        if c.head == "classify":
+            rec["temperatures"] = {str(t): {"val": _figures(m), "test": _figures(m["test"])}
+                                   for t, m in study.temperature_sweep(run).items()}
+        print(f"  seed {seed}: val {_headline(rec['val'])}, test {_headline(rec['test'])} "
+              f"({rec['seconds_per_epoch']:.1f} s/epoch)", flush=True)
+        records.append(rec)
+    return records
+
+
+def _figures(m):
+    return {k: v for k, v in m.items() if isinstance(v, float)}
+
+
+def _baselines(m):
+    return {name: _figures(b) for name, b in m["baselines"].items()}
+
+
+def _headline(figs):
+    key = "ab_mse" if "ab_mse" in figs else "mean_ab_mse"
+    return f"{figs[key]:.2f}"
+
+
+def answer(name, seeds, data, keep):
+    """Train (or reuse) every arm of question `name`: (the Question, {label: Config},
+    {label: records})."""
+    q = QUESTIONS[name]
+    if q.arms is None:                  # the finalists of the screen
+        over, pairs = finalists(findings.load("design"))
+        q = replace(q, arms=over, pairs=pairs)
+    arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
+    records = {}
+    for label, cfg in arms.items():
+        print(f"{label}: {options(cfg)}", flush=True)
+        records[label] = train_arm(cfg, seeds, data, keep)
+    if q.equal_time:
+        stretch, to = q.equal_time
+        label, cfg = equal_time_arm(stretch, arms[stretch], records[stretch], to, records[to])
+        print(f"{label}: {options(cfg)}", flush=True)
+        arms[label], records[label] = cfg, train_arm(cfg, seeds, data, keep)
+    return q, arms, records
+
+
+def equal_time_arm(stretch, cfg, mine, to, theirs):
+    """`stretch` given the epochs that take as long as `to`'s run, from the median measured
+    seconds per epoch of each."""
+    mine_s = statistics.mean(r["seconds_per_epoch"] for r in mine)
+    their_s = statistics.mean(r["seconds_per_epoch"] * r["config"]["epochs"] for r in theirs)
+    return f"{stretch}, equal time", replace(cfg, epochs=max(1, round(their_s / mine_s)))
+
+
+def arm_rows(result):
+    """One table row per arm (a classify arm at the temperature validation chose, and at
+    Zhang et al.'s), then the baselines."""
+    rows = []
+    for label, arm in result["arms"].items():
+        runs, model = arm["runs"], arm["config"]["model"]
+        chosen = findings.temperature_of(arm)
+        for t in sorted({chosen, findings.ZHANG_T}, key=float) if chosen else [None]:
+            row = {"arm": f"{label}, T = {t}" if t else label, "epochs": arm["config"]["epochs"],
+                   "seeds": len(runs),
+                   "s/epoch": f"{statistics.mean(r['seconds_per_epoch'] for r in runs):.1f}"}
+            for key, _ in findings.MEASURES[model]:
+                for split in findings.SPLITS:
+                    row[f"{split} {key}"] = _mean_sd(findings.at(runs, split, key, t))
+            if model == "colorizer":
+                row["test psnr"] = _mean_sd(findings.at(runs, "test", "psnr", t))
+            rows.append(row)
+    base = result["baselines"]
+    return rows + [{"arm": f"baseline: {b}", **{f"{s} {k}": f"{v:.2f}" for s in base
+                                                for k, v in base[s][b].items()}}
+                   for b in base["val"]]
+
+
+def _mean_sd(values):
+    m, sd = mean_sd(values)
+    return f"{m:.2f}" if len(values) == 1 else f"{m:.2f} ± {sd:.2f}"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("questions", nargs="*", choices=list(QUESTIONS))
+    p.add_argument("--answers", action="store_true", help="then write study_answers.md: the "
+                   "study's claims beside the committed answers (colorizer.findings)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--keep", default="runs/study")
+    p.add_argument("--data")
+    args = p.parse_args(argv)
+    data = load_images(args.data) if args.questions else None
+    for name in args.questions:
+        write_answer(name, args, data, argv)
+    if args.answers:
+        text = "\n\n".join([findings.claims_table(), "**Classification or regression?** "
+                             + findings.classify_answer()])
+        print(text)
+        (RESULTS / "study_answers.md").write_text(text + "\n")
+
+
+def write_answer(name, args, data, argv):
+    """Answer one question and write benchmarks/results/study_NAME.{md,json}."""
+    q, arms, records = answer(name, args.seeds, data, args.keep)
+    first = next(iter(records.values()))[0]
+    shared = Config(**q.base)
+    result = {"question": name, "title": q.title, "machine": machine(), "seeds": args.seeds,
+              "shared_options": options(shared),
+              "arms": {label: {"options": options(cfg, shared), "config": cfg.to_dict(),
+                               "runs": records[label]} for label, cfg in arms.items()},
+              # the same for every arm: the same images, the same training split
+              "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS}}
+    result["verdicts"] = findings.question_verdicts(result, q.pairs)
+    text = markdown(result, first, command("benchmarks.study", argv))
+    print(text)
+    write_result(f"study_{name}", result, text)
+
+
+def markdown(result, first, cmd):
+    """The result as its page: the budget, the options, the table, the verdicts."""
+    m, arms = result["machine"], result["arms"]
+    model = next(iter(arms.values()))["config"]["model"]
+    budget = "; ".join(f"{label}: {a['config']['epochs']} epochs" for label, a in arms.items())
+    md = [f"**{result['title']}** ({budget}). Shared options: `train "
+          f"{result['shared_options']}`. Trained on {first['n_train']} images (the training "
+          f"split less validation), scored on validation ({first['n_val']} images) every epoch "
+          f"and on test ({first['n_test']}) once; mean ± sd over training seeds "
+          f"{', '.join(map(str, result['seeds']))}; units² (raw CIELAB), dB (8-bit sRGB); "
+          f"{m['date']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']}, one run at a "
+          f"time; `{cmd}`", "", "| arm | its options |", "|---|---|"]
+    md += [f"| {label} | `{a['options'] or '(the shared options)'}` |" for label, a in arms.items()]
+    rows = arm_rows(result)
+    columns = ["arm", "epochs", "seeds", "s/epoch"] + [
+        f"{s} {k}" for k, _ in findings.MEASURES[model] for s in findings.SPLITS]
+    if model == "colorizer":
+        columns.append("test psnr")
+    md += ["", markdown_table(rows, columns, numeric_right=True), ""]
+    on_test = {(tuple(v["arms"]), v["measure"]): v for v in result["verdicts"]
+               if v["split"] == "test"}
+    md += [f"- {v['measure']}, validation: {v['text']}. Test: "
+           f"{findings.short(on_test[tuple(v['arms']), v['measure']])}"
+           for v in result["verdicts"] if v["split"] == "val"]
+    if not result["verdicts"]:
+        md += [f"- {label} clearly past the training-mean constant (every seed {CLEAR:.0%} "
+               f"below it), **{split}**: {'yes' if findings.past(result, label, split) else 'no'}"
+               for label in arms for split in findings.SPLITS]
+    return "\n".join(md)
+
+
+if __name__ == "__main__":
+    main()

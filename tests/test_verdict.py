@@ -1,0 +1,98 @@
+"""The verdict rule: "better" only past the baselines and beyond the seeds' spread."""
+
+import json
+
+from colorizer import findings
+from colorizer.verdict import BETTER, CANNOT_TELL, NOT_CONVERGED, compare
+
+BASELINES = {"train_mean": 42.4, "oracle_image_mean": 31.0}
+
+
+def test_a_clear_difference_between_converged_arms_is_better():
+    v = compare({"A": [9.5, 9.0, 10.0], "B": [12.0, 12.5, 11.8]}, BASELINES)
+    assert (v.kind, v.winner) == (BETTER, "A")
+    assert "better by" in v.text
+
+
+def test_the_winner_is_the_lower_error_whichever_comes_first():
+    v = compare({"A": [12.0, 12.5, 11.8], "B": [9.5, 9.0, 10.0]}, BASELINES)
+    assert (v.kind, v.winner) == (BETTER, "B")
+
+
+def test_a_difference_inside_the_spread_cannot_be_told():
+    v = compare({"A": [9.5, 9.0, 10.0], "B": [9.8, 9.2, 10.3]}, BASELINES)
+    assert (v.kind, v.winner) == (CANNOT_TELL, None)
+    assert "seeds per arm" in v.text
+
+
+def test_one_seed_cannot_tell_however_large_the_gap():
+    v = compare({"A": [9.0], "B": [20.0]}, BASELINES)
+    assert v.kind == CANNOT_TELL
+
+
+def test_arms_at_the_baseline_are_not_converged():
+    v = compare({"A": [43.0, 44.1], "B": [41.0, 40.2]}, BASELINES)
+    assert (v.kind, v.winner) == (NOT_CONVERGED, None)
+
+
+def test_just_under_the_oracle_is_not_clearly_past_it():
+    # 30 is below the oracle's 31 but not by the 10 % the rule asks
+    v = compare({"A": [30.0, 29.5], "B": [30.5, 30.1]}, BASELINES)
+    assert v.kind == NOT_CONVERGED
+
+
+def test_an_arm_past_the_baselines_beats_one_that_is_not():
+    v = compare({"A": [43.0, 44.1], "B": [18.0, 19.0]}, BASELINES)
+    assert (v.kind, v.winner) == (BETTER, "B")
+    assert "A is still at the baselines" in v.text
+
+
+# findings: the pages' verdicts from result files (synthetic ones here)
+
+
+def _arm(errors, gaps=None, classify=False, epochs=12):
+    def figs(e, g):
+        return {"ab_mse": e, "colourfulness_gap": g, "psnr": 30.0}
+    runs = []
+    for i, e in enumerate(errors):
+        g = (gaps or [3.0] * len(errors))[i]
+        run = {"seed": i, "config": {"model": "colorizer", "epochs": epochs},
+               "val": figs(e, g), "test": figs(e + 1, g), "seconds_per_epoch": 1.0,
+               "history": {"val_error": [40.0, e]}}
+        if classify:      # T = 1.0 is better on validation than T = 0.38
+            run["temperatures"] = {"0.38": {"val": figs(e + 2, g - 1), "test": figs(e + 3, g - 1)},
+                                   "1.0": {"val": figs(e, g), "test": figs(e + 1, g)}}
+        runs.append(run)
+    return {"options": "", "config": {"model": "colorizer", "epochs": epochs}, "runs": runs}
+
+
+def _write(folder, name, arms, pairs):
+    result = {"title": name, "arms": arms,
+              "baselines": {s: {"train_mean": {"ab_mse": 42.4, "colourfulness_gap": 14.8},
+                                "oracle_image_mean": {"ab_mse": 31.0, "colourfulness_gap": 14.7}}
+                            for s in findings.SPLITS}}
+    result["verdicts"] = findings.question_verdicts(result, pairs)
+    (folder / f"study_{name}.json").write_text(json.dumps(result))
+    return result
+
+
+def test_claims_and_the_classify_answer_come_from_the_result_files(tmp_path):
+    good, bad = [9.0, 9.5, 10.0], [44.0, 43.0, 45.0]
+    _write(tmp_path, "width", {"Architecture 1": _arm(bad), "Architecture 2": _arm(good),
+                               "Architecture 2, equal time": _arm([8.0, 8.1, 8.2])},
+           [("Architecture 1", "Architecture 2"), ("Architecture 1", "Architecture 2, equal time")])
+    r = _write(tmp_path, "classify",
+               {"regression (sigmoid)": _arm(good, [3.0, 3.1, 3.2]),
+                "classify, rebalanced": _arm([9.2, 9.6, 10.1], [1.0, 1.1, 1.2], classify=True),
+                "classify, not rebalanced": _arm([14.0, 14.5, 15.0], classify=True)},
+               [("regression (sigmoid)", "classify, rebalanced"),
+                ("regression (sigmoid)", "classify, not rebalanced")])
+    assert findings.temperature_of(r["arms"]["classify, rebalanced"]) == "1.0"   # on validation
+    table = findings.claims_table(tmp_path)
+    assert "| **Architecture 2** better | **Architecture 2** better |" in table
+    assert "not measured yet" in table                         # the cases were not written
+    answer = findings.classify_answer(tmp_path)
+    assert "regression (sigmoid) against classify, rebalanced: cannot tell" in answer
+    assert "regression (sigmoid) beats classify, not rebalanced by" in answer
+    assert "classify, rebalanced beats regression (sigmoid) by" in answer       # vividness
+    assert "T = 1.0" in answer
