@@ -27,7 +27,7 @@ import statistics
 import time
 from dataclasses import fields
 
-from colorizer import ARCHS, Config, ab_mean, evaluate, fit, load_images, study
+from colorizer import ARCHS, Config, fit, load_images, study
 from colorizer.config import PRESETS, preset
 from colorizer.evaluation import TTA
 from colorizer.report import markdown_table
@@ -116,10 +116,7 @@ def main(argv=None):
                 decodings |= {f"{name}+temperature={t}": study.at_temperature(run, t)
                               for t in args.temperatures}
             if args.tta:
-                flipped = evaluate(run.model, run.test.lab, train_mean=ab_mean(run.train),
-                                   baselines=False, tta=args.tta)
-                decodings[f"{name}+tta={args.tta}"] = {**flipped,
-                                                       "baselines": run.metrics["baselines"]}
+                decodings[f"{name}+tta={args.tta}"] = study.rescore(run, tta=args.tta)
             for label, m in decodings.items():
                 print(f"{label} seed {seed}: "
                       f"{', '.join(f'{k} {m[k]:.3f}' for k in COLUMNS[cfg.model])} "
@@ -134,7 +131,8 @@ def main(argv=None):
 
     m = machine()
     seeds = ", ".join(map(str, args.seeds))
-    md = [f"Test figures on the fixed seed-0 split ({len(run.test)} test images), training "
+    split = "Validation" if run.val is not None else "Test"
+    md = [f"{split} figures on the fixed seed-0 split ({len(run.scored)} images), training "
           f"seed{'s' if len(args.seeds) > 1 else ''} {seeds}"
           f"{' (mean ± sd)' if len(args.seeds) > 1 else ''}; {m['date']}; {m['cores']} cores "
           f"({m['cpu']}), CUDA {m['cuda']}, torch {m['torch']}; "

@@ -31,13 +31,14 @@ import json
 import statistics
 from dataclasses import dataclass, field, replace
 
-from colorizer import ARCHS, Config, findings, load_images, study
+from colorizer import ARCHS, Config, findings, load_images, plot_study_curves, study
 from colorizer.config import PLACE_SETTINGS, option_words, preset
 from colorizer.report import markdown_table
 from colorizer.verdict import CLEAR, mean_sd
 
 from .common import RESULTS, command, machine, write_result
 
+DOCS = RESULTS.parent.parent / "docs"
 BUDGET = 12         # epochs of x10 augmented passes: every arm clearly past the baselines
 STUDY_ADAM = dict(optimizer="adam", schedule="constant", fused=False, ema=0.0)
 
@@ -232,10 +233,19 @@ def main(argv=None):
     for name in args.questions:
         write_answer(name, args, data, argv)
     if args.answers:
-        text = "\n\n".join([findings.claims_table(), "**Classification or regression?** "
-                             + findings.classify_answer()])
-        print(text)
-        (RESULTS / "study_answers.md").write_text(text + "\n")
+        write_answers()
+
+
+def write_answers():
+    """study_answers.md (the claims beside the answers) and each question's validation curves
+    as docs/study_NAME.png, from the committed result files."""
+    text = "\n\n".join([findings.claims_table(), findings.conclusion(),
+                         "**Classification or regression?** " + findings.classify_answer()])
+    print(text)
+    (RESULTS / "study_answers.md").write_text(text + "\n")
+    for name in QUESTIONS:
+        if (RESULTS / f"study_{name}.json").is_file():
+            plot_study_curves(findings.load(name)).savefig(DOCS / f"study_{name}.png", dpi=90)
 
 
 def write_answer(name, args, data, argv):
