@@ -270,13 +270,11 @@ def markdown(result, first, cmd):
     m, arms = result["machine"], result["arms"]
     model = next(iter(arms.values()))["config"]["model"]
     budget = "; ".join(f"{label}: {a['config']['epochs']} epochs" for label, a in arms.items())
-    md = [f"**{result['title']}** ({budget}). Shared options: `train "
-          f"{result['shared_options']}`. Trained on {first['n_train']} images (the training "
-          f"split less validation), scored on validation ({first['n_val']} images) every epoch "
-          f"and on test ({first['n_test']}) once; mean ± sd over training seeds "
-          f"{', '.join(map(str, result['seeds']))}; units² (raw CIELAB), dB (8-bit sRGB); "
-          f"{m['date']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']}, one run at a "
-          f"time; `{cmd}`", "", "| arm | its options |", "|---|---|"]
+    md = [f"**{result['title']}** ({budget}; seeds {', '.join(map(str, result['seeds']))}; "
+          f"{first['n_train']} training, {first['n_val']} validation, {first['n_test']} test "
+          f"images). Shared options: `train {result['shared_options']}`. {m['date']}, "
+          f"{m['cores']} cores ({m['cpu']}), torch {m['torch']}, one run at a time; s/epoch: "
+          f"the median epoch; `{cmd}`", "", "| arm | its options |", "|---|---|"]
     md += [f"| {label} | `{a['options'] or '(the shared options)'}` |" for label, a in arms.items()]
     rows = arm_rows(result)
     columns = ["arm", "epochs", "seeds", "s/epoch"] + [

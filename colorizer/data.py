@@ -75,11 +75,12 @@ def to_rgb8(img):
 
 
 def read_image(path):
-    """One image file -> (H, W, 3) uint8, or a ColorizerError naming the file."""
+    """One image file -> (H, W, 3) uint8 as it is meant to be viewed (its EXIF orientation
+    applied: a phone photo stored sideways is seen upright), or a ColorizerError naming it."""
     try:
         with Image.open(path) as img:
             img.load()
-            return to_rgb8(img)
+            return to_rgb8(ImageOps.exif_transpose(img))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ColorizerError(f"cannot read image {path}: {e}") from None
 

@@ -155,3 +155,17 @@ def test_real_face_set(real_data):
     assert data.lab.shape == (20, 3, 128, 128)
     assert 0 <= float(data.L.min()) and float(data.L.max()) <= 100
     assert -60 < float(data.ab.min()) and float(data.ab.max()) < 80    # faces: narrow a*b*
+
+
+def test_a_photo_stored_sideways_is_read_upright(tmp_path):
+    from colorizer import read_image
+
+    upright = np.zeros((40, 24, 3), np.uint8)          # 24 wide, 40 tall, as it is viewed
+    upright[:10] = 255                                 # white at the top
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # stored sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6                                   # "rotate 90° clockwise to view"
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    got = read_image(tmp_path / "phone.jpg")
+    assert got.shape[:2] == (40, 24)
+    assert got[:10].mean() > 200 and got[-10:].mean() < 50
