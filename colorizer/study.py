@@ -51,14 +51,11 @@ PROFILES = {
     # A GPU: the study's settings at the study's epochs, a checkpoint every 10 (a killed run
     # loses at most 10 epochs; one a epoch would write some 59 GB over the profile's runs).
     "full": Profile("full", epochs=100, case_epochs=(100, 400), checkpoint_every=10),
-    # This project's 2-core CPU, about 30 minutes in all (docs/notebook.md: each run's budget and
-    # the time).
-    # Seven epochs of x10 passes for the regressor and the heads; Architecture 1, five times
-    # costlier per epoch, at about the tanh run's training time (2 epochs); the cases at 1 and 4,
-    # the study's 1 : 4 (no budget that fits tells more: at 2 and 8 neither case has left the
-    # training mean; at 3 and 12 case 2 reaches 37, short of the oracle's 31). 13 units² takes
-    # some 18 epochs per head: the three heads alone would fill the 30 minutes.
-    "cpu": Profile("cpu", epochs=7, case_epochs=(1, 4), arch_epochs={1: 2}),
+    # This project's 2-core CPU: short runs that show the pipeline working (about ten minutes in
+    # all); the comparisons' answers come from benchmarks.study. Four epochs of x10 passes for
+    # the regressor and the heads; Architecture 1, some three times costlier per epoch, 1; the
+    # cases at 1 and 4, the study's 1 : 4.
+    "cpu": Profile("cpu", epochs=4, case_epochs=(1, 4), arch_epochs={1: 1}),
     # COLORIZER_FAST=1: a smoke run of every cell, a few images, one epoch, a temporary folder.
     "fast": Profile("fast", epochs=1, case_epochs=(1, 1), augment_factor=1, limit=30,
                     write_outputs=False),
