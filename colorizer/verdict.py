@@ -9,7 +9,9 @@ pages can disagree. The rule, in two steps, on per-seed errors (lower is better)
    the others named as still at the baseline).
 2. Distinguishable? Between two arms past the baselines, the difference of the means must exceed
    Z (2) standard errors of that difference, sqrt(sd_a² / n_a + sd_b² / n_b) with the sample
-   standard deviation over seeds (Welch's, read as a two-sided test at about 5 %). Each arm needs
+   standard deviation over seeds (Welch's statistic; |t| > 2 is a two-sided test at about 5 % for
+   many seeds, nearer 15 % with three a side, so a "better" just past the threshold is weak
+   evidence and the page shows the difference with its standard error). Each arm needs
    at least two seeds for a spread; with fewer, or a smaller difference, the verdict is "cannot
    tell", with the number of seeds per arm that would separate a difference of this size.
 """
