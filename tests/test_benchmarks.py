@@ -92,7 +92,7 @@ def test_the_finalist_is_the_screen_arm_lowest_on_validation():
     def arm(err):
         return {"runs": [{"val": {"ab_mse": err}}]}
     screened = {"arms": {bench.CHOSEN: arm(9.0), "--lr 0.001, 28 epochs": arm(9.5),
-                         "--cooldown 0.5, 28 epochs": arm(8.8)}}
+                         "--skips add, 25 epochs": arm(8.8)}}
     arms, pairs = bench.finalists(screened)
-    assert pairs == [(bench.CHOSEN, "--cooldown 0.5, 28 epochs")]
-    assert arms["--cooldown 0.5, 28 epochs"] == {"cooldown": 0.5}
+    assert pairs == [(bench.CHOSEN, "--skips add, 25 epochs")]
+    assert arms["--skips add, 25 epochs"] == {"skips": "add", "epochs": 25}
