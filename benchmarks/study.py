@@ -13,6 +13,7 @@ the test figures is printed beside it. The questions:
              validation; error and vividness (colourfulness gap to the truth, per image)
   cases      the study's two hyper-parameter cases (lr 5e-3 / wd 1e-7 against lr 1e-4 / wd 1e-5,
              epochs 1 : 4) under the project's training
+  cases-long the same at twice the epochs (8 : 32), where case 1 leaves the baselines behind
   cases-adam the same under the study's own Adam at a constant rate
   regressor  the mean-colour regressor against the training-mean constant
   design     the screens that chose the project's own settings, on one seed (SCREENS)
@@ -84,6 +85,9 @@ QUESTIONS = {
                           ("classify, rebalanced", "classify, not rebalanced")], project()),
     "cases": Question("case 1 against case 2, the project's training",
                       {"case 1": CASE_1, "case 2": CASE_2}, [("case 1", "case 2")], project()),
+    "cases-long": Question("case 1 against case 2, the project's training, twice the epochs",
+                           {"case 1": {**CASE_1, "epochs": 8}, "case 2": {**CASE_2, "epochs": 32}},
+                           [("case 1", "case 2")], project()),
     "cases-adam": Question("case 1 against case 2, the study's constant-rate Adam",
                            {"case 1": CASE_1, "case 2": CASE_2}, [("case 1", "case 2")],
                            project(**STUDY_ADAM)),

@@ -103,11 +103,12 @@ def test_the_studys_conclusion_is_read_from_the_width_and_cases_verdicts(tmp_pat
     assert "not been measured" in findings.conclusion(tmp_path)
     _write(tmp_path, "width", {"Architecture 1": _arm(good), "Architecture 2": _arm(bad)},
            [("Architecture 1", "Architecture 2")])
-    for name in ("cases", "cases-adam"):
+    for name in ("cases-long", "cases-adam"):
         _write(tmp_path, name, {"case 1": _arm(bad), "case 2": _arm(good)}, [("case 1", "case 2")])
     assert "it holds" in findings.conclusion(tmp_path)
-    _write(tmp_path, "cases", {"case 1": _arm(good), "case 2": _arm(bad)}, [("case 1", "case 2")])
+    _write(tmp_path, "cases-long", {"case 1": _arm(good), "case 2": _arm(bad)},
+           [("case 1", "case 2")])
     assert "it does not hold" in findings.conclusion(tmp_path)
-    _write(tmp_path, "cases", {"case 1": _arm(good), "case 2": _arm([9.1, 9.4, 10.1])},
+    _write(tmp_path, "cases-long", {"case 1": _arm(good), "case 2": _arm([9.1, 9.4, 10.1])},
            [("case 1", "case 2")])
     assert "cannot be decided at this budget" in findings.conclusion(tmp_path)
