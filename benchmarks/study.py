@@ -228,13 +228,17 @@ def _mean_sd(values):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("questions", nargs="*", choices=list(QUESTIONS))
+    p.add_argument("questions", nargs="*", metavar="QUESTION",
+                   help=f"any of {', '.join(QUESTIONS)}")
     p.add_argument("--answers", action="store_true", help="then write study_answers.md: the "
                    "study's claims beside the committed answers (colorizer.findings)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--keep", default="runs/study")
     p.add_argument("--data")
     args = p.parse_args(argv)
+    unknown = [q for q in args.questions if q not in QUESTIONS]
+    if unknown:
+        p.error(f"unknown question(s) {', '.join(unknown)}: choose from {', '.join(QUESTIONS)}")
     data = load_images(args.data) if args.questions else None
     for name in args.questions:
         write_answer(name, args, data, argv)
@@ -245,10 +249,11 @@ def main(argv=None):
 def write_answers():
     """study_answers.md (the claims beside the answers) and each question's validation curves
     as docs/study_NAME.png, from the committed result files."""
-    text = "\n\n".join([findings.claims_table(), findings.conclusion(),
-                         "**Classification or regression?** " + findings.classify_answer()])
-    print(text)
-    (RESULTS / "study_answers.md").write_text(text + "\n")
+    answer = "\n\n".join([findings.conclusion(), "**Classification or regression?** "
+                           + findings.classify_answer()])
+    print(findings.claims_table(), answer, sep="\n\n")
+    (RESULTS / "study_answers.md").write_text(findings.claims_table() + "\n")
+    (RESULTS / "study_conclusion.md").write_text(answer + "\n")
     for name in QUESTIONS:
         if (RESULTS / f"study_{name}.json").is_file():
             plot_study_curves(findings.load(name)).savefig(DOCS / f"study_{name}.png", dpi=90)
