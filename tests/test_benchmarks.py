@@ -91,8 +91,9 @@ def test_the_finalist_is_the_screen_arm_lowest_on_validation():
 
     def arm(err):
         return {"runs": [{"val": {"ab_mse": err}}]}
-    screened = {"arms": {bench.CHOSEN: arm(9.0), "--lr 0.001, 28 epochs": arm(9.5),
-                         "--skips add, 25 epochs": arm(8.8)}}
+    screened = {"arms": {bench.CHOSEN: arm(9.0), "--schedule onecycle, 28 epochs": arm(9.5),
+                         "--ab-stride 2 --no-fused, 26 epochs": arm(8.8)}}
     arms, pairs = bench.finalists(screened)
-    assert pairs == [(bench.CHOSEN, "--skips add, 25 epochs")]
-    assert arms["--skips add, 25 epochs"] == {"skips": "add", "epochs": 25}
+    assert pairs == [(bench.CHOSEN, "--ab-stride 2 --no-fused, 26 epochs")]
+    assert arms["--ab-stride 2 --no-fused, 26 epochs"] == {"ab_stride": 2, "fused": False,
+                                                          "epochs": 26}
