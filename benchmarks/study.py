@@ -263,7 +263,7 @@ def write_answer(name, args, data, argv):
     q, arms, records = answer(name, args.seeds, data, args.keep)
     first = next(iter(records.values()))[0]
     shared = Config(**q.base)
-    seeds = [r["seed"] for r in first_records(records)]
+    seeds = [r["seed"] for r in next(iter(records.values()))]
     result = {"question": name, "title": q.title, "machine": machine(), "seeds": seeds,
               "shared_options": options(shared),
               "arms": {label: {"options": options(cfg, shared), "config": cfg.to_dict(),
@@ -274,10 +274,6 @@ def write_answer(name, args, data, argv):
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
     write_result(f"study_{name}", result, text)
-
-
-def first_records(records):
-    return next(iter(records.values()))
 
 
 def markdown(result, first, cmd):
