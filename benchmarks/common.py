@@ -2,8 +2,10 @@
 
 import os
 import platform
+import struct
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import torch
@@ -38,3 +40,19 @@ def write_result(name, obj, markdown=None):
     if markdown is not None:
         (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
     return write_json(RESULTS / f"{name}.json", obj)
+
+
+def one_colour_png(path, side):
+    """A valid side x side gray PNG of one colour, written without ever holding its pixels (a
+    few hundred KB on disk for 20000 x 20000): an image bomb, for the tests and the load test."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    packer, row, parts = zlib.compressobj(9), b"\0" + b"\x80" * side, []
+    for _ in range(side):
+        parts.append(packer.compress(row))
+    parts.append(packer.flush())
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n"
+                           + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                           + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+    return path

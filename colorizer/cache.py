@@ -36,7 +36,7 @@ from .data import (
     rgb_to_lab,
 )
 from .devices import to_device
-from .files import temporary_name, write_json
+from .files import private_folder, temporary_name, write_json
 
 VERSION = 2               # of the entry's layout; another version is rebuilt
 _CHUNK = 128              # images a decoding worker converts and writes at a time
@@ -177,12 +177,25 @@ def _usable_index(entry, folder, size):
     try:
         if index["folder"] != str(folder) or index["size"] != size:
             return _stale(entry, f"built for {index['folder']} at {index['size']} px")
-        problem = _array_problem(entry / index["array"], tuple(index["shape"]))
-        if not problem and len(index["names"]) != len(index["rows"]):
-            problem = "its index lists names and rows that differ in number"
+        problem = _index_problem(index) or _array_problem(entry / index["array"],
+                                                          tuple(index["shape"]))
     except (KeyError, TypeError) as e:
         problem = f"its index lacks {e}"
     return _stale(entry, problem) if problem else index
+
+
+def _index_problem(index):
+    """What in an index cannot be trusted (None if nothing): its array must be a plain file
+    name of this entry's, its rows whole numbers inside the array, one per name."""
+    array, rows, n = index["array"], index["rows"], index["shape"][0]
+    if not isinstance(array, str) or Path(array).name != array or array in ("", ".", "..") \
+            or "\\" in array or not array.endswith(".npy"):
+        return f"an array named {array!r}, not a plain .npy file name of its own"
+    if len(index["names"]) != len(rows):
+        return "its index lists names and rows that differ in number"
+    if not all(type(r) is int and 0 <= r < n for r in rows):
+        return f"rows outside its array's 0..{n - 1}"
+    return None
 
 
 def _array_problem(path, shape):
@@ -219,9 +232,10 @@ def _build(entry, folder, files, stamp, how, report):
     shape = (len(names), 3, size, size)
     array = f"lab-{stamp[:16]}.npy"         # the same files give the same name and contents
     try:
-        entry.mkdir(parents=True, exist_ok=True)
+        private_folder(entry)                   # decoded photos: for their owner's eyes only
         part = temporary_name(entry / array)            # this builder's own
         np.lib.format.open_memmap(part, mode="w+", dtype=_DTYPE, shape=shape)
+        os.chmod(part, 0o600)
     except OSError as e:
         raise ColorizerError(f"cannot write the image cache in {entry}: {e.strerror or e} "
                              "(pass --cache-dir DIR or set COLORIZER_CACHE)") from None
@@ -238,7 +252,7 @@ def _build(entry, folder, files, stamp, how, report):
              "array": array, "shape": list(shape),
              "names": [n for _, n in good], "rows": [r for r, _ in good],
              "skipped": bad, "resized": len(resized)}
-    write_json(entry / _INDEX, index)
+    write_json(entry / _INDEX, index, private=True)
     _remove_other_arrays(entry, keep=array)
     return index
 

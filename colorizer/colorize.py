@@ -16,13 +16,22 @@ from PIL import Image
 from tqdm import tqdm
 
 from .config import ColorizerError
-from .data import candidate_files, lab_to_rgb, read_image, rgb_to_lab
+from .data import (
+    MAX_PIXELS,
+    candidate_files,
+    image_pixels,
+    lab_to_rgb,
+    lightness,
+    read_image,
+    stripes,
+)
 from .deploy import OnnxColorizer
 from .evaluation import predict
 from .files import atomic_write
 from .models import input_side
 
-BATCH = 16                  # images per forward pass
+BATCH = 16                  # images per forward pass at most,
+BATCH_PIXELS = 16_000_000   # and full-resolution pixels held at once (one larger photo: alone)
 
 
 @dataclass(frozen=True)
@@ -39,34 +48,59 @@ def colorize_rgb(model, rgb, tta="flip"):
 
 
 def colorize_batch(model, images, tta="flip"):
-    """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*.
+    """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*."""
+    Ls = [lightness(rgb) for rgb in images]
+    return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta))]
 
-    The model sees L* resized to its own side (models.input_side); only its a*b* is upsampled
-    back, so edges and detail come from the full-resolution L* (as in Zhang et al.'s inference).
+
+def chroma(model, Ls, tta="flip"):
+    """The model's a*b* for full-resolution L* (1, 1, H, W) each, in one forward pass, at the
+    model's side: (B, 2, s, s), or (B, 2) for a regressor.
+
+    The model sees L* resized to its own side (models.input_side; antialiased, as torchvision's
+    resize does it); only its a*b* is upsampled back (paint), so edges and detail come from the
+    full-resolution L* (as in Zhang et al.'s inference).
     """
-    # torchvision only here: importing it costs every process ~160 MB, training included
-    import torchvision.transforms.v2.functional as TF
-
     size = model.side if isinstance(model, OnnxColorizer) else input_side(model)
-    Ls = [rgb_to_lab(rgb)[None, :1] for rgb in images]                       # (1, 1, H, W) each
-    small = torch.cat([TF.resize(L, [size, size], antialias=True) for L in Ls])   # (B, 1, s, s)
-    ab = (model.predict(small, tta) if isinstance(model, OnnxColorizer)
-          else predict(model, small, tta=tta))                  # (B, 2, s, s), or (B, 2)
-    out = []
-    for L, ab_i in zip(Ls, ab):
-        H, W = L.shape[-2:]
-        if ab_i.dim() == 1:                                     # a regressor: one a*b* per image
-            ab_i = ab_i[None, :, None, None].expand(1, 2, H, W)
-        else:
-            ab_i = F.interpolate(ab_i[None], size=(H, W), mode="bilinear", align_corners=False)
-        out.append(lab_to_rgb(L, ab_i)[0])
+    small = torch.cat([F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
+                                     align_corners=False) for L in Ls])      # (B, 1, s, s)
+    return (model.predict(small, tta) if isinstance(model, OnnxColorizer)
+            else predict(model, small, tta=tta))
+
+
+def paint(L, ab):
+    """L* (1, 1, H, W) with the model's a*b* for it (chroma's) upsampled bilinearly to its side:
+    the colorized (H, W, 3) uint8 image, made a stripe of rows at a time (the full-side a*b* is
+    never held: only L*, the output and one stripe are)."""
+    H, W = L.shape[-2:]
+    out = np.empty((H, W, 3), np.uint8)
+    ab_rows = _upsampled_rows(ab, H, W)
+    for rows in stripes((H, W)):
+        out[rows] = lab_to_rgb(L[..., rows, :], ab_rows(rows))[0]
     return out
 
 
-def comparison_strip(rgb, colorized):
-    """grayscale | colorized | original (the last only when the input has colour), one image."""
-    L = rgb_to_lab(rgb)[None, :1]
-    gray = lab_to_rgb(L, torch.zeros(1, 2, *L.shape[-2:]))[0]      # L* alone, as the model saw
+def _upsampled_rows(ab, H, W):
+    """rows -> (1, 2, rows, W): those rows of `ab` (2, s, s) upsampled to (H, W) as
+    F.interpolate(mode="bilinear", align_corners=False) does it (to float32 rounding), the
+    width first, once, then each stripe's rows; a regressor's (2,) a*b* spread over the rows."""
+    if ab.dim() == 1:
+        return lambda rows: ab[None, :, None, None].expand(1, 2, len(range(H)[rows]), W)
+    s = ab.shape[-2]
+    wide = F.interpolate(ab[None], size=(s, W), mode="bilinear", align_corners=False)[0]
+    y = torch.arange(H, dtype=torch.float32)
+    src = ((y + 0.5) * (s / H) - 0.5).clamp(min=0)              # PyTorch's source coordinate
+    low = src.long()
+    high, w = (low + 1).clamp(max=s - 1), src - low
+    return lambda rows: ((1 - w[rows, None]) * wide[:, low[rows]]
+                         + w[rows, None] * wide[:, high[rows]])[None]
+
+
+def comparison_strip(rgb, colorized, L=None):
+    """grayscale | colorized | original (the last only when the input has colour), one image;
+    `L`: the input's lightness, where it is at hand."""
+    L = lightness(rgb) if L is None else L
+    gray = lab_to_rgb(L, torch.zeros(1, 2, 1, 1).expand(1, 2, *L.shape[-2:]))[0]   # L* alone
     gray = np.repeat(gray.mean(-1, keepdims=True).round().astype(np.uint8), 3, axis=-1)
     panels = [gray, colorized]
     if not (rgb == rgb[..., :1]).all():
@@ -174,43 +208,73 @@ def prepare_out_dir(out_dir):
 
 
 def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=False,
-                   progress=None):
+                   progress=None, max_pixels=MAX_PIXELS):
     """Colorize every input file into `out_dir` (see plan); yields (input, outcome) with outcome
     the output Path written, "kept" (the output was there already and `overwrite` is off) or a
-    ColorizerError. `compare` writes grayscale | colorized | original strips instead."""
+    ColorizerError. `compare` writes grayscale | colorized | original strips instead.
+
+    Memory follows the pixels, not the number of files: a batch holds at most BATCH_PIXELS of
+    full-resolution L* (one larger photo goes alone), each image is read, converted and written
+    on its own, and one of more than `max_pixels` is refused from its header.
+    """
     out_dir = prepare_out_dir(out_dir)
     jobs, problems = plan(inputs, out_dir)
     yield from problems
     # progress None: a bar when stderr is a terminal (tqdm's own test)
     with tqdm(total=len(jobs), desc="colorize", unit="img", leave=False,
               disable=None if progress is None else not progress) as bar:
-        for start in range(0, len(jobs), BATCH):
-            batch = jobs[start:start + BATCH]
-            yield from _colorize_jobs(model, batch, tta, overwrite, compare)
+        for batch in _pixel_batches(jobs):
+            yield from _colorize_jobs(model, batch, tta, overwrite, compare, max_pixels)
             bar.update(len(batch))
 
 
-def _colorize_jobs(model, jobs, tta, overwrite, compare):
-    """(source, outcome) for a batch of jobs, the readable images run in one forward pass."""
-    todo, images = [], []
+def _pixel_batches(jobs):
+    """The jobs in order, cut into batches of at most BATCH images and BATCH_PIXELS pixels (by
+    their headers; a batch holds one image at least)."""
+    batch, held = [], 0
+    for job in jobs:
+        pixels = image_pixels(job.source)
+        if batch and (len(batch) == BATCH or held + pixels > BATCH_PIXELS):
+            yield batch
+            batch, held = [], 0
+        batch.append(job)
+        held += pixels
+    if batch:
+        yield batch
+
+
+def _colorize_jobs(model, jobs, tta, overwrite, compare, max_pixels):
+    """(source, outcome) for a batch of jobs: the readable images' L* in one forward pass, each
+    then painted and written on its own (only L*, and the input itself for `compare`, kept)."""
+    todo = []
     for job in jobs:
         if job.target.exists() and not overwrite:
             yield job.source, "kept"
             continue
         try:
-            images.append(read_image(job.source))
+            rgb = read_image(job.source, max_pixels)
         except ColorizerError as e:
             yield job.source, e
             continue
-        todo.append(job)
+        todo.append((job, lightness(rgb), rgb if compare else None))
+        del rgb
     if not todo:
         return
-    for job, rgb, colorized in zip(todo, images, colorize_batch(model, images, tta)):
-        picture = comparison_strip(rgb, colorized) if compare else colorized
-        try:
-            job.target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(job.target, lambda tmp, p=picture: Image.fromarray(p).save(tmp, "PNG"))
-        except OSError as e:
-            yield job.source, ColorizerError(f"cannot write {job.target}: {e.strerror or e}")
-            continue
-        yield job.source, job.target
+    predicted = chroma(model, [L for _, L, _ in todo], tta)
+    for i, ab in enumerate(predicted):
+        job, L, rgb = todo[i]
+        todo[i] = None                                  # what is written is let go
+        colorized = paint(L, ab)
+        picture = comparison_strip(rgb, colorized, L) if compare else colorized
+        del L, colorized
+        yield job.source, _write(job.target, picture)
+
+
+def _write(target, picture):
+    """The PNG written at `target` (atomically), or a ColorizerError saying why not."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, lambda tmp: Image.fromarray(picture).save(tmp, "PNG"))
+    except OSError as e:
+        return ColorizerError(f"cannot write {target}: {e.strerror or e}")
+    return target

@@ -26,6 +26,8 @@ TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 VAL_FRACTION = 0.1        # the share of the training split held out for validation
 HOLDOUTS = ("test", "val")
+MAX_WIDTH = 1024          # feature maps per layer at most (the widest model here has 512)
+MAX_SIDE = 1024           # training side in px at most (the largest trained here: 256)
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 # Settings that say where a run reads and computes and how often it saves, not what it trains
@@ -148,8 +150,13 @@ class Config:
     def from_dict(cls, d):
         """The Config a saved dict describes; a setting added since it was saved takes the value
         that the run trained with (SINCE_ADDED), not today's default."""
+        if not isinstance(d, dict):
+            raise ColorizerError(f"settings must be a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
-        return cls(**{**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}})
+        try:
+            return cls(**{**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}})
+        except (TypeError, ValueError, OverflowError) as e:      # a value of the wrong kind
+            raise ColorizerError(f"unreadable settings ({e})") from None
 
 
 # Named configurations, `train --preset NAME`, each spelling out every training setting, so that
@@ -204,9 +211,11 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
-        ("widths", "one or more positive whole numbers", c.widths and min(c.widths) > 0),
-        ("image_size", f"a power of 2 >= {2 ** len(c.widths)} (one halving per width at least)",
-         c.image_size >= 2 ** len(c.widths) and _power_of_2(c.image_size)),
+        ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",
+         c.widths and 0 < min(c.widths) and max(c.widths) <= MAX_WIDTH),
+        ("image_size", f"a power of 2 from {2 ** len(c.widths)} (one halving per width at least) "
+         f"to {MAX_SIDE}",
+         2 ** len(c.widths) <= c.image_size <= MAX_SIDE and _power_of_2(c.image_size)),
         ("ab_stride", "a power of 2 below the image size",
          _power_of_2(c.ab_stride) and c.ab_stride < c.image_size),
         ("epochs", "a whole number >= 1", c.epochs >= 1),

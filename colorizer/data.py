@@ -1,7 +1,9 @@
 """Load images, split them, and convert RGB <-> CIE L*a*b* once, into memory."""
 
+import math
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,9 @@ from .files import write_json
 # Files in a data folder that are not meant as images and are passed over without a warning.
 _NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
 _CHUNK = 16               # images converted to Lab per call (see load_images)
+STRIPE = 2**18            # pixels per rgb2lab / lab2rgb call: both work in float64 with several
+                          # temporaries (~100 bytes a pixel), so a photo is converted in stripes
+MAX_PIXELS = 250_000_000  # the largest image read (pixels, from its header): above any camera's
 # The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
 BUNDLED = Path(__file__).resolve().parents[1] / "face_images"
 
@@ -71,18 +76,61 @@ def to_rgb8(img):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    return np.asarray(img.convert("RGB"))
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))    # (no needless copy)
 
 
-def read_image(path):
+def read_image(path, max_pixels=MAX_PIXELS):
     """One image file -> (H, W, 3) uint8 as it is meant to be viewed (its EXIF orientation
-    applied: a phone photo stored sideways is seen upright), or a ColorizerError naming it."""
+    applied: a phone photo stored sideways is seen upright), or a ColorizerError naming it.
+    An image of more than `max_pixels` is refused from its header, before it is decoded."""
     try:
-        with Image.open(path) as img:
+        with _opened(path) as img:
+            refuse_too_large(path, img.size, max_pixels)
             img.load()
-            return to_rgb8(ImageOps.exif_transpose(img))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            ImageOps.exif_transpose(img, in_place=True)
+            return to_rgb8(img)
+    except Image.DecompressionBombError:
+        raise ColorizerError(f"cannot read image {path}: more than twice Pillow's limit of "
+                             f"{Image.MAX_IMAGE_PIXELS / 1e6:g} MP") from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise ColorizerError(f"cannot read image {path}: {e}") from None
+
+
+def image_pixels(path):
+    """An image file's pixel count from its header (nothing decoded); 0 when it is unreadable
+    (reading it says why)."""
+    try:
+        with _opened(path) as img:
+            return img.size[0] * img.size[1]
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 0
+
+
+def set_pixel_limit(max_pixels):
+    """Pillow's own decompression-bomb check at the same bound as read_image's (Pillow warns
+    above it, which read_image replaces with its own line, and refuses twice it)."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+set_pixel_limit(MAX_PIXELS)
+
+
+@contextmanager
+def _opened(path):
+    """Image.open without Pillow's bomb warning: the size is checked here (refuse_too_large)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = Image.open(path)
+    with img:
+        yield img
+
+
+def refuse_too_large(path, size, max_pixels):
+    """One line when an image of `size` (W, H) has more than `max_pixels` pixels."""
+    if size[0] * size[1] > max_pixels:
+        raise ColorizerError(f"cannot read image {path}: {size[0]} x {size[1]} = "
+                             f"{size[0] * size[1] / 1e6:.0f} MP is over the limit of "
+                             f"{max_pixels / 1e6:g} MP (--max-pixels)")
 
 
 def fit_size(rgb, size):
@@ -92,20 +140,41 @@ def fit_size(rgb, size):
     return np.asarray(ImageOps.fit(Image.fromarray(rgb), (size, size), Image.BICUBIC))
 
 
-def rgb_to_lab(rgb, dtype=np.float32):
-    """(..., H, W, 3) uint8 sRGB -> (..., 3, H, W) tensor of L*, a*, b* (scikit-image)."""
-    lab = color.rgb2lab(rgb).astype(dtype)
-    return torch.from_numpy(np.moveaxis(lab, -1, -3).copy())
+def rgb_to_lab(rgb, dtype=np.float32, channels=3):
+    """(..., H, W, 3) uint8 sRGB -> (..., C, H, W) tensor of L*, a*, b* (scikit-image), the
+    first `channels` of them (1: L* alone), converted a stripe of rows at a time."""
+    lab = np.empty((*rgb.shape[:-3], channels, *rgb.shape[-3:-1]), dtype)
+    for rows in stripes(rgb.shape[:-1]):
+        lab[..., rows, :] = np.moveaxis(color.rgb2lab(rgb[..., rows, :, :])[..., :channels],
+                                        -1, -3)
+    return torch.from_numpy(lab)
+
+
+def lightness(rgb):
+    """(H, W, 3) uint8 sRGB -> (1, 1, H, W) float32 L*: all that is kept of a photo to colorize."""
+    return rgb_to_lab(rgb, channels=1)[None]
 
 
 def lab_to_rgb(L, ab):
-    """L (..., 1, H, W) and a*b* (..., 2, H, W) in raw units -> (..., H, W, 3) uint8 sRGB."""
-    lab = torch.cat([L, ab], dim=-3).detach().cpu().double().numpy()
-    lab = np.moveaxis(lab, -3, -1)
-    with warnings.catch_warnings():      # predicted a*b* may leave the sRGB gamut: clipped
-        warnings.simplefilter("ignore")
-        rgb = color.lab2rgb(lab)
-    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+    """L (..., 1, H, W) and a*b* (..., 2, H, W) in raw units -> (..., H, W, 3) uint8 sRGB,
+    converted a stripe of rows at a time."""
+    L, ab = L.detach().cpu(), ab.detach().cpu()
+    out = np.empty((*L.shape[:-3], *L.shape[-2:], 3), np.uint8)
+    for rows in stripes((*L.shape[:-3], *L.shape[-2:])):
+        lab = torch.cat([L[..., rows, :], ab[..., rows, :]], dim=-3).double().numpy()
+        with warnings.catch_warnings():      # predicted a*b* may leave the sRGB gamut: clipped
+            warnings.simplefilter("ignore")
+            rgb = color.lab2rgb(np.moveaxis(lab, -3, -1))
+        out[..., rows, :, :] = np.clip(np.rint(rgb * 255), 0, 255)
+    return out
+
+
+def stripes(shape):
+    """Slices of rows (the H of a (..., H, W) shape) of at most STRIPE pixels each (one row at
+    least), covering every row."""
+    height, per_row = shape[-2], max(1, math.prod(shape) // max(1, shape[-2]))
+    step = max(1, STRIPE // per_row)
+    return [slice(i, i + step) for i in range(0, height, step)]
 
 
 @dataclass

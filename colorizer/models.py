@@ -1,5 +1,7 @@
 """The Regressor and the Colorizer, and each head's scaling of raw a*b*."""
 
+import copy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -210,6 +212,16 @@ class Colorizer(nn.Module):
         if tuple(ab.shape[-2:]) == size:
             return ab
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
+def with_temperature(model, temperature):
+    """A classify model decoding at `temperature`, sharing `model`'s weights and leaving it as it
+    was (a shallow copy: what one caller sets, no other caller sees); other heads as they are."""
+    if model.head != "classify" or temperature is None:
+        return model
+    model = copy.copy(model)
+    model.temperature = float(temperature)
+    return model
 
 
 def input_side(model):

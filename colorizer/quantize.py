@@ -31,7 +31,9 @@ def _gamut_bins(steps=128):
     rgb = np.array(list(itertools.product(v, v, v)))[None]         # (1, steps^3, 3)
     ab = color.rgb2lab(rgb)[0, :, 1:]
     centres = np.unique(np.rint(ab / GRID), axis=0) * GRID
-    return torch.tensor(centres, dtype=torch.float32)
+    # on the CPU whatever device is the default when first asked (a meta-device skeleton, say):
+    # the cache keeps it for every later caller
+    return torch.tensor(centres, dtype=torch.float32, device="cpu")
 
 
 def bin_centres():
@@ -46,7 +48,7 @@ def _neighbour_table(k):
     Encoding looks up the rounded a*b*'s k + 4 nearest classes and keeps the k nearest to the
     exact a*b*, instead of searching all Q classes for every pixel.
     """
-    v = torch.arange(-_LIMIT, _LIMIT + 1, dtype=torch.float32)
+    v = torch.arange(-_LIMIT, _LIMIT + 1, dtype=torch.float32, device="cpu")
     cells = torch.cartesian_prod(v, v)                              # (n*n, 2)
     index = torch.cdist(cells, _gamut_bins()).topk(k, dim=1, largest=False).indices
     return index.reshape(len(v), len(v), k)

@@ -16,7 +16,7 @@ from colorizer.console import QUIET, Reporter
 from colorizer.data import list_images
 from colorizer.models import build_model
 
-from .conftest import make_folder, tiny_config
+from .conftest import child_env, make_folder, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HALF = 0.07     # float16 rounding of L*a*b* values up to 128: below 128 * 2^-11 = 0.0625
@@ -156,7 +156,7 @@ def test_a_neighbour_building_the_same_cache_meanwhile(tiny_folder, monkeypatch)
 
 def test_two_processes_build_one_cache_at_once(tmp_path):
     folder = make_folder(tmp_path / "many", n=400, size=16)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLORIZER_CACHE": str(tmp_path / "c")}
+    env = child_env(COLORIZER_CACHE=str(tmp_path / "c"))
     cmd = [sys.executable, "-m", "colorizer", "cache", "--data", str(folder), "--image-size",
            "16", "--workers", "1"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -206,7 +206,7 @@ def test_image_size_default_keeps_the_study_model():
 
 @pytest.mark.parametrize("size", [100, 32, 0])
 def test_bad_image_sizes_are_refused(size):
-    with pytest.raises(ColorizerError, match="--image-size takes a power of 2 >= 64"):
+    with pytest.raises(ColorizerError, match="--image-size takes a power of 2 from 64"):
         Config(image_size=size)
 
 

@@ -29,7 +29,7 @@ def photo(path, size=(40, 30), seed=0, gray=False):
 
 
 def run(capsys, *args):
-    code = main(["colorize", *map(str, args), "--no-progress"])
+    code = main(["colorize", *map(str, args), "--no-progress", "--device", "cpu"])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -125,10 +125,10 @@ def test_an_input_that_vanishes_while_running(tmp_path, monkeypatch, shipped):
         photo(tmp_path / "in" / name)
     real = colorize.read_image
 
-    def vanish_b(path):
+    def vanish_b(path, *limit):
         if path.name == "b.jpg":
             path.unlink()
-        return real(path)
+        return real(path, *limit)
 
     monkeypatch.setattr(colorize, "read_image", vanish_b)
     outcomes = dict(colorize.colorize_paths(shipped, [tmp_path / "in"], tmp_path / "out",

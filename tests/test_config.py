@@ -23,7 +23,10 @@ from .test_cli import cli, one_line_error
     ("crop_scale", (0.9, 0.5), "--crop-scale takes MIN,MAX"),
     ("crop_ratio", (0.0, 1.0), "--crop-ratio takes MIN,MAX"),
     ("temperature", -0.1, "--temperature takes a positive finite number"),
-    ("widths", (8, 0, 4), "--widths takes one or more positive whole numbers"),
+    ("widths", (8, 0, 4), "--widths takes one or more whole numbers from 1 to 1024"),
+    ("widths", (8, 4096), "--widths takes one or more whole numbers from 1 to 1024"),
+    ("image_size", 2048, "--image-size takes a power of 2 from 64 (one halving per width at "
+                         "least) to 1024"),
     ("head", "softmax", "--head takes one of sigmoid, tanh, classify"),
     ("activation", "swish", "--activation takes one of relu, leaky_relu, gelu"),
     ("device", "gpu-please", "--device takes auto, cpu, cuda or cuda:N"),

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from colorizer import demo
 
-from .conftest import smooth_face
+from .conftest import child_env, smooth_face
 from .test_cli import ROOT
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -46,7 +47,7 @@ def app_url(tools):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = child_env(GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "-m", "colorizer", "demo", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -117,13 +118,145 @@ def test_the_demo_says_how_to_install_gradio_when_it_is_missing(monkeypatch):
         demo.gradio()
 
 
-def test_uploads_are_colorized_and_bad_files_captioned(tmp_path):
+@pytest.fixture(scope="module")
+def shipped():
+    return demo.load_models()[demo.SHIPPED]
+
+
+def test_uploads_are_colorized_and_bad_files_captioned_by_their_own_name(tmp_path, shipped):
     Image.fromarray(smooth_face(np.random.default_rng(1), 64)[:30, :50]).save(tmp_path / "a.png")
     (tmp_path / "bad.jpg").write_bytes(b"no image")
-    strips, files = demo.colorize_uploads([tmp_path / "a.png", tmp_path / "bad.jpg"],
+    strips, files = demo.colorize_uploads([tmp_path / "a.png", tmp_path / "bad.jpg"], shipped,
                                           out_dir=tmp_path / "o")
-    assert len(strips) == 2 and "cannot read image" in strips[0][1]
-    assert Image.open(files[0]).size == (50, 30) and strips[1][0].size == (150, 30)
+    assert [c for _, c in strips] == ["a.png: grayscale | colorized | original",
+                                      "bad.jpg: not an image this demo can read"]
+    assert Image.open(files[0]).size == (50, 30) and strips[0][0].size == (150, 30)
+    assert str(tmp_path) not in " ".join(c for _, c in strips)    # no server path
+
+
+def test_two_uploads_of_one_stem_give_two_files(tmp_path, shipped):
+    rng = np.random.default_rng(2)
+    Image.fromarray(smooth_face(rng, 64)[:30, :50]).save(tmp_path / "a.jpg")
+    Image.fromarray(smooth_face(rng, 64)[:20, :40]).save(tmp_path / "a.png")
+    (tmp_path / "again").mkdir()
+    Image.fromarray(smooth_face(rng, 64)[:10, :10]).save(tmp_path / "again" / "a.png")
+    _, files = demo.colorize_uploads([tmp_path / "a.jpg", tmp_path / "a.png",
+                                      tmp_path / "again" / "a.png"], shipped,
+                                     out_dir=tmp_path / "o")
+    assert [Path(f).name for f in files] == ["a.jpg.colorized.png", "a.png.colorized.png",
+                                             "a.png-2.colorized.png"]
+    assert [Image.open(f).size for f in files] == [(50, 30), (40, 20), (10, 10)]
+
+
+def test_limits_refuse_with_a_caption(tmp_path, shipped):
+    from benchmarks.common import one_colour_png
+
+    one_colour_png(tmp_path / "big.png", 300)
+    Image.fromarray(smooth_face(np.random.default_rng(3), 64)[:20, :20]).save(tmp_path / "s.png")
+    limits = demo.Limits(max_file_mb=1, max_pixels=200 * 200, max_files=2)
+    strips, files = demo.colorize_uploads(
+        [tmp_path / "big.png", tmp_path / "s.png", tmp_path / "s.png"], shipped,
+        out_dir=tmp_path / "o", limits=limits)
+    captions = [c for _, c in strips]
+    assert captions[0] == "big.png: 0 MP is over the demo's limit of 0.04 MP an image"
+    assert captions[2] == "s.png: not colorized (at most 2 photos a request)"
+    assert len(files) == 1
+
+
+def test_two_callers_at_two_temperatures_each_get_their_own(tmp_path):
+    """The classify temperature belongs to the request: callers in threads never see another's
+    (on the shared model it was set on, 6 of 12 outputs had the other caller's)."""
+    import threading
+
+    from colorizer import Config
+    from colorizer.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(Config(head="classify", widths=(4, 8, 8, 8, 8, 8))).eval()
+    Image.fromarray(smooth_face(np.random.default_rng(4), 64)).save(tmp_path / "f.png")
+    alone = {t: Image.open(demo.colorize_uploads([tmp_path / "f.png"], model, t,
+                                                 tmp_path / f"ref{t}")[1][0]).tobytes()
+             for t in (0.05, 1.0)}
+    assert alone[0.05] != alone[1.0]
+    got, errors = {0.05: [], 1.0: []}, []
+
+    def caller(t):
+        try:
+            for i in range(6):
+                out = demo.colorize_uploads([tmp_path / "f.png"], model, t,
+                                            tmp_path / f"{t}-{i}")[1][0]
+                got[t].append(Image.open(out).tobytes())
+        except Exception as e:          # (a failure in a thread must fail the test)
+            errors.append(e)
+
+    threads = [threading.Thread(target=caller, args=(t,)) for t in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(out == alone[t] for t in got for out in got[t])
+    assert model.temperature == Config().temperature             # the shared model untouched
+
+
+def test_request_folders_are_private_and_swept(tmp_path):
+    import stat
+
+    folders = demo.RequestFolders(keep_s=60)
+    first = folders.new()
+    assert stat.S_IMODE(folders.root.stat().st_mode) == 0o700
+    (first / "x.png").write_bytes(b"x")
+    folders.sweep(now=time.time() + 30)
+    assert first.exists()
+    folders.sweep(now=time.time() + 120)
+    assert not first.exists()
+
+
+def test_models_are_chosen_by_name_from_the_command_line(tmp_path):
+    import shutil as sh
+
+    from colorizer.pretrained import shipped_weights
+
+    run_dir = tmp_path / "my-run"
+    run_dir.mkdir()
+    sh.copy(shipped_weights(), run_dir / "colorizer.safetensors")
+    models = demo.load_models([run_dir / "colorizer.safetensors"])
+    assert list(models) == [demo.SHIPPED, "1: my-run"]
+    assert not any(str(tmp_path) in name for name in models)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--share"], "--share opens a public link anyone can use: give --auth USER:PASSWORD"),
+    (["--share", "--auth", "nopassword"], "--auth takes USER:PASSWORD"),
+])
+def test_a_public_link_needs_a_password(capsys, argv, says):
+    pytest.importorskip("gradio")
+    from colorizer.cli import main
+
+    assert main(["demo", *argv]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_listening_beyond_this_machine_is_said_aloud(monkeypatch, capsys):
+    launched = {}
+    monkeypatch.setattr(demo, "build_app", lambda models, limits: _FakeApp(launched))
+    monkeypatch.setattr(demo, "load_models", lambda checkpoints: {})
+    demo.serve(host="0.0.0.0")
+    assert "warning: the demo listens on 0.0.0.0" in capsys.readouterr().err
+    assert launched["server_name"] == "0.0.0.0" and launched["max_file_size"] == "25mb"
+    demo.serve()
+    assert capsys.readouterr().err == "" and launched["server_name"] == "127.0.0.1"
+
+
+class _FakeApp:
+    def __init__(self, launched):
+        self.launched = launched
+
+    def queue(self, **kw):
+        self.launched["queue"] = kw
+
+    def launch(self, **kw):
+        self.launched.update(kw)
 
 
 def test_the_main_install_pulls_neither_gradio_nor_onnx():
