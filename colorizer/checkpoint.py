@@ -8,8 +8,12 @@ from .config import ColorizerError, Config
 from .devices import get_device
 from .files import atomic_write
 from .models import build_model
+from .packing import expand, read_shipped
 
 CHECKPOINT = "checkpoint.pt"
+# A checkpoint describing a larger model is refused before it is built: 3x the largest model here
+# (Architecture 1's colorizer, 16.1 M), so that a 2 KB file cannot make the process build gigabytes
+MAX_PARAMETERS = 50_000_000
 
 
 def save_checkpoint(path, ckpt):
@@ -20,8 +24,6 @@ def save_checkpoint(path, ckpt):
 def load_checkpoint(path, map_location="cpu"):
     """The checkpoint dict at `path`: a training checkpoint (torch.load with weights_only: plain
     tensors and Python values), or the shipped .safetensors weights (see shipping)."""
-    from .shipping import expand, read_shipped  # (shipping reads checkpoints: imported here)
-
     path = Path(path)
     if not path.is_file():
         raise ColorizerError(f"checkpoint not found: {path}")
@@ -55,8 +57,35 @@ def restore(model, ckpt):
 
 
 def load_model(path, device=None):
-    """Rebuild the model a checkpoint describes, with its weights, in eval mode: (model, ckpt)."""
-    device = device or get_device()
+    """Rebuild the model a checkpoint describes, with its weights, in eval mode: (model, ckpt).
+    Its settings and tensor shapes are checked before anything of its size is built."""
+    device = get_device(device or "auto")          # (the process's backend policy, on CUDA)
     ckpt = load_checkpoint(path)
-    model = restore(build_model(Config.from_dict(ckpt["config"])), ckpt).to(device)
+    model = restore(build_model(checked_config(ckpt, path)), ckpt).to(device)
     return model.eval(), ckpt
+
+
+def checked_config(ckpt, path):
+    """The Config of a checkpoint's model, once its settings pass Config's checks, the model
+    they describe has at most MAX_PARAMETERS, and every tensor of the checkpoint has the shape
+    that model gives it (all measured on a skeleton on the meta device: no memory)."""
+    try:
+        cfg = Config.from_dict(ckpt["config"])
+    except ColorizerError as e:
+        raise ColorizerError(f"checkpoint {path} holds settings no colorizer has: {e}") from None
+    with torch.device("meta"):
+        expected = build_model(cfg).state_dict()
+    n = sum(t.numel() for name, t in expected.items() if t.is_floating_point())
+    if n > MAX_PARAMETERS:
+        raise ColorizerError(f"checkpoint {path} describes a model of {n / 1e6:.0f} M values, "
+                             f"over the {MAX_PARAMETERS / 1e6:.0f} M that any colorizer here "
+                             "has: refused before building it")
+    state = ckpt["model"]
+    for name, t in expected.items():
+        found = state.get(name)
+        if not isinstance(found, torch.Tensor) or found.shape != t.shape:
+            what = "missing" if found is None else (
+                f"{tuple(found.shape)}" if isinstance(found, torch.Tensor) else "not a tensor")
+            raise ColorizerError(f"checkpoint {path} does not fit the model its settings "
+                                 f"describe: {name} {what}, expected {tuple(t.shape)}")
+    return cfg

@@ -14,9 +14,10 @@ from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config
 from .console import LOUD, QUIET, Reporter
-from .data import ab_mean
+from .data import MAX_PIXELS, ab_mean, set_pixel_limit
+from .demo import Limits
 from .deploy import OPSET
-from .devices import get_device
+from .devices import get_device, use_tf32
 from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
 from .pretrained import CARD, WEIGHTS, shipped_weights
@@ -101,6 +102,7 @@ def _add_train(commands):
     train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_tf32_option(train)
 
 
 def _add_evaluate(commands):
@@ -116,6 +118,7 @@ def _add_evaluate(commands):
     _add_tta_option(evaluate)
     evaluate.add_argument("--json", action="store_true",
                           help="one JSON object on stdout, nothing else")
+    _add_tf32_option(evaluate)
 
 
 def _add_colorize(commands):
@@ -134,11 +137,26 @@ def _add_colorize(commands):
                           help="replace outputs already in --out (default: keep them)")
     colorize.add_argument("--compare", action="store_true", help="write grayscale | colorized | "
                           "original (when it has colour) side by side")
+    colorize.add_argument("--max-pixels", type=_pixel_count, default=MAX_PIXELS, metavar="N",
+                          help="refuse images of more pixels than this, from their headers, "
+                          "before decoding (memory grows with pixels: ~25 bytes each; "
+                          "default: %(default)s)")
     colorize.add_argument("--device", default="auto")
     colorize.add_argument("--temperature", type=float,
                           help="classify head: annealed-mean temperature")
     _add_tta_option(colorize)
     colorize.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_tf32_option(colorize)
+
+
+def _pixel_count(text):
+    try:
+        n = int(float(text))
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
+    return n
 
 
 def _add_export(commands):
@@ -160,10 +178,21 @@ def _add_demo(commands):
     demo = commands.add_parser("demo", help="a web demo on 127.0.0.1 (Gradio: pip install -e "
                                "\".[demo]\")")
     demo.add_argument("--port", type=int, default=7860, help="(default: %(default)s)")
+    demo.add_argument("--checkpoint", action="append", default=[], metavar="CHECKPOINT",
+                      help="a run's checkpoint.pt offered beside the shipped model "
+                      "(repeatable; visitors choose among these by name, never by path)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                      "%(default)s, this machine only; any other is said aloud)")
     demo.add_argument("--share", action="store_true",
-                      help="also open a public Gradio link (default: off)")
-    demo.add_argument("--checkpoint", default="", help="a run's checkpoint.pt (default: the "
-                      "shipped model; the page can change it)")
+                      help="also open a public Gradio link (needs --auth; default: off)")
+    demo.add_argument("--auth", metavar="USER:PASSWORD", help="ask visitors for this login")
+    limits = Limits()
+    demo.add_argument("--max-file-mb", type=float, default=limits.max_file_mb,
+                      help="largest upload per file (default: %(default)s)")
+    demo.add_argument("--max-pixels", type=_pixel_count, default=limits.max_pixels,
+                      metavar="N", help="largest image, in pixels (default: %(default)s)")
+    demo.add_argument("--max-files", type=int, default=limits.max_files,
+                      help="photos per request (default: %(default)s)")
 
 
 def _add_cache(commands):
@@ -175,6 +204,12 @@ def _add_cache(commands):
                        help="side in px (default: %(default)s)")
     cache.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
     cache.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
+
+
+def _add_tf32_option(parser):
+    parser.add_argument("--tf32", action="store_true", help="CUDA: let float32 convolutions and "
+                        "products run in TF32 (faster, ~1e-3 relative error; default: off, "
+                        "docs/usage.md \"On a GPU\")")
 
 
 def _add_tta_option(parser):
@@ -242,9 +277,11 @@ def cmd_colorize(args):
     if args.onnx and args.temperature is not None:
         raise ColorizerError("--temperature is fixed in an exported model: export it again")
     model = OnnxColorizer(args.onnx) if args.onnx else _load(args)[0]
+    set_pixel_limit(max(MAX_PIXELS, args.max_pixels))
     counts = {"written": 0, "kept": 0, "failed": 0}
     for _, outcome in colorize_paths(model, args.inputs, args.out, args.tta, args.overwrite,
-                                     args.compare, progress=False if args.no_progress else None):
+                                     args.compare, progress=False if args.no_progress else None,
+                                     max_pixels=args.max_pixels):
         if isinstance(outcome, ColorizerError):
             counts["failed"] += 1
             tqdm.write(f"colorizer: error: {outcome}", file=sys.stderr)
@@ -283,8 +320,11 @@ def cmd_demo(args):
     from .demo import gradio, serve
 
     gradio()                            # one line on how to install it, before anything else
-    print(f"colorizer demo on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
-    serve(args.port, args.share, args.checkpoint)
+    limits = Limits(args.max_file_mb, args.max_pixels, args.max_files)
+    if min(limits.max_file_mb, limits.max_files) <= 0:
+        raise ColorizerError("--max-file-mb and --max-files take positive numbers")
+    print(f"colorizer demo on http://{args.host}:{args.port} (Ctrl+C stops it)")
+    serve(args.port, args.checkpoint, args.host, args.share, args.auth, limits)
     return 0
 
 
@@ -302,6 +342,7 @@ def cmd_cache(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    use_tf32(getattr(args, "tf32", False))           # the process's policy, before any device
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_colorize,
                 "export": cmd_export, "onnx": cmd_onnx, "demo": cmd_demo,

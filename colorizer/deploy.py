@@ -5,11 +5,12 @@ regressor: (N, 2)), the batch axis dynamic; the checkpoint's settings travel in 
 metadata. onnx, onnxscript and onnxruntime are an optional extra (`pip install -e ".[onnx]"`).
 """
 
+import copy
 import json
 
 import torch
 
-from .config import ColorizerError
+from .config import MAX_SIDE, ColorizerError
 from .models import input_side
 
 OPSET = 17
@@ -27,8 +28,9 @@ class RawAB(torch.nn.Module):
 
 
 def export_onnx(model, path, config=None):
-    """Write `model` (int8 weights already expanded: plain float32) as ONNX at `path`."""
-    model = model.cpu().eval()
+    """Write `model` (int8 weights already expanded: plain float32) as ONNX at `path`; the
+    caller's model stays where and as it was (a copy is exported, on the CPU)."""
+    model = copy.deepcopy(model).cpu().eval()
     side = input_side(model)
     example = torch.full((2, 1, side, side), 50.0)
     # torch.export's exporter (with onnxscript): the side is fixed, so the bottleneck's shape
@@ -61,9 +63,7 @@ class OnnxColorizer:
         except Exception as e:          # onnxruntime raises its own kinds for a bad file
             raise ColorizerError(f"not a readable ONNX model: {path} ({type(e).__name__})") \
                 from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.side = int(meta.get("side", self.session.get_inputs()[0].shape[-1]))
-        self.config = json.loads(meta.get("colorizer_config", "{}"))
+        self.side, self.config = _checked_metadata(self.session, path)
 
     def predict(self, L, tta="none", batch_size=128):
         """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's."""
@@ -79,3 +79,27 @@ class OnnxColorizer:
 
     def _run(self, x):
         return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])
+
+
+def _checked_metadata(session, path):
+    """(side, settings) of an exported colorizer, or one line on what in the file is wrong: the
+    graph must take L (N, 1, S, S) with S fixed and within the sides a model here has, the
+    metadata's `side` (if any) must be S, and its settings a JSON object."""
+    inputs = session.get_inputs()
+    shape = inputs[0].shape if len(inputs) == 1 else None
+    if (inputs[0].name if len(inputs) == 1 else None) != "L" or len(shape) != 4 \
+            or shape[1] != 1 or not isinstance(shape[-1], int) or shape[-1] != shape[-2] \
+            or not 2 <= shape[-1] <= MAX_SIDE:
+        raise ColorizerError(f"{path} is not a colorizer export: it must take one input L of "
+                             f"shape (N, 1, S, S) with 2 <= S <= {MAX_SIDE}")
+    side, meta = shape[-1], session.get_modelmeta().custom_metadata_map
+    if meta.get("side", str(side)) != str(side):
+        raise ColorizerError(f"{path}: its metadata says side={meta['side']!r} where its graph "
+                             f"takes {side} px")
+    try:
+        config = json.loads(meta.get("colorizer_config", "{}"))
+    except ValueError as e:
+        raise ColorizerError(f"{path}: its colorizer_config metadata is not JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ColorizerError(f"{path}: its colorizer_config metadata is not a JSON object")
+    return side, config

@@ -60,9 +60,19 @@ def test_export_and_colorize_from_the_command_line(exported, tmp_path, capsys):
     assert main(["onnx", str(tmp_path / "m.onnx")]) == 0
     assert "dynamic batch" in capsys.readouterr().out
     assert main(["colorize", str(tmp_path / "p.png"), "--onnx", str(tmp_path / "m.onnx"),
-                 "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+                 "--out", str(tmp_path / "o"), "--no-progress"]) == 0   # (onnxruntime: CPU)
     assert Image.open(tmp_path / "o" / "p.png").size == (50, 40)
     (tmp_path / "bad.onnx").write_bytes(b"nonsense")
     assert main(["colorize", str(tmp_path / "p.png"), "--onnx", str(tmp_path / "bad.onnx"),
                  "--out", str(tmp_path / "o2")]) == 2
     assert "not a readable ONNX model" in capsys.readouterr().err
+
+
+def test_export_leaves_the_callers_model_where_and_as_it_was(exported, tmp_path):
+    from colorizer import Config
+    from colorizer.models import build_model
+
+    model = build_model(Config(widths=(4, 8, 8, 8, 8, 8))).train()
+    weight = model.encoder[0].weight
+    export_onnx(model, tmp_path / "m.onnx")
+    assert model.training and model.encoder[0].weight is weight     # a copy was exported
