@@ -5,40 +5,69 @@ import platform
 
 import torch
 
+# TF32 (a 10-bit mantissa inside CUDA's float32 convolutions and products) only when asked:
+# `--tf32`, or use_tf32(True) before the first device is chosen. One policy for the process.
+_POLICY = {"tf32": False, "configured": None}
+
 
 def get_device(device="auto"):
-    """CUDA when present, else CPU; an explicit name ("cpu", "cuda:1") is taken as given."""
+    """CUDA when present, else CPU; an explicit name ("cpu", "cuda:1") is taken as given. A CUDA
+    device gets the process's backend policy (configure_backends) before it is handed out."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        device = "cuda" if cuda_present() else "cpu"
+    device = torch.device(device)
+    configure_backends(device)
+    return device
+
+
+def cuda_present():
+    """Whether a CUDA device is there for "auto" to take (the one place that asks)."""
+    return torch.cuda.is_available()
+
+
+def use_tf32(on=True):
+    """Let CUDA compute float32 convolutions and products in TF32 (faster on Ampere and later,
+    ~1e-3 relative error), or not (the default); applied at once where CUDA is configured."""
+    _POLICY["tf32"] = bool(on)
+    if _POLICY["configured"] is not None:
+        _apply(_POLICY["configured"])
 
 
 def configure_backends(device):
-    """Set up the backends for a run on `device`, once per run, for results that repeat.
+    """Set up the backends for work on `device`, once per process, for results that repeat:
+    every entry point (train, evaluate, colorize, load_model, pretrained, the demo) comes here
+    through get_device or load_model.
 
     On the CPU there is nothing to choose: a run repeats bit for bit on one machine. On CUDA:
     cuDNN's deterministic algorithms without autotuning; TF32 off for convolutions and matrix
-    products alike, so that the bottleneck's products (models.Down / Up) and the convolutions
-    around them compute in one precision; deterministic algorithms where PyTorch has them, with a
-    warning where it has none (warn_only), and the cuBLAS workspace that they need.
+    products alike unless use_tf32 (so that the bottleneck's products, models.Down / Up, and the
+    convolutions around them compute in one precision, the CPU's); deterministic algorithms
+    where PyTorch has them, with a warning where it has none (warn_only), and the cuBLAS
+    workspace that they need. These are process-wide settings of PyTorch: one policy a process.
     """
     if torch.device(device).type != "cuda":
         return
+    _POLICY["configured"] = torch.device(device)
+    _apply(torch.device(device))
+
+
+def _apply(device):
     # read by cuBLAS when it first starts: before any product on the device
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = _POLICY["tf32"]
+    torch.backends.cuda.matmul.allow_tf32 = _POLICY["tf32"]
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def native_bf16(device):
-    """Whether `device` computes bfloat16 in hardware: a CUDA GPU that supports it, or a CPU with
-    AVX512-BF16 or AMX (on an AVX2-only CPU, bfloat16 is converted to float32 and back)."""
+    """Whether `device` computes bfloat16 in hardware: a CUDA GPU of compute capability 8.0 or
+    later (Ampere on; torch.cuda.is_bf16_supported also counts emulation on older GPUs), or a
+    CPU with AVX512-BF16 or AMX (on an AVX2-only CPU, bfloat16 is converted to float32 and back)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.get_device_capability(device) >= (8, 0)
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 

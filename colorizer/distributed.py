@@ -32,6 +32,11 @@ class ProcessContext:
     waiting: object = None
 
     @property
+    def joined(self):
+        """Whether this process is in torchrun's process group (even alone: world size 1)."""
+        return self.world > 1 or self.waiting is not None
+
+    @property
     def main(self):
         return self.rank == 0
 
@@ -61,11 +66,16 @@ class ProcessContext:
         return tuple(t.tolist())
 
 
+def launched():
+    """Whether torchrun started this process (it sets RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
 def setup(device="auto"):
-    """(ProcessContext, device): from torchrun's environment, joining its process group once; a
+    """(ProcessContext, device): from torchrun's environment, joining its process group once,
+    even as its only process (world size 1: DDP and, on CUDA, SyncBatchNorm really run); a
     plain run is one process on get_device(device). CUDA: one device per process (LOCAL_RANK)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
+    if not launched():
         return ProcessContext(), get_device(device)
     device = get_device(device)
     if device.type == "cuda":
@@ -94,14 +104,23 @@ def wrap(model, procs, device):
     """The module to train: the model itself, or DDP around it when there are several processes.
 
     BatchNorm keeps per-process batch statistics on the CPU (torch's SyncBatchNorm is GPU-only);
-    on CUDA it is synchronised across processes, as one process would compute it.
+    on CUDA it is synchronised across processes, as one process would compute it: an all-reduce
+    per BatchNorm layer per step, each a wait of the host for the GPUs (the price of batch
+    statistics that do not depend on the number of processes).
     """
-    if procs.world == 1:
+    if not procs.joined:
         return model
     if device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[device.index])
     return DistributedDataParallel(model)
+
+
+def describe(procs, net):
+    """How a run was trained, for its metrics: processes, backend, DDP, SyncBatchNorm."""
+    return {"world": procs.world, "backend": dist.get_backend() if procs.joined else None,
+            "ddp": isinstance(net, DistributedDataParallel),
+            "sync_batchnorm": any(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())}
 
 
 def check_enough(procs, n_train, batch_size):

@@ -5,6 +5,7 @@ import torch
 
 from .config import ColorizerError
 from .data import chunks
+from .devices import configure_backends
 from .metrics import ab_mse, baseline_predictions, mean_ab_mse, per_image_metrics, r2, summarize
 from .models import loss_fn
 
@@ -53,6 +54,7 @@ def evaluate(model, lab, batch_size=128, train_mean=None, baselines=True, tta="n
     and, unless `baselines` is False, the baselines, scored by the same code on the same images.
     `tta="flip"` scores the flip-averaged predictions (see TTA); the loss stays the plain one.
     """
+    configure_backends(next(model.parameters()).device)   # (a model moved by hand: the policy)
     loss, parts = 0.0, []
     for x in chunks(lab, batch_size):
         pred, batch_loss = _outputs(model, x[:, :1], x[:, 1:], batch_size, tta)

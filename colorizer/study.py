@@ -64,21 +64,27 @@ PROFILES = {
 
 def fit_or_reuse(cfg, out_dir, data=None, log=print):
     """fit(cfg) into `out_dir`, or, when `out_dir` holds a finished run that trains like `cfg`,
-    that run (its weights, history and outputs; the test figures computed again), saying so."""
+    that run (its weights, history and outputs; the test figures computed again), saying so;
+    an unfinished one (a call stopped at its time limit) is resumed from its checkpoint."""
     out_dir = Path(out_dir)
-    if finished(out_dir / CHECKPOINT, cfg):
+    epochs = epochs_done(out_dir / CHECKPOINT, cfg)
+    if epochs == cfg.epochs:
         print(f"reused the finished run in {out_dir} (same configuration, {cfg.epochs} epochs; "
               f"delete the folder to train it again)")
         return fit(cfg, out_dir, progress=False, resume=True, data=data, log=None)
+    if epochs:
+        print(f"resuming the run in {out_dir} at epoch {epochs + 1} of {cfg.epochs}")
+        return fit(cfg, out_dir, progress=False, resume=True, data=data, log=log)
     return fit(cfg, out_dir, progress=False, data=data, log=log)
 
 
-def finished(path, cfg):
-    """Whether the checkpoint at `path` ran all of `cfg`'s epochs with `cfg`'s settings."""
+def epochs_done(path, cfg):
+    """The epochs the checkpoint at `path` has run of a run planned exactly as `cfg` (its
+    epochs included); 0 without one, or for another configuration."""
     if not Path(path).is_file():
-        return False
+        return 0
     ckpt = load_checkpoint(path)
-    return ckpt.get("epoch") == cfg.epochs and cfg.trains_like(Config.from_dict(ckpt["config"]))
+    return (ckpt.get("epoch") or 0) if cfg.trains_like(Config.from_dict(ckpt["config"])) else 0
 
 
 def pick_profile(name=None, device=None):

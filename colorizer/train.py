@@ -15,7 +15,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config
 from .console import QUIET, Reporter
 from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
-from .devices import configure_backends, to_device
+from .devices import to_device
 from .distributed import ProcessContext
 from .evaluation import evaluate
 from .memory import release_free_memory
@@ -155,8 +155,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
     RNG state saved there. `progress` shows bars, `log` takes the messages. Returns a Run.
     """
-    procs, device = distributed.setup(cfg.device)
-    configure_backends(device)
+    procs, device = distributed.setup(cfg.device)      # (the backend policy: get_device's)
     report = Reporter(log if procs.main else None, progress)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
@@ -181,6 +180,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     if not procs.main:                  # rank 0 alone evaluates and writes
         return Run(cfg, t.eval_model, history, {}, train, test, None, val)
     metrics = _final_metrics(t.eval_model, (scored, test), cfg, history, run_info["train_ab_mean"])
+    metrics["processes"] = distributed.describe(procs, t.net)
     if out_dir is not None:
         write_outputs(out_dir, t.eval_model, test, history, metrics)
     return Run(cfg, t.eval_model, history, metrics, train, test, out_dir, val)

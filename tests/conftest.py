@@ -3,17 +3,57 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from colorizer import Config
+from colorizer import Config, devices
 from colorizer.data import BUNDLED
 
-TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2)
+ROOT = Path(__file__).resolve().parents[1]
+# The tests run on the CPU, explicitly, wherever they run: their figures are compared with CPU
+# figures. What only a GPU shows is marked `cuda` (skipped without one) or in benchmarks.gpu_check.
+TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2, device="cpu")
+REAL_CUDA = torch.cuda.is_available()
 
 
 def tiny_config(**kw):
-    """A 16 px model small enough for tests that take seconds."""
+    """A 16 px model small enough for tests that take seconds, on the CPU."""
     return Config(**{**TINY, **kw})
+
+
+def child_env(**extra):
+    """The environment of a process a test starts: this checkout first on PYTHONPATH (extended,
+    never replaced: wheels carried with `pip install --target` + PYTHONPATH stay visible), and
+    no GPU visible (CUDA_VISIBLE_DEVICES empty: a child computes the CPU figures the test
+    compares with)."""
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "CUDA_VISIBLE_DEVICES": "",
+            **extra}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not REAL_CUDA:
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in items:
+            if item.get_closest_marker("cuda"):
+                item.add_marker(skip)
+
+
+def _picked_cuda(*args, **kwargs):
+    raise RuntimeError("this test picked CUDA without asking (the device factory sees a GPU "
+                       "here): give it the CPU explicitly, or mark it cuda")
+
+
+@pytest.fixture(autouse=True)
+def no_silent_cuda(request, monkeypatch):
+    """Where there is no GPU, the suite runs as if there were one that raises when used: the
+    device factory's "auto" takes CUDA (devices.cuda_present patched to True) and the first use
+    of CUDA raises, so a test that would pick CUDA by itself (and, on a machine with a GPU,
+    compare a GPU figure with a CPU one, or feed CPU tensors to a CUDA model) fails here."""
+    if REAL_CUDA or request.node.get_closest_marker("cuda"):
+        return
+    monkeypatch.setattr(devices, "cuda_present", lambda: True)
+    monkeypatch.setattr(torch.cuda, "_lazy_init", _picked_cuda)
 
 
 def smooth_face(rng, size):

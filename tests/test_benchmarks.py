@@ -1,4 +1,7 @@
 import json
+import os
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,27 +39,93 @@ def test_tta_names_a_decoding_not_a_training_setting():
     assert config("default+tta=flip") == Config()
 
 
-def test_gpu_check_says_in_one_line_that_there_is_no_gpu(capsys, monkeypatch):
+def test_gpu_check_says_in_one_line_that_there_is_no_gpu_and_writes_its_plan(
+        capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert gpu_check.main([]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no CUDA device" in err[0]
+    assert gpu_check.main(["--name", str(tmp_path / "g")]) == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and "no CUDA device" in err
+    assert out.startswith("gpu_check plan: 7 step(s), about")
+    steps = json.loads((tmp_path / "g.json").read_text())["steps"]
+    assert list(steps) == list(gpu_check.DEFAULT)
+    assert {s["status"] for s in steps.values()} == {"not run: no CUDA"}
+
+
+def test_the_plan_fits_one_command_and_estimates_the_full_profiles_calls(capsys, tmp_path):
+    assert sum(gpu_check.BY_NAME[s].limit_s for s in gpu_check.DEFAULT) <= 8 * 60
+    assert gpu_check.BY_NAME["suite"].limit_s <= 10 * 60
+    assert gpu_check.main(["--plan", "--device", "cpu", "--only", "suite", "--name",
+                           str(tmp_path / "p")]) == 0
+    assert "limit 540 s" in capsys.readouterr().out
+    assert gpu_check.main(["--plan", "--device", "cpu", "--full", "--minutes", "9", "--name",
+                           str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert "call(s) of --full --minutes 9 (each resumes where the last stopped)" in out
+    steps = json.loads((tmp_path / "p.json").read_text())["steps"]
+    assert list(steps)[-1] == "full" and steps["full"]["status"] == "not run: --plan"
+
+
+def test_a_step_past_its_limit_is_killed_with_its_children(tmp_path):
+    import subprocess
+
+    check = gpu_check.Check("cpu", tmp_path, None, 1)
+    check.step = gpu_check.Step("x", 1, 1)
+    pid_file = tmp_path / "child"
+    with pytest.raises(subprocess.TimeoutExpired):
+        check.sh("sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait")
+    pid = int(pid_file.read_text())
+    for _ in range(50):                          # the killed child is reaped by init
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text(
+                ).split()[2]:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the step's child outlived its limit")
+
+
+def test_each_step_is_written_the_moment_it_ends(tmp_path, monkeypatch):
+    name = tmp_path / "check"
+    seen = {}
+
+    def second_step(self):
+        seen.update(json.loads(name.with_suffix(".json").read_text())["steps"])
+        return {}
+
+    monkeypatch.setattr(gpu_check.Check, "train", lambda self: {"ab_mse": 1.0})
+    monkeypatch.setattr(gpu_check.Check, "evaluate", second_step)
+    assert gpu_check.main(["--device", "cpu", "--only", "train", "evaluate", "--name",
+                           str(name), "--out", str(tmp_path / "runs")]) == 0
+    assert seen["train"]["status"] == "ok" and seen["evaluate"]["status"] == "not run yet"
+
+
+def test_children_keep_the_callers_pythonpath(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/carried/wheels")
+    paths = gpu_check.child_env()["PYTHONPATH"].split(os.pathsep)
+    assert paths == [str(gpu_check.ROOT), "/carried/wheels"]
+
+
+def test_the_notebooks_device_line_is_found():
+    from colorizer import report, study
+
+    line = report.provenance(torch.device("cuda"), study.PROFILES["fast"])
+    assert gpu_check.device_line(f"noise\n{line}\nmore") == line
 
 
 @pytest.mark.slow
 def test_gpu_check_runs_its_steps_on_the_cpu(tmp_path, real_data):
     """The check itself, on the CPU and a few images: train, a killed run resumed to the same
-    figure, evaluate, colorize, torchrun; its table and JSON written."""
+    figure, evaluate, colorize, torchrun under DDP; its table and JSON written."""
     name = tmp_path / "check"
     code = gpu_check.main(["--device", "cpu", "--limit", "30", "--out", str(tmp_path / "runs"),
-                           "--name", str(name), "--skip", "suite", "notebook", "throughput"])
+                           "--name", str(name), "--skip", "notebook", "throughput"])
     steps = json.loads(name.with_suffix(".json").read_text())["steps"]
     assert code == 0, steps
     assert {k: v["status"] for k, v in steps.items()} == {
-        "suite": "skipped", "train": "ok", "resume": "ok", "evaluate": "ok", "colorize": "ok",
-        "notebook": "skipped", "torchrun": "ok", "throughput": "skipped", "full": "skipped"}
+        "train": "ok", "resume": "ok", "evaluate": "ok", "colorize": "ok", "torchrun": "ok"}
     assert steps["resume"]["figures"]["same"] is True            # bit for bit on one CPU
     assert steps["colorize"]["figures"]["last_line"].startswith("8 written")
+    assert steps["torchrun"]["figures"]["ddp"] is True
+    assert steps["torchrun"]["figures"]["backend"] == "gloo"
     assert "| resume | ok |" in name.with_suffix(".md").read_text()
 
 

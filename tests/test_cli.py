@@ -1,23 +1,23 @@
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from colorizer import load_checkpoint, load_images, load_model, predict, rgb_to_lab
 
-from .conftest import make_folder, smooth_face
+from .conftest import child_env, make_folder, smooth_face
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args, env=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    env = child_env(**(env or {}))
     return subprocess.run([sys.executable, "-m", "colorizer", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=600)
 
@@ -52,7 +52,7 @@ def test_evaluate_json_is_the_only_stdout(trained, real_data):
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert metrics["n_test"] == 2 and metrics["split"] == "test" and metrics["tta"] == "none"
-    model, ckpt = load_model(trained / "checkpoint.pt")
+    model, ckpt = load_model(trained / "checkpoint.pt", torch.device("cpu"))
     test = load_images(real_data, names=ckpt["split"]["test"])
     by_hand = float((predict(model, test.L) - test.ab).square().mean())
     assert metrics["ab_mse"] == pytest.approx(by_hand, rel=1e-4)
@@ -69,7 +69,7 @@ def test_evaluate_averages_flips_by_default(trained, real_data):
     r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--data", real_data, "--json")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
-    model, ckpt = load_model(trained / "checkpoint.pt")
+    model, ckpt = load_model(trained / "checkpoint.pt", torch.device("cpu"))
     test = load_images(real_data, names=ckpt["split"]["test"])
     by_hand = float((predict(model, test.L, tta="flip") - test.ab).square().mean())
     assert metrics["tta"] == "flip" and metrics["ab_mse"] == pytest.approx(by_hand, rel=1e-4)

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import subprocess
 import sys
 
@@ -16,7 +15,7 @@ from colorizer.cache import open_images
 from colorizer.distributed import ProcessContext, wrap
 from colorizer.models import loss_fn
 
-from .test_cli import ROOT
+from .conftest import child_env
 
 # --device cpu: gloo on the CPU, so that the suite means the same on a machine with GPUs
 TINY = ["--widths", "4,8,8", "--epochs", "1", "--augment-factor", "2", "--batch-size", "8",
@@ -24,7 +23,7 @@ TINY = ["--widths", "4,8,8", "--epochs", "1", "--augment-factor", "2", "--batch-
 
 
 def torchrun(n, *args):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node", str(n), "-m", "colorizer", *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=300)
@@ -109,6 +108,7 @@ def test_more_processes_than_gpus_is_one_line(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set_device reached"))
     monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "1")
     with pytest.raises(ColorizerError, match=r"2 processes on this machine but 1 GPU\(s\)"):
@@ -127,3 +127,12 @@ def test_sync_batchnorm_gives_the_same_eval_output(skips, head):
     L = torch.rand(3, 1, 16, 16) * 100
     with torch.no_grad():
         assert torch.equal(synced(L), model(L))
+
+
+def test_one_process_under_torchrun_still_trains_under_ddp(tiny_folder, tmp_path):
+    """torchrun with one process (one GPU) joins a real process group of world size 1, so DDP
+    (and, on CUDA, SyncBatchNorm) run: what gpu_check's torchrun step checks on one GPU."""
+    r = torchrun(1, "train", *TINY, "--data", tiny_folder, "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    processes = json.loads((tmp_path / "run" / "metrics.json").read_text())["processes"]
+    assert processes == {"world": 1, "backend": "gloo", "ddp": True, "sync_batchnorm": False}

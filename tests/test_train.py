@@ -212,6 +212,7 @@ def test_backends_are_set_up_for_cuda_and_left_alone_on_the_cpu(monkeypatch):
             torch.is_deterministic_algorithms_warn_only_enabled())
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     try:
+        torch.use_deterministic_algorithms(False)      # (whatever an earlier test left)
         configure_backends(torch.device("cpu"))
         assert not torch.are_deterministic_algorithms_enabled()
         configure_backends(torch.device("cuda"))
