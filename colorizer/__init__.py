@@ -1,5 +1,7 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
+__version__ = "0.2.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
+
 from . import findings, quantize, report, study, verdict
 from .augment import random_resized_crop
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
@@ -33,6 +35,7 @@ from .viz import (
 )
 
 __all__ = [
+    "__version__",
     "ARCHS", "ColorizerError", "Config", "get_device",
     "LabImages", "ab_mean", "lab_to_rgb", "load_images", "read_image", "resolve_data_dir",
     "rgb_to_lab", "split", "split_names", "random_resized_crop", "ab_mse", "mean_ab_mse",
