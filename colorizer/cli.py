@@ -20,7 +20,7 @@ from .deploy import OPSET
 from .devices import get_device, use_tf32
 from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
-from .pretrained import CARD, WEIGHTS, shipped_weights
+from .pretrained import CARD, WEIGHTS, shipped_name, shipped_weights
 from .report import format_report
 from .shipping import FIGURE, export
 from .train import fit
@@ -64,15 +64,41 @@ def _show(value):
 
 
 def config_from_args(args):
-    """The Config the options describe: given options over the preset, if any, over the
-    defaults (--arch picks widths)."""
+    """The Config the options describe: given options over the settings file or the preset, if
+    any, over the defaults (--arch picks widths)."""
     given = {f.name: getattr(args, f.name) for f in fields(Config)
              if getattr(args, f.name) is not None}
     if args.arch is not None:
         if "widths" in given:
             raise ColorizerError("give --arch or --widths, not both")
         given["widths"] = ARCHS[args.arch]
-    return Config(**{**PRESETS.get(args.preset, {}), **given})
+    if getattr(args, "config", None) and args.preset:
+        raise ColorizerError("give --config or --preset, not both")
+    base = read_settings(args.config) if getattr(args, "config", None) else PRESETS.get(
+        args.preset, {})
+    return Config(**{**base, **given})
+
+
+def read_settings(path):
+    """The settings of a JSON or TOML file ({name: value}, Config's names: a run folder's
+    config.json, or a file of your own), or one line on what is wrong with it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        if path.suffix == ".toml":
+            import tomllib
+
+            settings = tomllib.loads(text)
+        else:
+            settings = json.loads(text)
+    except (OSError, ValueError) as e:       # (tomllib and json errors are ValueErrors)
+        raise ColorizerError(f"--config {path}: cannot read it ({e})") from None
+    if not isinstance(settings, dict):
+        raise ColorizerError(f"--config {path}: expected a table of settings")
+    unknown = sorted(set(settings) - {f.name for f in fields(Config)})
+    if unknown:
+        raise ColorizerError(f"--config {path}: no such setting: {', '.join(unknown)}")
+    return settings
 
 
 def build_parser():
@@ -98,6 +124,8 @@ def _add_train(commands):
                        help="start from named settings: " + "; ".join(
                            f"{name} = " + ", ".join(f"{k} {v}" for k, v in settings.items())
                            for name, settings in PRESETS.items()))
+    train.add_argument("--config", metavar="FILE", help="settings from a JSON or TOML file "
+                       "(a run folder's config.json runs that run again), options over them")
     add_config_options(train)
     train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -141,12 +169,28 @@ def _add_colorize(commands):
                           help="refuse images of more pixels than this, from their headers, "
                           "before decoding (memory grows with pixels: ~25 bytes each; "
                           "default: %(default)s)")
+    colorize.add_argument("--saturation", type=_saturation, default=1.0, metavar="S",
+                          help="a gain on the predicted a*b* before conversion, clipped to the "
+                          "sRGB gamut (default: 1, as predicted; 1.5: more colour)")
+    colorize.add_argument("--no-metadata", action="store_true",
+                          help="write bare PNGs: no text saying they are colorized, no ICC "
+                          "profile or EXIF of the input")
     colorize.add_argument("--device", default="auto")
     colorize.add_argument("--temperature", type=float,
                           help="classify head: annealed-mean temperature")
     _add_tta_option(colorize)
     colorize.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_tf32_option(colorize)
+
+
+def _saturation(text):
+    try:
+        s = float(text)
+    except ValueError:
+        s = -1.0
+    if not 0 <= s <= 10:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 10, got {text!r}")
+    return s
 
 
 def _pixel_count(text):
@@ -281,7 +325,8 @@ def cmd_colorize(args):
     counts = {"written": 0, "kept": 0, "failed": 0}
     for _, outcome in colorize_paths(model, args.inputs, args.out, args.tta, args.overwrite,
                                      args.compare, progress=False if args.no_progress else None,
-                                     max_pixels=args.max_pixels):
+                                     max_pixels=args.max_pixels, saturation=args.saturation,
+                                     model_name=None if args.no_metadata else _model_name(args)):
         if isinstance(outcome, ColorizerError):
             counts["failed"] += 1
             tqdm.write(f"colorizer: error: {outcome}", file=sys.stderr)
@@ -291,6 +336,11 @@ def cmd_colorize(args):
     print(f"{counts['written']} written, {counts['kept']} kept{kept}, {counts['failed']} failed; "
           f"output folder {args.out}")
     return 1 if counts["failed"] else 0
+
+
+def _model_name(args):
+    """The model an output names: the file given, or the shipped one with its checksum."""
+    return str(args.onnx or args.checkpoint or shipped_name())
 
 
 def cmd_export(args):

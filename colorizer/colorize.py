@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from tqdm import tqdm
 
 from .config import ColorizerError
@@ -32,6 +33,7 @@ from .models import input_side
 
 BATCH = 16                  # images per forward pass at most,
 BATCH_PIXELS = 16_000_000   # and full-resolution pixels held at once (one larger photo: alone)
+ORIENTATION = 0x0112        # the EXIF orientation tag
 
 
 @dataclass(frozen=True)
@@ -41,21 +43,22 @@ class Job:
     target: Path
 
 
-def colorize_rgb(model, rgb, tta="flip"):
+def colorize_rgb(model, rgb, tta="flip", saturation=1.0):
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
     torch model or a deploy.OnnxColorizer, here and below."""
-    return colorize_batch(model, [rgb], tta)[0]
+    return colorize_batch(model, [rgb], tta, saturation)[0]
 
 
-def colorize_batch(model, images, tta="flip"):
+def colorize_batch(model, images, tta="flip", saturation=1.0):
     """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*."""
     Ls = [lightness(rgb) for rgb in images]
-    return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta))]
+    return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta, saturation))]
 
 
-def chroma(model, Ls, tta="flip"):
+def chroma(model, Ls, tta="flip", saturation=1.0):
     """The model's a*b* for full-resolution L* (1, 1, H, W) each, in one forward pass, at the
-    model's side: (B, 2, s, s), or (B, 2) for a regressor.
+    model's side: (B, 2, s, s), or (B, 2) for a regressor; times `saturation`, a gain on a*b*
+    (1: as predicted; above 1 more colour, the conversion clipping to the sRGB gamut).
 
     The model sees L* resized to its own side (models.input_side; antialiased, as torchvision's
     resize does it); only its a*b* is upsampled back (paint), so edges and detail come from the
@@ -64,8 +67,9 @@ def chroma(model, Ls, tta="flip"):
     size = model.side if isinstance(model, OnnxColorizer) else input_side(model)
     small = torch.cat([F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
                                      align_corners=False) for L in Ls])      # (B, 1, s, s)
-    return (model.predict(small, tta) if isinstance(model, OnnxColorizer)
-            else predict(model, small, tta=tta))
+    ab = (model.predict(small, tta) if isinstance(model, OnnxColorizer)
+          else predict(model, small, tta=tta))
+    return ab * saturation if saturation != 1 else ab
 
 
 def paint(L, ab):
@@ -208,7 +212,7 @@ def prepare_out_dir(out_dir):
 
 
 def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=False,
-                   progress=None, max_pixels=MAX_PIXELS):
+                   progress=None, max_pixels=MAX_PIXELS, saturation=1.0, model_name=None):
     """Colorize every input file into `out_dir` (see plan); yields (input, outcome) with outcome
     the output Path written, "kept" (the output was there already and `overwrite` is off) or a
     ColorizerError. `compare` writes grayscale | colorized | original strips instead.
@@ -216,6 +220,9 @@ def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=
     Memory follows the pixels, not the number of files: a batch holds at most BATCH_PIXELS of
     full-resolution L* (one larger photo goes alone), each image is read, converted and written
     on its own, and one of more than `max_pixels` is refused from its header.
+
+    With `model_name` each output says in its PNG text that it is machine-colorized (by which
+    model) and keeps its input's ICC profile and EXIF (see output_metadata); None: neither.
     """
     out_dir = prepare_out_dir(out_dir)
     jobs, problems = plan(inputs, out_dir)
@@ -224,7 +231,8 @@ def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=
     with tqdm(total=len(jobs), desc="colorize", unit="img", leave=False,
               disable=None if progress is None else not progress) as bar:
         for batch in _pixel_batches(jobs):
-            yield from _colorize_jobs(model, batch, tta, overwrite, compare, max_pixels)
+            yield from _colorize_jobs(model, batch, (tta, saturation), overwrite, compare,
+                                      (max_pixels, model_name))
             bar.update(len(batch))
 
 
@@ -243,9 +251,11 @@ def _pixel_batches(jobs):
         yield batch
 
 
-def _colorize_jobs(model, jobs, tta, overwrite, compare, max_pixels):
+def _colorize_jobs(model, jobs, how, overwrite, compare, limits):
     """(source, outcome) for a batch of jobs: the readable images' L* in one forward pass, each
-    then painted and written on its own (only L*, and the input itself for `compare`, kept)."""
+    then painted and written on its own (only L*, and the input itself for `compare`, kept).
+    `how`: (tta, saturation); `limits`: (max_pixels, model_name)."""
+    (tta, saturation), (max_pixels, model_name) = how, limits
     todo = []
     for job in jobs:
         if job.target.exists() and not overwrite:
@@ -260,21 +270,49 @@ def _colorize_jobs(model, jobs, tta, overwrite, compare, max_pixels):
         del rgb
     if not todo:
         return
-    predicted = chroma(model, [L for _, L, _ in todo], tta)
+    predicted = chroma(model, [L for _, L, _ in todo], tta, saturation)
     for i, ab in enumerate(predicted):
         job, L, rgb = todo[i]
         todo[i] = None                                  # what is written is let go
         colorized = paint(L, ab)
         picture = comparison_strip(rgb, colorized, L) if compare else colorized
         del L, colorized
-        yield job.source, _write(job.target, picture)
+        extra = {} if model_name is None else output_metadata(job.source, model_name)
+        yield job.source, _write(job.target, picture, extra)
 
 
-def _write(target, picture):
-    """The PNG written at `target` (atomically), or a ColorizerError saying why not."""
+def output_metadata(source, model_name):
+    """Pillow's PNG save options for an output of `source`: text chunks saying it was colorized
+    by a machine (`Software`, `Description`: nothing hides it), and the input's ICC profile and
+    EXIF where it has them (the orientation, applied on reading, reset to upright)."""
+    from . import __version__
+
+    text = PngInfo()
+    text.add_text("Software", f"colorizer {__version__}")
+    text.add_text("Description", f"colorized by colorizer {__version__}, model {model_name}: "
+                  "the a*b* chroma is predicted from the lightness, not the original colours")
+    extra = {"pnginfo": text}
+    try:
+        with Image.open(source) as img:
+            if img.info.get("icc_profile"):
+                extra["icc_profile"] = img.info["icc_profile"]
+            exif = img.getexif()
+    except (OSError, ValueError, SyntaxError):
+        return extra
+    if exif:
+        if ORIENTATION in exif:
+            exif[ORIENTATION] = 1
+        extra["exif"] = exif.tobytes()
+    return extra
+
+
+def _write(target, picture, extra=None):
+    """The PNG written at `target` (atomically, with Pillow's save options `extra`), or a
+    ColorizerError saying why not."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, lambda tmp: Image.fromarray(picture).save(tmp, "PNG"))
+        atomic_write(target, lambda tmp: Image.fromarray(picture).save(tmp, "PNG",
+                                                                       **(extra or {})))
     except OSError as e:
         return ColorizerError(f"cannot write {target}: {e.strerror or e}")
     return target

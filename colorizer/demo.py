@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from .checkpoint import load_model
-from .colorize import colorize_rgb, comparison_strip
+from .colorize import colorize_rgb, comparison_strip, output_metadata
 from .config import ColorizerError
 from .data import image_pixels, read_image
 from .devices import get_device
@@ -68,10 +68,12 @@ def load_models(checkpoints=()):
     return models
 
 
-def colorize_uploads(paths, model, temperature=None, out_dir=None, limits=Limits()):
+def colorize_uploads(paths, model, temperature=None, out_dir=None, limits=Limits(),
+                     saturation=1.0, pairs=None):
     """(strips with captions, colorized PNG paths) for uploaded files, written into `out_dir`
     under names of their own; each upload over a limit or unreadable is captioned instead, by
-    its own file name (never a server path)."""
+    its own file name (never a server path). `pairs`, a list, receives (grayscale, colorized)
+    of each photo, for the before/after slider."""
     model = with_temperature(model, temperature)            # this request's, no one else's
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="colorizer-demo-"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,12 +93,36 @@ def colorize_uploads(paths, model, temperature=None, out_dir=None, limits=Limits
         except ColorizerError:                          # (its message names the server path)
             strips.append(_note(f"{path.name}: {UNREADABLE}"))
             continue
-        colorized = colorize_rgb(model, rgb)
+        colorized = colorize_rgb(model, rgb, saturation=saturation)
         files.append(out_dir / name)
-        Image.fromarray(colorized).save(files[-1])
-        strips.append((Image.fromarray(comparison_strip(rgb, colorized)),
-                       f"{path.name}: grayscale | colorized | original"))
+        Image.fromarray(colorized).save(files[-1], **output_metadata(path, "demo model"))
+        strip = comparison_strip(rgb, colorized)
+        strips.append((Image.fromarray(strip), f"{path.name}: grayscale | colorized | original"))
+        if pairs is not None:
+            pairs.append((strip[:, :colorized.shape[1]], colorized))
     return strips, [str(f) for f in files]
+
+
+def zip_of(files, out_dir):
+    """One zip of the colorized PNGs (None when there are none), for "download all"."""
+    import zipfile
+
+    if not files:
+        return None
+    path = Path(out_dir) / "colorized.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for f in files:
+            z.write(f, Path(f).name)
+    return str(path)
+
+
+def examples(n=3):
+    """A few test faces the repository carries, as clickable examples (their paths)."""
+    from .data import BUNDLED, split_names
+
+    names = split_names(sorted(p.name for p in Path(BUNDLED).glob("*.jpg")))[1][:n] \
+        if Path(BUNDLED).is_dir() else []
+    return [str(Path(BUNDLED) / name) for name in names]
 
 
 def output_names(paths):
@@ -163,29 +189,48 @@ def build_app(models, limits=Limits(), folders=None):
     gr = gradio()
     folders = folders or RequestFolders()
 
-    def run(photos, name, temperature):
+    def run(photos, name, temperature, saturation):
         if name not in models:                  # the drop-down's names only, whatever is sent
             raise gr.Error("unknown model")
         paths = [getattr(f, "name", f) for f in photos or []]
-        return colorize_uploads(paths, models[name], temperature, folders.new(), limits)
+        folder, pairs = folders.new(), []
+        strips, files = colorize_uploads(paths, models[name], temperature, folder, limits,
+                                         saturation, pairs)
+        return (strips, [*files, *filter(None, [zip_of(files, folder)])],
+                pairs[0] if pairs else None, pairs)
 
     with gr.Blocks(title="colorizer", delete_cache=(KEEP_S, KEEP_S)) as app:
         gr.Markdown("# colorizer\n" + INTRO + f"\n\nAt most {limits.max_files} photos of "
                     f"{limits.max_file_mb:g} MB and {limits.max_pixels / 1e6:g} MP each.")
+        pairs = gr.State([])
         with gr.Row():
             photos = gr.File(label="photos", file_count="multiple", file_types=["image"],
                              elem_id="photos")
             with gr.Column():
                 model = gr.Dropdown(list(models), value=SHIPPED, label="model",
                                     elem_id="model")
+                saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
+                                       label="saturation (a gain on the predicted a*b*)")
                 temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
                                         label="temperature (classify head only)")
                 go = gr.Button("Colorize", variant="primary", elem_id="go")
+        if examples():
+            gr.Examples([[[p]] for p in examples()], inputs=[photos], label="test faces",
+                        elem_id="examples")
+        before_after = gr.ImageSlider(label="before | after (select a photo below)",
+                                      elem_id="before-after", type="numpy", format="png")
         gallery = gr.Gallery(label="grayscale | colorized | original", format="png",
                              elem_id="result", columns=1, object_fit="contain", height="auto")
-        downloads = gr.File(label="colorized PNGs", file_count="multiple", elem_id="downloads")
-        go.click(run, [photos, model, temperature], [gallery, downloads], api_name="colorize",
+        downloads = gr.File(label="colorized PNGs and colorized.zip", file_count="multiple",
+                            elem_id="downloads")
+        go.click(run, [photos, model, temperature, saturation],
+                 [gallery, downloads, before_after, pairs], api_name="colorize",
                  concurrency_limit=CONCURRENCY)
+        def show(pairs, picked: gr.SelectData):
+            """The selected photo's grayscale | colorized on the slider."""
+            return pairs[picked.index] if pairs and picked.index < len(pairs) else None
+
+        gallery.select(show, [pairs], [before_after])
     return app
 
 

@@ -15,9 +15,11 @@ TTA = ("none", "flip")
 
 
 @torch.no_grad()
-def predict(model, L, batch_size=128, tta="none"):
-    """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor."""
-    return _outputs(model, L, None, batch_size, tta)[0]
+def predict(model, L, batch_size=128, tta="none", saturation=1.0):
+    """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor;
+    `saturation` a gain on them (1: as predicted)."""
+    ab = _outputs(model, L, None, batch_size, tta)[0]
+    return ab * saturation if saturation != 1 else ab
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ def write_outputs(out_dir, model, test, history, metrics):
     """history.json, metrics.json, loss.png, triples/ (of the first MAX_TRIPLES test images) and,
     for a regressor, predictions.csv."""
     write_json(out_dir / "history.json", history)
+    write_epochs(out_dir / "metrics.csv", history)
     write_json(out_dir / "metrics.json", metrics)
     if history["train_loss"]:
         plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
@@ -28,6 +29,18 @@ def write_outputs(out_dir, model, test, history, metrics):
                            for lab in chunks(test.lab, 256)))
         write_predictions(out_dir / "predictions.csv", test.names, torch.cat(pred),
                           torch.cat(true))
+
+
+def write_epochs(path, history):
+    """metrics.csv: one row per epoch of every per-epoch series of the history (losses in head
+    space, errors in raw CIELAB units², seconds)."""
+    series = {k: v for k, v in history.items()
+              if isinstance(v, list) and len(v) == len(history["train_loss"])}
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", *series])
+        for i, row in enumerate(zip(*series.values()), 1):
+            w.writerow([i, *(f"{v:.6g}" if isinstance(v, float) else v for v in row)])
 
 
 def write_predictions(path, names, pred, true):

@@ -17,6 +17,14 @@ def shipped_weights():
     return WEIGHTS
 
 
+def shipped_name():
+    """The shipped model by name and the first 12 hex digits of its file's SHA-256."""
+    import hashlib
+
+    return ("shipped colorizer, sha256 "
+            + hashlib.sha256(shipped_weights().read_bytes()).hexdigest()[:12])
+
+
 def pretrained(device=None):
     """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU)."""
     model, _ = load_model(shipped_weights(), device or get_device())

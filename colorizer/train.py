@@ -18,6 +18,7 @@ from .data import LabImages, ab_mean, chunks, save_split, split_names, validatio
 from .devices import to_device
 from .distributed import ProcessContext
 from .evaluation import evaluate
+from .files import write_json
 from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
 from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
@@ -172,7 +173,7 @@ def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
     run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
                 "split": _split_record(cfg, train, val, test)}
     if out_dir is not None:
-        _start_run_folder(out_dir, run_info["split"], train.skipped)
+        _start_run_folder(out_dir, run_info, train.skipped)
     report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
                f"{cfg.augment_factor} augmented, {len(scored)} {cfg.holdout} images")
     _train_epochs(t, (train.lab.to(device), scored.lab.to(device)), cfg, history,
@@ -210,9 +211,12 @@ def _split_record(cfg, train, val, test):
             **({"val": val.names} if val is not None else {})}
 
 
-def _start_run_folder(out_dir, names, skipped):
-    """The run folder with the split it trains on and the files it could not read."""
+def _start_run_folder(out_dir, run_info, skipped):
+    """The run folder with exactly the settings it trains with (`train --config
+    RUN/config.json` runs it again), the split it trains on and the files it could not read."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "config.json", run_info["config"])
+    names = run_info["split"]
     save_split(out_dir / "split.json", names["train"], names["test"], names["seed"],
                names.get("val", ()))
     if skipped:

@@ -167,3 +167,34 @@ def test_classify_end_to_end(real_data, tmp_path):
 def test_temperature_needs_the_classify_head(trained):
     r = cli("evaluate", "--checkpoint", trained / "checkpoint.pt", "--temperature", "0.3")
     assert "classify" in one_line_error(r)
+
+
+def test_a_run_is_run_again_from_its_config_json_to_the_same_figure(tiny_folder, tmp_path):
+    from colorizer.cli import main
+
+    tiny = ["--widths", "4,8,8", "--epochs", "2", "--augment-factor", "2", "--batch-size", "8",
+            "--device", "cpu", "--no-progress", "--data", str(tiny_folder)]
+    assert main(["train", *tiny, "--out", str(tmp_path / "a")]) == 0
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert saved["widths"] == [4, 8, 8] and saved["epochs"] == 2
+    with open(tmp_path / "a" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and "test_error" in rows[0]
+    assert main(["train", "--config", str(tmp_path / "a" / "config.json"), "--no-progress",
+                 "--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in "ab")
+    assert a["ab_mse"] == b["ab_mse"] and a["psnr"] == b["psnr"]          # bit for bit
+    history = [json.loads((tmp_path / r / "history.json").read_text()) for r in "ab"]
+    assert history[0]["train_loss"] == history[1]["train_loss"]
+
+
+def test_a_toml_settings_file_with_options_over_it(tmp_path, capsys):
+    from colorizer.cli import build_parser, config_from_args, main
+
+    (tmp_path / "s.toml").write_text('widths = [4, 8, 8]\nepochs = 3\nhead = "tanh"\n')
+    cfg = config_from_args(build_parser().parse_args(
+        ["train", "--config", str(tmp_path / "s.toml"), "--epochs", "5"]))
+    assert (cfg.widths, cfg.epochs, cfg.head) == ((4, 8, 8), 5, "tanh")
+    (tmp_path / "bad.toml").write_text("colour = 3\n")
+    assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
+    assert "no such setting: colour" in capsys.readouterr().err

@@ -199,3 +199,43 @@ def test_progress_bar_over_the_inputs(tmp_path, capsys, shipped):
     photo(tmp_path / "in" / "a.jpg")
     list(colorize.colorize_paths(shipped, [tmp_path / "in"], tmp_path / "out", progress=True))
     assert "colorize" in capsys.readouterr().err
+
+
+def test_saturation_is_a_gain_on_the_predicted_chroma(tmp_path, capsys):
+    photo(tmp_path / "p.png", size=(48, 40), seed=3)
+    chroma = {}
+    for s in ("0", "1", "2"):
+        code, _, _ = run(capsys, tmp_path / "p.png", "--out", tmp_path / s, "--saturation", s)
+        rgb = np.asarray(Image.open(tmp_path / s / "p.png")).astype(int)
+        chroma[s] = np.abs(rgb - rgb.mean(-1, keepdims=True)).mean()
+        assert code == 0
+    assert chroma["0"] < 1 < chroma["1"] < chroma["2"]           # 0: gray, 2: more colour
+    with pytest.raises(SystemExit):                              # argparse: exit 2, one line
+        run(capsys, tmp_path / "p.png", "--out", tmp_path / "x", "--saturation", "-1")
+    assert "expected a number from 0 to 10" in capsys.readouterr().err
+
+
+def test_outputs_say_they_are_colorized_and_keep_the_inputs_profile_and_exif(tmp_path, capsys):
+    from PIL import ImageCms
+
+    import colorizer
+
+    rgb = smooth_face(np.random.default_rng(5), 64)[:24, :40]      # stored 40 wide, 24 high
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                # viewed rotated: 24 x 40
+    exif[0x010F] = "a camera"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(rgb).save(tmp_path / "phone.jpg", exif=exif, icc_profile=icc)
+    code, _, _ = run(capsys, tmp_path / "phone.jpg", "--out", tmp_path / "o")
+    out = Image.open(tmp_path / "o" / "phone.png")
+    assert code == 0 and out.size == (24, 40)                        # written upright
+    assert out.text["Software"] == f"colorizer {colorizer.__version__}"
+    assert "colorized by colorizer" in out.text["Description"]
+    assert "shipped colorizer, sha256 " in out.text["Description"]
+    assert out.info["icc_profile"] == icc
+    kept = out.getexif()
+    assert kept[0x010F] == "a camera" and kept[0x0112] == 1          # upright now: no rotation
+    code, _, _ = run(capsys, tmp_path / "phone.jpg", "--out", tmp_path / "bare", "--no-metadata")
+    bare = Image.open(tmp_path / "bare" / "phone.png")
+    assert code == 0 and not bare.text and "icc_profile" not in bare.info
+    assert not bare.getexif()

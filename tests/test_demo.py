@@ -97,6 +97,9 @@ def test_a_photo_uploaded_in_a_browser_comes_back_colorized(tools, app_url, tmp_
         driver.find_element(By.CSS_SELECTOR, "#go").click()
         image = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
         src = image.get_attribute("src")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#before-after img"))
+        wait.until(lambda d: any("colorized.zip" in (a.get_attribute("href") or "")
+                                 for a in d.find_elements(By.CSS_SELECTOR, "#downloads a")))
         if os.environ.get("COLORIZER_DEMO_SCREENSHOT"):          # docs/demo.png is made so
             wait.until(lambda d: d.execute_script(
                 "const i = document.querySelector('#result img');"
@@ -110,6 +113,35 @@ def test_a_photo_uploaded_in_a_browser_comes_back_colorized(tools, app_url, tmp_
     assert strip.shape == (H, 3 * W, 3)              # grayscale | colorized | original
     colorized = strip[:, W:2 * W]
     assert np.ptp(colorized[..., 0] - colorized[..., 2]) > 10     # not gray
+
+
+def test_an_example_face_is_one_click_away(tools, app_url):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, driver_path = tools
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--window-size=1280,1700"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(app_url)
+        wait = WebDriverWait(driver, 120)
+        example = wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#examples button, #examples tr.tr-body, #examples .gallery-item"))
+        example[0].click()
+        wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
+        driver.find_element(By.CSS_SELECTOR, "#go").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#before-after img")) >= 1)
+        links = wait.until(lambda d: [a.get_attribute("href") or "" for a in
+                                      d.find_elements(By.CSS_SELECTOR, "#downloads a")] or None)
+        assert any(link.endswith(".colorized.png") for link in links)
+    finally:
+        driver.quit()
 
 
 def test_the_demo_says_how_to_install_gradio_when_it_is_missing(monkeypatch):
@@ -268,3 +300,21 @@ def test_the_main_install_pulls_neither_gradio_nor_onnx():
     for extra in ("gradio", "selenium", "onnx"):
         assert extra not in listed, extra
     assert {"demo", "onnx"} <= set(project["optional-dependencies"])
+
+
+def test_before_after_pairs_and_one_zip_of_all(tmp_path, shipped):
+    import zipfile
+
+    rng = np.random.default_rng(6)
+    for name in ("x.png", "y.png"):
+        Image.fromarray(smooth_face(rng, 64)[:30, :40]).save(tmp_path / name)
+    pairs = []
+    _, files = demo.colorize_uploads([tmp_path / "x.png", tmp_path / "y.png"], shipped,
+                                     out_dir=tmp_path / "o", saturation=1.5, pairs=pairs)
+    gray, colorized = pairs[0]
+    assert gray.shape == colorized.shape == (30, 40, 3) and (gray == gray[..., :1]).all()
+    assert np.array_equal(colorized, np.asarray(Image.open(files[0])))
+    with zipfile.ZipFile(demo.zip_of(files, tmp_path / "o")) as z:
+        assert sorted(z.namelist()) == ["x.colorized.png", "y.colorized.png"]
+    assert demo.zip_of([], tmp_path / "o") is None
+    assert len(demo.examples()) == 3 and all(p.endswith(".jpg") for p in demo.examples())
