@@ -19,6 +19,7 @@ from .data import (
 )
 from .devices import get_device
 from .evaluation import evaluate, predict
+from .hub import from_pretrained, save_pretrained
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
 from .pretrained import pretrained
@@ -44,5 +45,5 @@ __all__ = [
     "save_checkpoint", "train_one_epoch", "Training",
     "plot_loss", "plot_study_curves", "save_triples", "show_augmented", "show_channels",
     "show_triples", "side_by_side", "pretrained", "triples", "findings", "quantize", "report",
-    "study", "verdict",
+    "study", "verdict", "from_pretrained", "save_pretrained",
 ]

@@ -22,7 +22,7 @@ from .evaluation import TTA, evaluate
 from .metrics import HEADLINE
 from .pretrained import CARD, WEIGHTS, shipped_name, shipped_weights
 from .report import format_report
-from .shipping import FIGURE, export
+from .shipping import export
 from .train import fit
 
 
@@ -204,9 +204,13 @@ def _pixel_count(text):
 
 
 def _add_export(commands):
-    export = commands.add_parser("export", help="ship a run's colorizer: package weights, model "
-                                 "card, figure")
-    export.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt")
+    export = commands.add_parser("export", help="a run's colorizer as a model folder (weights, "
+                                 "config.json, card, figures): the package's own, or --out DIR")
+    export.add_argument("run", nargs="?", metavar="RUN_DIR", help="the run folder (its "
+                        "checkpoint.pt), or give --checkpoint")
+    export.add_argument("--checkpoint", help="the run's checkpoint.pt")
+    export.add_argument("--out", metavar="DIR", help="write the model folder here (default: "
+                        "ship it as the package's model, colorizer/weights/)")
     export.add_argument("--data", help="image folder (default: the checkpoint's, then "
                         "./face_images)")
 
@@ -344,10 +348,19 @@ def _model_name(args):
 
 
 def cmd_export(args):
-    m = export(args.checkpoint, args.data)
-    print(f"shipped {WEIGHTS} ({WEIGHTS.stat().st_size / 2**20:.2f} MiB): test ab_mse "
-          f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; card {CARD}; "
-          f"figure {FIGURE}")
+    if bool(args.run) == bool(args.checkpoint):
+        raise ColorizerError("give a RUN_DIR or --checkpoint FILE (one of them)")
+    checkpoint = args.checkpoint or Path(args.run) / CHECKPOINT
+    where = {}
+    if args.out:
+        out = Path(args.out)
+        where = dict(weights=out / "model.safetensors", card=out / "README.md",
+                     figure=out / "colorized.png", out_of_domain_figure=out / "out_of_domain.png")
+    m = export(checkpoint, args.data, **where)
+    weights, card = where.get("weights", WEIGHTS), where.get("card", CARD)
+    print(f"exported {weights} ({weights.stat().st_size / 2**20:.2f} MiB): test ab_mse "
+          f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; card {card}; "
+          f"config {weights.with_name('config.json')}")
     return 0
 
 

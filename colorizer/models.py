@@ -235,6 +235,7 @@ def build_model(cfg):
     kw = {"temperature": cfg.temperature, "skips": cfg.skips,
           "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)
+    model.config = cfg                  # what it was built from (hub.save_pretrained writes it)
     return model.to(memory_format=torch.channels_last)
 
 

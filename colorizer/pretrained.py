@@ -6,8 +6,10 @@ from .checkpoint import load_model
 from .config import ColorizerError
 from .devices import get_device
 
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "colorizer.safetensors"
-CARD = WEIGHTS.with_name("MODEL_CARD.md")
+# The shipped model as a model folder (hub.save_pretrained's layout): weights, settings, card
+SHIPPED = Path(__file__).resolve().parent / "weights"
+WEIGHTS = SHIPPED / "model.safetensors"
+CARD = SHIPPED / "README.md"
 
 
 def shipped_weights():

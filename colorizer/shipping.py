@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from . import out_of_domain
+from . import hub, out_of_domain
 from .checkpoint import load_checkpoint, load_model
 from .config import PLACE_SETTINGS, ColorizerError, Config
 from .data import lab_to_rgb, load_images, resolve_data_dir
 from .evaluation import evaluate, predict
-from .files import atomic_write
+from .files import atomic_write, write_json
 from .packing import compact, expand, write_shipped  # noqa: F401 (shipping.compact: named in the card)
 from .pretrained import CARD, WEIGHTS
 
@@ -49,8 +49,10 @@ def train_command(cfg):
     return " ".join(words)
 
 
-def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
-    """Ship a run: compact weights, then judge *those* on the run's test split for the card."""
+def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE,
+           out_of_domain_figure=OUT_OF_DOMAIN_FIGURE):
+    """Ship a run: compact weights, then judge *those* on the run's test split for the card; a
+    model folder (hub's layout: its config.json beside them)."""
     ckpt = load_checkpoint(checkpoint)
     cfg = Config.from_dict(ckpt["config"])
     if cfg.model != "colorizer":
@@ -59,6 +61,7 @@ def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
     weights.parent.mkdir(parents=True, exist_ok=True)
     write_shipped(weights, compact(ckpt["model"]),
                   {k: ckpt[k] for k in ("config", "split", "train_ab_mean", "epoch", "history")})
+    write_json(weights.with_name(hub.CONFIG), ckpt["config"])
     model, _ = load_model(weights, torch.device("cpu"))
     folder = resolve_data_dir(data or cfg.data)
     test = load_images(folder, cfg.image_size, names=ckpt["split"]["test"])
@@ -71,7 +74,7 @@ def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE):
     atomic_write(card, lambda tmp: tmp.write_text(text))
     figure.parent.mkdir(parents=True, exist_ok=True)
     save_figure(model, test, figure)
-    save_figure(model, others, OUT_OF_DOMAIN_FIGURE)
+    save_figure(model, others, out_of_domain_figure)
     return shipped
 
 
@@ -97,13 +100,14 @@ def model_card(ckpt, figures, weights, folder):
     seconds = sum(ckpt["history"]["seconds"])
     n_test = len(ckpt["split"]["test"])
     return "\n".join([
-        *metadata_block(m, n_test, folder),
+        *metadata_block(m),
         "# Model card: the shipped colorizer", "",
         f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
         f"{cfg.head}-head colorizer, widths {cfg.widths}, "
         f"{_output_side(cfg)}, {ckpt['epoch']} epochs. Load it with "
         "`colorizer.pretrained()`; `python -m colorizer colorize PHOTO --out DIR` and `evaluate` "
-        "use it when no `--checkpoint` is given.", "",
+        "use it when no `--checkpoint` is given; `colorizer.from_pretrained(FOLDER)` loads "
+        "this folder (config.json, the weights, this card).", "",
         "## How it was made", "",
         f"    {train_command(cfg)}", "",
         data_line(folder, ckpt, cfg),
@@ -123,18 +127,28 @@ def model_card(ckpt, figures, weights, folder):
         *_uses(cfg, len(ckpt["split"]["train"]), away), ""])
 
 
-def metadata_block(m, n_test, folder):
-    """The YAML block the Hugging Face hub reads: licence, library, tags, data, metrics."""
-    data = Path(folder).resolve().name
-    return ["---", "license: mit", "library_name: pytorch",
-            "tags: [image-colorization, cielab, pytorch]", f"datasets: [{data}]",
-            "metrics: [mse, psnr]", "model-index:", "- name: colorizer", "  results:",
-            "  - task: {type: image-to-image, name: image colorization}",
-            f"    dataset: {{type: {data}, name: {data}, split: seed-0 test ({n_test} images)}}",
-            "    metrics:",
-            f"    - {{type: mse, name: ab MSE (raw CIELAB units^2), value: {m['ab_mse']:.3f}}}",
-            f"    - {{type: psnr, name: PSNR (dB on 8-bit sRGB), value: {m['psnr']:.2f}}}",
-            "---", ""]
+def metadata_block(m):
+    """The YAML block the Hugging Face Hub reads (hub.card_metadata), its results `m`'s."""
+    return [*hub.card_metadata([("mse", "ab MSE (raw CIELAB units^2)", f"{m['ab_mse']:.3f}"),
+                                ("psnr", "PSNR (dB on 8-bit sRGB)", f"{m['psnr']:.2f}"),
+                                ("ssim", "SSIM (7x7 uniform window, 8-bit sRGB)",
+                                 f"{m['ssim']:.4f}")]), ""]
+
+
+def refresh_metadata(card=CARD, weights=WEIGHTS, data=None):
+    """Rewrite the card's YAML block from the shipped weights scored again on their own test
+    split (for a change of the block's layout; `export` writes the whole card)."""
+    ckpt = load_checkpoint(weights)
+    model, _ = load_model(weights, torch.device("cpu"))
+    cfg = Config.from_dict(ckpt["config"])
+    test = load_images(resolve_data_dir(data or cfg.data), cfg.image_size,
+                       names=ckpt["split"]["test"])
+    m = evaluate(model, test.lab, train_mean=ckpt["train_ab_mean"])
+    text = Path(card).read_text()
+    body = text.split("\n---\n", 1)[1] if text.startswith("---\n") else text
+    atomic_write(card, lambda tmp: tmp.write_text("\n".join(metadata_block(m)) + body))
+    write_json(Path(weights).with_name(hub.CONFIG), ckpt["config"])
+    return m
 
 
 def _metric_rows(m):

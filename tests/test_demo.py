@@ -251,8 +251,8 @@ def test_models_are_chosen_by_name_from_the_command_line(tmp_path):
 
     run_dir = tmp_path / "my-run"
     run_dir.mkdir()
-    sh.copy(shipped_weights(), run_dir / "colorizer.safetensors")
-    models = demo.load_models([run_dir / "colorizer.safetensors"])
+    sh.copy(shipped_weights(), run_dir / "model.safetensors")
+    models = demo.load_models([run_dir / "model.safetensors"])
     assert list(models) == [demo.SHIPPED, "1: my-run"]
     assert not any(str(tmp_path) in name for name in models)
 

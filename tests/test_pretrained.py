@@ -104,7 +104,8 @@ def test_shipped_weights_round_trip_through_safetensors(tmp_path):
 def test_the_card_says_what_the_model_is_for_and_where_it_fails():
     text = CARD.read_text()
     front = text.split("---")[1]
-    for key in ("license: mit", "library_name:", "tags:", "datasets:", "metrics:", "value:"):
+    for key in ("license: mit", "library_name:", "tags:", "pipeline_tag: image-to-image",
+                "metrics:", "model-index:", "value:"):
         assert key in front, key
     for section in ("## Intended use", "## Limitations", "## Out of scope"):
         assert section in text, section
