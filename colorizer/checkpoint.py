@@ -56,7 +56,8 @@ def restore(model, ckpt):
     return model
 
 
-def load_model(path, device=None):
+def load_model(path: str | Path,
+               device: str | torch.device | None = None) -> tuple[torch.nn.Module, dict]:
     """Rebuild the model a checkpoint describes, with its weights, in eval mode: (model, ckpt).
     Its settings and tensor shapes are checked before anything of its size is built."""
     device = get_device(device or "auto")          # (the process's backend policy, on CUDA)

@@ -43,13 +43,15 @@ class Job:
     target: Path
 
 
-def colorize_rgb(model, rgb, tta="flip", saturation=1.0):
+def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip",
+                 saturation: float = 1.0) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
     torch model or a deploy.OnnxColorizer, here and below."""
     return colorize_batch(model, [rgb], tta, saturation)[0]
 
 
-def colorize_batch(model, images, tta="flip", saturation=1.0):
+def colorize_batch(model, images: list[np.ndarray], tta: str = "flip",
+                   saturation: float = 1.0) -> list[np.ndarray]:
     """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*."""
     Ls = [lightness(rgb) for rgb in images]
     return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta, saturation))]

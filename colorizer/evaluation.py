@@ -15,7 +15,8 @@ TTA = ("none", "flip")
 
 
 @torch.no_grad()
-def predict(model, L, batch_size=128, tta="none", saturation=1.0):
+def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128, tta: str = "none",
+            saturation: float = 1.0) -> torch.Tensor:
     """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor;
     `saturation` a gain on them (1: as predicted)."""
     ab = _outputs(model, L, None, batch_size, tta)[0]
@@ -48,7 +49,9 @@ def _unmirror(pred):
     return pred.flip(-1) if pred.dim() == 4 else pred
 
 
-def evaluate(model, lab, batch_size=128, train_mean=None, baselines=True, tta="none"):
+def evaluate(model: torch.nn.Module, lab, batch_size: int = 128,
+             train_mean: list[float] | None = None, baselines: bool = True,
+             tta: str = "none") -> dict:
     """Test figures for images `lab` (N, 3, H, W), a tensor or a DiskLab: the training loss and
     the raw-unit error, read and scored `batch_size` images at a time (memory stays flat).
 

@@ -13,6 +13,8 @@ brings) into its cache, and fails on one line without a network.
 
 from pathlib import Path
 
+import torch
+
 from .checkpoint import load_model
 from .config import ColorizerError, Config
 from .files import write_json
@@ -21,7 +23,8 @@ from .packing import compact, write_shipped
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "README.md"
 
 
-def save_pretrained(model, folder, facts=None, int8=True, card=None):
+def save_pretrained(model: torch.nn.Module, folder: str | Path, facts: dict | None = None,
+                    int8: bool = True, card: str | None = None) -> Path:
     """Write `model` as a model folder: its settings (the Config it was built from), its weights
     (int8 as shipped, or float32 with `int8=False`), and a card (`card`'s text, else a short one
     of the settings). `facts`: more of what is known of it (split, training mean, history)."""
@@ -39,7 +42,8 @@ def save_pretrained(model, folder, facts=None, int8=True, card=None):
     return folder
 
 
-def from_pretrained(folder_or_repo_id, device=None):
+def from_pretrained(folder_or_repo_id: str | Path,
+                    device: str | torch.device | None = None) -> torch.nn.Module:
     """The model of a model folder (or of a Hub repo id, fetched once into huggingface_hub's
     cache), in eval mode on `device` (default: CUDA if present, else CPU)."""
     folder = Path(folder_or_repo_id)

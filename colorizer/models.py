@@ -1,13 +1,18 @@
 """The Regressor and the Colorizer, and each head's scaling of raw a*b*."""
 
 import copy
+from dataclasses import fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from . import quantize
-from .config import ColorizerError
+from .config import ColorizerError, Config
+
+# The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
+# Colorizer() build the same model)
+DEFAULTS = {f.name: f.default for f in fields(Config)}
 
 # L* in [0, 100] is centred and scaled before the first convolution (as Zhang et al.'s l_cent,
 # l_norm). Each head maps raw a*b* into its output range and back; the sigmoid scaling
@@ -125,7 +130,8 @@ class Regressor(nn.Module):
 
     kind = "regressor"
 
-    def __init__(self, widths, head="sigmoid", activation="relu", depth=None):
+    def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
+                 activation=DEFAULTS["activation"], depth=None):
         super().__init__()
         self.head = head
         self.encoder = encoder(widths, activation, depth)
@@ -154,8 +160,9 @@ class Colorizer(nn.Module):
 
     kind = "colorizer"
 
-    def __init__(self, widths, head="tanh", activation="relu", temperature=quantize.TEMPERATURE,
-                 depth=None, skips="none", ab_stride=1):
+    def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
+                 activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
+                 depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"]):
         super().__init__()
         self.head = head
         self.temperature = temperature

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import torch
+
 from .checkpoint import load_model
 from .config import ColorizerError
 from .devices import get_device
@@ -27,7 +29,7 @@ def shipped_name():
             + hashlib.sha256(shipped_weights().read_bytes()).hexdigest()[:12])
 
 
-def pretrained(device=None):
+def pretrained(device: str | torch.device | None = None) -> torch.nn.Module:
     """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU)."""
     model, _ = load_model(shipped_weights(), device or get_device())
     return model

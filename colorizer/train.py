@@ -149,7 +149,8 @@ class Training:
         return state
 
 
-def fit(cfg, out_dir=None, progress=True, resume=False, data=None, log=print):
+def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
+        resume: bool = False, data: LabImages | None = None, log=print) -> "Run":
     """Train the model `cfg` describes on its seeded split; write a run's files into `out_dir`.
 
     `data` (LabImages) skips reading the folder again; `resume` continues from

@@ -10,7 +10,7 @@ RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("head", sorted(RANGES))
 def test_colorizer_shape_and_range(arch, head):
-    model = Colorizer(ARCHS[arch], head=head)
+    model = Colorizer(ARCHS[arch], head=head, ab_stride=1)      # the study's full side
     y = model(torch.rand(2, 1, 128, 128) * 100)
     assert y.shape == (2, 2, 128, 128)
     lo, hi = RANGES[head]
@@ -119,10 +119,19 @@ def test_ab_stride_is_scored_against_the_targets_block_means():
     torch.testing.assert_close(loss_fn(model, out, ab), expected)
 
 
+def test_the_constructors_default_to_configs_settings():
+    assert [n for n, _ in Colorizer().named_parameters()] == [
+        n for n, _ in build_model(Config()).named_parameters()]
+    model = Colorizer()
+    assert (model.head, model.stride, model.skips) == (Config().head, Config().ab_stride,
+                                                       Config().skips)
+    assert isinstance(Regressor().encoder[2], torch.nn.LeakyReLU)
+
+
 def test_ab_stride_one_is_the_studys_decoder():
     model = build_model(Config(ab_stride=1))
     last = model.decoder[-2]
     assert (last.in_channels, last.out_channels) == (Config().widths[0], 2)
     assert model(torch.rand(2, 1, 128, 128) * 100).shape == (2, 2, 128, 128)
-    plain = Colorizer(ARCHS[2], head="sigmoid", activation="leaky_relu")
+    plain = Colorizer(ARCHS[2], ab_stride=1)          # (the other settings: Config's defaults)
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in model.named_parameters()]
