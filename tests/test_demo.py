@@ -144,6 +144,21 @@ def test_an_example_face_is_one_click_away(tools, app_url):
         driver.quit()
 
 
+def test_a_visitor_cannot_name_a_model_the_server_was_not_given(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError, ValidationError
+
+    Image.fromarray(smooth_face(np.random.default_rng(7), 64)).save(tmp_path / "f.png")
+    client = Client(app_url, verbose=False, download_files=str(tmp_path / "dl"))
+    for name in ("/etc/passwd", "../colorizer/weights/model.safetensors"):
+        with pytest.raises((AppError, ValidationError, ValueError)):     # refused, not loaded
+            client.predict([handle_file(str(tmp_path / "f.png"))], name, 0.38, 1.0,
+                           api_name="/colorize")
+    served = client.predict([handle_file(str(tmp_path / "f.png"))], "shipped colorizer", 0.38,
+                            1.0, api_name="/colorize")
+    assert served[1]                                             # the good name: colorized
+
+
 def test_the_demo_says_how_to_install_gradio_when_it_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "gradio", None)              # import gradio fails
     with pytest.raises(demo.ColorizerError, match=r'pip install -e "\.\[demo\]"'):
@@ -276,6 +291,7 @@ def test_listening_beyond_this_machine_is_said_aloud(monkeypatch, capsys):
     demo.serve(host="0.0.0.0")
     assert "warning: the demo listens on 0.0.0.0" in capsys.readouterr().err
     assert launched["server_name"] == "0.0.0.0" and launched["max_file_size"] == "25mb"
+    assert launched["queue"] == {"default_concurrency_limit": 1, "max_size": 32}
     demo.serve()
     assert capsys.readouterr().err == "" and launched["server_name"] == "127.0.0.1"
 

@@ -76,3 +76,35 @@ def test_export_leaves_the_callers_model_where_and_as_it_was(exported, tmp_path)
     weight = model.encoder[0].weight
     export_onnx(model, tmp_path / "m.onnx")
     assert model.training and model.encoder[0].weight is weight     # a copy was exported
+
+
+def crafted(path, source, **metadata):
+    """A copy of the exported model at `path` with its metadata entries replaced."""
+    import onnx
+
+    graph = onnx.load(str(source))
+    kept = [p for p in graph.metadata_props if p.key not in metadata]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
+    return path
+
+
+@pytest.mark.parametrize("metadata, says", [
+    ({"side": "1000000"}, "its metadata says side='1000000' where its graph takes 128 px"),
+    ({"side": "abc"}, "its metadata says side='abc'"),
+    ({"colorizer_config": "{broken"}, "its colorizer_config metadata is not JSON"),
+    ({"colorizer_config": "[1, 2]"}, "is not a JSON object"),
+])
+def test_crafted_onnx_metadata_is_one_line_and_nothing_written(exported, tmp_path, capsys,
+                                                               metadata, says):
+    _, _, path = exported
+    bad = crafted(tmp_path / "bad.onnx", path, **metadata)
+    Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / "p.png")
+    code = main(["colorize", str(tmp_path / "p.png"), "--onnx", str(bad), "--out",
+                 str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and says in err[0]
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
