@@ -13,7 +13,9 @@ from .data import lab_to_rgb
 UNITS = {
     "loss": "MSE in the head's output space (not comparable across heads)",
     "ab_mse": "raw CIELAB units^2, per pixel and channel", "psnr": "dB, 8-bit sRGB",
-    "ssim": "8-bit sRGB, 1 = identical", "ciede2000": "mean Delta E 2000 per pixel",
+    "ssim": "8-bit sRGB, Wang et al.'s Gaussian window (sigma 1.5), as papers and torchmetrics "
+            "report it; 1 = identical (results written before 2026-12-02: skimage's 7x7 "
+            "uniform window)", "ciede2000": "mean Delta E 2000 per pixel",
     "auc": "% (a*b* accuracy averaged over thresholds 0..150)",
     "colourfulness": "Hasler & Suesstrunk 2003, of the generated images",
     "colourfulness_true": "the same, of the ground truth",
@@ -84,10 +86,16 @@ def psnr(pred_rgb, true_rgb):
 
 
 def ssim(pred_rgb, true_rgb):
-    """Per-image SSIM on 8-bit sRGB (scikit-image, 7x7 windows, channels averaged)."""
+    """Per-image SSIM on 8-bit sRGB, channels averaged, with Wang et al.'s (2004) Gaussian window
+    (sigma 1.5, population covariances): the figure papers and torchmetrics report, not
+    scikit-image's default 7x7 uniform window."""
     from skimage.metrics import structural_similarity
 
-    return torch.tensor([structural_similarity(t, p, channel_axis=-1, data_range=255)
+    side = min(pred_rgb.shape[-3:-1])
+    win = min(11, side if side % 2 else side - 1)   # 11: the window of sigma 1.5; a smaller
+    return torch.tensor([structural_similarity(t, p, channel_axis=-1, data_range=255,  # image:
+                                               gaussian_weights=True, sigma=1.5,      # cut to
+                                               use_sample_covariance=False, win_size=win)  # it
                          for p, t in zip(pred_rgb, true_rgb)], dtype=torch.float64)
 
 

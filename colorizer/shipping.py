@@ -131,7 +131,7 @@ def metadata_block(m):
     """The YAML block the Hugging Face Hub reads (hub.card_metadata), its results `m`'s."""
     return [*hub.card_metadata([("mse", "ab MSE (raw CIELAB units^2)", f"{m['ab_mse']:.3f}"),
                                 ("psnr", "PSNR (dB on 8-bit sRGB)", f"{m['psnr']:.2f}"),
-                                ("ssim", "SSIM (7x7 uniform window, 8-bit sRGB)",
+                                ("ssim", "SSIM (Gaussian window, sigma 1.5, 8-bit sRGB)",
                                  f"{m['ssim']:.4f}")]), ""]
 
 
@@ -173,6 +173,9 @@ def _uses(cfg, n_train, away):
         f"{n_train} faces, and other subjects get face-like colours (brownish, skin tones).",
         "- It regresses with MSE, so uncertain regions come out desaturated (its colourfulness "
         "is below the truth's: see the table above).",
+        "- No FID or LPIPS: both need network weights (Inception, AlexNet / VGG) that this "
+        "project cannot download at run time, so the card reports pixel and colour figures "
+        "only (ab MSE, PSNR, SSIM, CIEDE2000, AuC, colourfulness).",
         "- Scores on photos that are not faces of this set (scikit-image's own colour photos, "
         f"fitted to {cfg.image_size} px; ab MSE in raw CIELAB units²; "
         "`docs/out_of_domain.png` shows them):", "",

@@ -91,3 +91,19 @@ def test_baselines_on_a_tiny_fixture(lab):
     assert b["gray"]["colourfulness"] == pytest.approx(0, abs=0.5)
     # each image's own mean is never worse than one mean for all images
     assert b["oracle_image_mean"]["ab_mse"] <= b["train_mean"]["ab_mse"] <= b["gray"]["ab_mse"]
+
+
+def test_ssim_uses_wang_et_als_gaussian_window():
+    from skimage.metrics import structural_similarity
+
+    from colorizer.metrics import ssim
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    pred = np.clip(true.astype(int) + rng.integers(-20, 21, true.shape), 0, 255).astype(np.uint8)
+    gaussian = structural_similarity(true[0], pred[0], channel_axis=-1, data_range=255,
+                                     gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    uniform = structural_similarity(true[0], pred[0], channel_axis=-1, data_range=255)
+    assert float(ssim(pred, true)[0]) == pytest.approx(gaussian, rel=1e-12)
+    assert gaussian != pytest.approx(uniform, rel=1e-6)          # the two windows differ
