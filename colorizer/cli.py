@@ -19,6 +19,7 @@ from .demo import Limits
 from .deploy import OPSET
 from .devices import get_device, use_tf32
 from .evaluation import TTA, evaluate
+from .heads import head
 from .metrics import HEADLINE
 from .pretrained import CARD, WEIGHTS, shipped_name, shipped_weights
 from .report import format_report
@@ -273,7 +274,7 @@ def _help(name):
 def _load(args):
     model, ckpt = load_model(args.checkpoint or shipped_weights(), get_device(args.device))
     if args.temperature is not None:
-        if model.head != "classify":
+        if not head(model.head).decodes_at_temperature:
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
                                  f"{model.head} head")
         if args.temperature <= 0:
@@ -311,7 +312,7 @@ def cmd_evaluate(args):
     metrics = {"checkpoint": str(args.checkpoint or WEIGHTS), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
                **({"temperature": model.temperature, "rebalance": cfg.rebalance}
-                  if cfg.head == "classify" else {}),
+                  if head(cfg.head).decodes_at_temperature else {}),
                "seed": ckpt["split"]["seed"], "n_test": len(test), "tta": args.tta,
                **evaluate(model, test.lab, train_mean=train_mean, tta=args.tta)}
     print(json.dumps(metrics) if args.json else format_report(metrics))

@@ -7,8 +7,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import quantize
+from . import heads, quantize
 from .config import ColorizerError, Config
+from .heads import CLASSIFY_DOWNSAMPLE
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
@@ -18,7 +19,6 @@ DEFAULTS = {f.name: f.default for f in fields(Config)}
 # l_norm). Each head maps raw a*b* into its output range and back; the sigmoid scaling
 # (ab + 128) / 255 is the study's own, so its loss is comparable with the study's table.
 L_CENT, L_NORM = 50.0, 100.0
-CLASSIFY_DOWNSAMPLE = 4     # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
 
 
 def normalize_l(L):
@@ -26,24 +26,16 @@ def normalize_l(L):
 
 
 def encode_ab(ab, head):
-    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh.
-
-    (The classify head has no such map: see colorizer.quantize.)
-    """
-    if head == "sigmoid":
-        return (ab + 128.0) / 255.0
-    if head == "tanh":
-        return ab / 128.0
-    raise ColorizerError(f"unknown head {head!r}")
+    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh (heads.Head.encode;
+    the classify head has no such map: see colorizer.quantize)."""
+    if not isinstance(heads.head(head), (heads.Sigmoid, heads.Tanh)):
+        raise ColorizerError(f"the {head} head has no range to encode into")
+    return heads.head(head).encode(ab)
 
 
 def decode_ab(y, head):
     """The head's output -> raw a*b*; the inverse of encode_ab."""
-    if head == "sigmoid":
-        return y * 255.0 - 128.0
-    if head == "tanh":
-        return y * 128.0
-    raise ColorizerError(f"unknown head {head!r}")
+    return heads.head(head).decode(y)
 
 
 # in place: each overwrites its BatchNorm's output, which backward does not need (less memory)
@@ -211,10 +203,7 @@ class Colorizer(nn.Module):
     def decode(self, out, size=None):
         """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its stride times
         the output's side), upsampled bilinearly where the network predicts at a lower side."""
-        if self.head == "classify":
-            ab = quantize.annealed_mean(out, self.temperature)
-        else:
-            ab = decode_ab(out, self.head)
+        ab = heads.head(self.head).decode(out, self.temperature)
         size = tuple(size or (self.stride * s for s in ab.shape[-2:]))
         if tuple(ab.shape[-2:]) == size:
             return ab
@@ -224,7 +213,7 @@ class Colorizer(nn.Module):
 def with_temperature(model, temperature):
     """A classify model decoding at `temperature`, sharing `model`'s weights and leaving it as it
     was (a shallow copy: what one caller sets, no other caller sees); other heads as they are."""
-    if model.head != "classify" or temperature is None:
+    if not heads.head(model.head).decodes_at_temperature or temperature is None:
         return model
     model = copy.copy(model)
     model.temperature = float(temperature)
@@ -254,19 +243,9 @@ def target(ab, model_kind, head):
 
 
 def loss_fn(model, out, ab):
-    """The training loss of a model's output for raw a*b* (B, 2, H, W).
-
-    sigmoid / tanh: MSE in the head's range. classify: cross-entropy against soft-encoded
-    targets, each pixel weighted by the rebalancing weight of its nearest bin (Zhang et al.
-    2016, Eq. 2-4). A colorizer's output below the full side is scored against the target's
-    block means at its own side.
-    """
+    """The training loss of a model's output for raw a*b* (B, 2, H, W): its head's
+    (heads.Head.loss). A colorizer's output below the full side is scored against the target's
+    block means at its own side."""
     if model.kind == "colorizer" and out.shape[-2:] != ab.shape[-2:]:
         ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
-    if model.head != "classify":
-        return F.mse_loss(out, target(ab, model.kind, model.head))
-    index, weight = quantize.encode(ab)                                  # (B, k, h, w)
-    # Classes last: the scores come channels-last, so the softmax runs over contiguous memory.
-    ce = quantize.cross_entropy(out.permute(0, 2, 3, 1), index.permute(0, 2, 3, 1),
-                                weight.permute(0, 2, 3, 1))                # (B, h, w)
-    return (model.class_weights[index[:, 0]] * ce).mean()
+    return heads.head(model.head).loss(model, out, ab)

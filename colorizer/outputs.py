@@ -7,6 +7,7 @@ import torch
 from .data import chunks
 from .evaluation import predict
 from .files import write_json
+from .heads import head
 from .viz import plot_loss, save_triples
 
 MAX_TRIPLES = 200         # image triples written per run: every test image of the face set
@@ -20,7 +21,7 @@ def write_outputs(out_dir, model, test, history, metrics):
     write_json(out_dir / "metrics.json", metrics)
     if history["train_loss"]:
         plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
-                  ylabel="cross-entropy" if model.head == "classify" else "MSE (head space)")
+                  ylabel=head(model.head).loss_name)
     first = test.lab[:MAX_TRIPLES]
     save_triples(first[:, :1], first[:, 1:], predict(model, first[:, :1]),
                  test.names[:MAX_TRIPLES], out_dir / "triples")

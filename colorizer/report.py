@@ -4,6 +4,7 @@ import math
 import os
 
 from .devices import cpu_name
+from .heads import head
 from .metrics import UNITS
 from .verdict import compare
 
@@ -99,7 +100,7 @@ def head_rows(runs, metrics_at):
     """
     rows = []
     for name, run in runs.items():
-        if run.cfg.head != "classify":
+        if not head(run.cfg.head).decodes_at_temperature:
             rows.append({"run": name, "T": "-", **run.metrics})
             continue
         for t, m in metrics_at(run).items():

@@ -13,6 +13,7 @@ from .config import PLACE_SETTINGS, ColorizerError, Config
 from .data import lab_to_rgb, load_images, resolve_data_dir
 from .evaluation import evaluate, predict
 from .files import atomic_write, write_json
+from .heads import head
 from .packing import compact, expand, write_shipped  # noqa: F401 (shipping.compact: named in the card)
 from .pretrained import CARD, WEIGHTS
 
@@ -25,11 +26,7 @@ CARD_METRICS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness",
 
 def _output_side(cfg):
     """Where the model predicts a*b*, in words."""
-    if cfg.head != "classify" and cfg.ab_stride > 1:
-        return (f"a*b* predicted at 1/{cfg.ab_stride} of the side and upsampled "
-                "bilinearly")
-    return "a*b* predicted at the full side" if cfg.head != "classify" else \
-        "a*b* bins scored at 1/4 of the side"
+    return head(cfg.head).output_side(cfg.ab_stride)
 
 
 def train_command(cfg):

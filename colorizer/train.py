@@ -6,9 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from . import distributed, quantize
+from . import distributed
 from .augment import crop_draws, random_resized_crop
 from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
@@ -19,9 +18,10 @@ from .devices import to_device
 from .distributed import ProcessContext
 from .evaluation import evaluate
 from .files import write_json
+from .heads import head
 from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
-from .models import CLASSIFY_DOWNSAMPLE, build_model, loss_fn
+from .models import build_model, loss_fn
 from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
 from .outputs import write_outputs
 
@@ -275,13 +275,8 @@ def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
     model = model.to(device)
     optimizer = build_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(cfg.seed)
-    if cfg.head == "classify":          # the class prior of this training split (Sec. 3.2)
-        counts = sum(quantize.class_counts(F.avg_pool2d(lab[:, 1:], CLASSIFY_DOWNSAMPLE))
-                     for lab in chunks(train.lab, 256))
-        prior = quantize.smoothed_prior_of(counts)
-        model.prior.copy_(prior)
-        if cfg.rebalance:
-            model.class_weights.copy_(quantize.rebalance_weights(prior))
+    # what the head learns from the training split (the classify head: its class prior)
+    head(cfg.head).fit_to(model, (lab[:, 1:] for lab in chunks(train.lab, 256)), cfg.rebalance)
     steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
                                          smallest=2 * procs.world)
     return Training(model, optimizer, generator, schedule=build_schedule(cfg, optimizer, steps),

@@ -45,3 +45,15 @@ def test_the_package_has_one_version_the_changelog_names():
     setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert setuptools["dynamic"]["version"] == {"attr": "colorizer.__version__"}
     assert f"## {colorizer.__version__} " in (root / "CHANGELOG.md").read_text()
+
+
+def test_a_head_is_one_class_and_one_registry_line():
+    from colorizer import heads
+
+    assert set(heads.HEADS) == set(__import__("colorizer.config").config.HEADS)
+    for name, head in heads.HEADS.items():
+        assert head.name == name and isinstance(head, heads.Head)
+    # the modules that only pass a head through never test its name
+    for module in ("train", "outputs", "shipping", "report", "cli", "evaluation", "colorize",
+                   "demo"):
+        assert '"classify"' not in (PACKAGE / f"{module}.py").read_text(), module
