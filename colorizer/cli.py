@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
 from .config import ARCHS, PRESETS, ColorizerError, Config
-from .console import LOUD, QUIET, Reporter
+from .console import LOUD, QUIET, Reporter, TensorBoard
 from .data import MAX_PIXELS, ab_mean, set_pixel_limit
 from .demo import Limits
 from .deploy import OPSET
@@ -131,6 +131,8 @@ def _add_train(commands):
     train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument("--tensorboard", action="store_true", help="also log each epoch's figures "
+                       "for TensorBoard, into RUN/tensorboard (pip install -e \".[track]\")")
     _add_tf32_option(train)
 
 
@@ -291,7 +293,9 @@ def cmd_train(args):
         raise ColorizerError(f"--out takes a folder; {out} is a file")
     if args.resume and args.epochs is None:     # continue the run as it was planned
         cfg = replace(cfg, epochs=load_checkpoint(out / CHECKPOINT)["config"]["epochs"])
-    run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
+    tracker = TensorBoard(out / "tensorboard") if args.tensorboard else None
+    run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
+              tracker=tracker)
     if not run.metrics:                 # another process of a torchrun launch: rank 0 reports
         return 0
     key = HEADLINE[cfg.model]

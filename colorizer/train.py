@@ -150,15 +150,17 @@ class Training:
 
 
 def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
-        resume: bool = False, data: LabImages | None = None, log=print) -> "Run":
+        resume: bool = False, data: LabImages | None = None, log=print,
+        tracker=None) -> "Run":
     """Train the model `cfg` describes on its seeded split; write a run's files into `out_dir`.
 
     `data` (LabImages) skips reading the folder again; `resume` continues from
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
-    RNG state saved there. `progress` shows bars, `log` takes the messages. Returns a Run.
+    RNG state saved there. `progress` shows bars, `log` takes the messages, `tracker` each
+    epoch's figures (console.TensorBoard, or any callable(epoch, {name: value})). Returns a Run.
     """
     procs, device = distributed.setup(cfg.device)      # (the backend policy: get_device's)
-    report = Reporter(log if procs.main else None, progress)
+    report = Reporter(log if procs.main else None, progress, tracker if procs.main else None)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
     out_dir = out_dir if procs.main else None           # rank 0 alone writes
@@ -306,3 +308,4 @@ def _record(history, train_loss, seconds, metrics, cfg, report):
     report.say(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  {split} loss "
                f"{metrics['loss']:.6f}  {split} {key} {metrics[key]:.2f} units^2  "
                f"({seconds:.1f} s)")
+    report.scalars(epoch, {k: v[-1] for k, v in history.items()})

@@ -198,3 +198,27 @@ def test_a_toml_settings_file_with_options_over_it(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text("colour = 3\n")
     assert main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
     assert "no such setting: colour" in capsys.readouterr().err
+
+
+def test_tensorboard_logs_each_epochs_figures(tiny_folder, tmp_path):
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("tensorboard") is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI installs the track extra; tensorboard is missing")
+        pytest.skip("the track extra (tensorboard) is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from colorizer.cli import main
+
+    assert main(["train", "--widths", "4,8,8", "--epochs", "2", "--augment-factor", "1",
+                 "--batch-size", "8", "--device", "cpu", "--no-progress", "--data",
+                 str(tiny_folder), "--out", str(tmp_path / "run"), "--tensorboard"]) == 0
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert {"train_loss", "test_error", "seconds"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("test_error")] == [1, 2]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [e.value for e in events.Scalars("test_error")] == pytest.approx(
+        history["test_error"], rel=1e-6)

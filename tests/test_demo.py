@@ -313,9 +313,9 @@ def test_the_main_install_pulls_neither_gradio_nor_onnx():
     main_install = (ROOT / "requirements.txt").read_text().lower()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     listed = main_install + " ".join(project["dependencies"]).lower()
-    for extra in ("gradio", "selenium", "onnx"):
+    for extra in ("gradio", "selenium", "onnx", "tensorboard"):
         assert extra not in listed, extra
-    assert {"demo", "onnx"} <= set(project["optional-dependencies"])
+    assert {"demo", "onnx", "track"} <= set(project["optional-dependencies"])
 
 
 def test_before_after_pairs_and_one_zip_of_all(tmp_path, shipped):
