@@ -68,46 +68,51 @@ def app_url(tools):
     proc.wait(timeout=30)
 
 
-def test_a_photo_uploaded_in_a_browser_comes_back_colorized(tools, app_url, tmp_path):
+@pytest.fixture
+def driver(tools):
+    """Headless chromium through its driver, quit after the test."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as seen
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser, driver_path = tools
-    photo = tmp_path / "p.png"
-    Image.fromarray(smooth_face(np.random.default_rng(0), 64)[:40, :60]).save(photo)
-    photo = Path(os.environ.get("COLORIZER_DEMO_PHOTO", photo))    # (docs/demo.png: a face)
-    W, H = Image.open(photo).size
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                  "--window-size=1280,1700"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
-        driver.get(app_url)
-        wait = WebDriverWait(driver, 120)
-        upload = wait.until(seen.presence_of_element_located(
-            (By.CSS_SELECTOR, "#photos input[type=file]")))
-        upload.send_keys(str(photo))
-        wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#downloads a, "
-                                                     "#photos a, #photos .file-name")))
-        driver.find_element(By.CSS_SELECTOR, "#go").click()
-        image = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
-        src = image.get_attribute("src")
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#before-after img"))
-        wait.until(lambda d: any("colorized.zip" in (a.get_attribute("href") or "")
-                                 for a in d.find_elements(By.CSS_SELECTOR, "#downloads a")))
-        if os.environ.get("COLORIZER_DEMO_SCREENSHOT"):          # docs/demo.png is made so
-            wait.until(lambda d: d.execute_script(
-                "const i = document.querySelector('#result img');"
-                "return i && i.complete && i.naturalWidth > 0"))
-            time.sleep(2)
-            driver.save_screenshot(os.environ["COLORIZER_DEMO_SCREENSHOT"])
-    finally:
-        driver.quit()
+    yield driver
+    driver.quit()
+
+
+def test_a_photo_uploaded_in_a_browser_comes_back_colorized(driver, app_url, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    photo = tmp_path / "p.png"
+    Image.fromarray(smooth_face(np.random.default_rng(0), 64)[:40, :60]).save(photo)
+    photo = Path(os.environ.get("COLORIZER_DEMO_PHOTO", photo))    # (docs/demo.png: a face)
+    W, H = Image.open(photo).size
+    driver.get(app_url)
+    wait = WebDriverWait(driver, 120)
+    upload = wait.until(seen.presence_of_element_located(
+        (By.CSS_SELECTOR, "#photos input[type=file]")))
+    upload.send_keys(str(photo))
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#downloads a, "
+                                                 "#photos a, #photos .file-name")))
+    driver.find_element(By.CSS_SELECTOR, "#go").click()
+    image = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
+    src = image.get_attribute("src")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#before-after img"))
+    wait.until(lambda d: any("colorized.zip" in (a.get_attribute("href") or "")
+                             for a in d.find_elements(By.CSS_SELECTOR, "#downloads a")))
+    if os.environ.get("COLORIZER_DEMO_SCREENSHOT"):          # docs/demo.png is made so
+        wait.until(lambda d: d.execute_script(
+            "const i = document.querySelector('#result img');"
+            "return i && i.complete && i.naturalWidth > 0"))
+        time.sleep(2)
+        driver.save_screenshot(os.environ["COLORIZER_DEMO_SCREENSHOT"])
     strip = np.asarray(Image.open(io.BytesIO(urllib.request.urlopen(src, timeout=30).read()))
                        .convert("RGB")).astype(int)
     assert strip.shape == (H, 3 * W, 3)              # grayscale | colorized | original
@@ -115,33 +120,21 @@ def test_a_photo_uploaded_in_a_browser_comes_back_colorized(tools, app_url, tmp_
     assert np.ptp(colorized[..., 0] - colorized[..., 2]) > 10     # not gray
 
 
-def test_an_example_face_is_one_click_away(tools, app_url):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_an_example_face_is_one_click_away(driver, app_url):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser, driver_path = tools
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1280,1700"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
-        driver.get(app_url)
-        wait = WebDriverWait(driver, 120)
-        example = wait.until(lambda d: d.find_elements(
-            By.CSS_SELECTOR, "#examples button, #examples tr.tr-body, #examples .gallery-item"))
-        example[0].click()
-        wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
-        driver.find_element(By.CSS_SELECTOR, "#go").click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#before-after img")) >= 1)
-        links = wait.until(lambda d: [a.get_attribute("href") or "" for a in
-                                      d.find_elements(By.CSS_SELECTOR, "#downloads a")] or None)
-        assert any(link.endswith(".colorized.png") for link in links)
-    finally:
-        driver.quit()
+    driver.get(app_url)
+    wait = WebDriverWait(driver, 120)
+    example = wait.until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#examples button, #examples tr.tr-body, #examples .gallery-item"))
+    example[0].click()
+    wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
+    driver.find_element(By.CSS_SELECTOR, "#go").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#before-after img")) >= 1)
+    links = wait.until(lambda d: [a.get_attribute("href") or "" for a in
+                                  d.find_elements(By.CSS_SELECTOR, "#downloads a")] or None)
+    assert any(link.endswith(".colorized.png") for link in links)
 
 
 def test_a_visitor_cannot_name_a_model_the_server_was_not_given(app_url, tmp_path):
