@@ -21,6 +21,8 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine", "wsd")
 SKIPS = ("none", "add", "concat")
+STEMS = ("conv", "space_to_depth")
+STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
 PRECISIONS = ("float32", "bfloat16")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
@@ -33,7 +35,8 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
-SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32", "holdout": "test"}
+SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32", "holdout": "test",
+               "stem": "conv"}
 
 
 class ColorizerError(Exception):
@@ -65,6 +68,11 @@ class Config:
     skips: str = option("none", "colorizer: the study's bottleneck alone (none), or each encoder "
                         "map added to (add) or stacked onto (concat) the decoder map of its size",
                         choices=SKIPS)
+    stem: str = option("conv", "the encoder's first halvings: conv (the study's stride-2 "
+                       "convolutions from the 1-channel L*), or space_to_depth (L* folded "
+                       f"{STEM_FOLD} x {STEM_FOLD} into {STEM_FOLD ** 2} channels at a quarter "
+                       "of the side, then one 3x3 convolution to the second width: the first two "
+                       "halvings as one dense operation)", choices=STEMS)
     ab_stride: int = option(4, "sigmoid / tanh colorizer: predict a*b* at 1/N of the side, N a "
                             "power of 2, upsampled bilinearly to the full side (1: the study's "
                             "full-side output; the classify head always scores at 1/4)",
@@ -167,7 +175,8 @@ class Config:
 # study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
 #   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with.
 _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperature=TEMPERATURE,
-                     widths=ARCHS[2], skips="none", ab_stride=4, activation="leaky_relu",
+                     widths=ARCHS[2], skips="none", stem="conv", ab_stride=4,
+                     activation="leaky_relu",
                      epochs=28, lr=2e-3, weight_decay=1e-4, optimizer="adamw", fused=True,
                      schedule="wsd", warmup=0.1, cooldown=0.3, ema=0.0, batch_size=64,
                      precision="float32", augment_factor=10, crop_scale=(0.6, 1.0),
@@ -211,6 +220,8 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
+        ("stem", "conv where there are fewer than two widths to fold into",
+         c.stem == "conv" or len(c.widths) >= 2),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",
          c.widths and 0 < min(c.widths) and max(c.widths) <= MAX_WIDTH),
         ("image_size", f"a power of 2 from {2 ** len(c.widths)} (one halving per width at least) "

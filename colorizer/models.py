@@ -1,6 +1,7 @@
 """The Regressor and the Colorizer, and each head's scaling of raw a*b*."""
 
 import copy
+import math
 from dataclasses import fields
 
 import torch
@@ -8,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import heads, quantize
-from .config import ColorizerError, Config
+from .config import STEM_FOLD, ColorizerError, Config
 from .heads import CLASSIFY_DOWNSAMPLE
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
@@ -102,16 +103,22 @@ def ladder(widths, depth=None):
     return (*widths, *[widths[-1]] * (depth - len(widths)))
 
 
-def encoder(widths, act="relu", depth=None):
-    """`depth` stride-2 convolutions from 1 x 2^depth x 2^depth down to widths[-1] x 1 x 1.
+def encoder(widths, act="relu", depth=None, stem="conv"):
+    """`depth` halvings from 1 x 2^depth x 2^depth down to widths[-1] x 1 x 1.
 
-    With widths (8, 16, 32, 64, 128, 256) and depth 7:
+    With widths (8, 16, 32, 64, 128, 256) and depth 7, seven stride-2 convolutions:
     1 x 128 x 128 -> 8 x 64 x 64 -> 16 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8
     -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width;
-    at 256 px, depth 8, an eighth does too).
+    at 256 px, depth 8, an eighth does too). With the space_to_depth stem the first two halvings
+    are one: 1 x 128 x 128 folded into 16 x 32 x 32, then a 3x3 convolution to 16 x 32 x 32.
     """
     chans = (1, *ladder(widths, depth))
     layers = []
+    if stem == "space_to_depth":
+        layers += [nn.PixelUnshuffle(STEM_FOLD),
+                   nn.Conv2d(STEM_FOLD ** 2, chans[2], 3, 1, 1, bias=False),
+                   nn.BatchNorm2d(chans[2]), _activation(act)]
+        chans = chans[2:]
     for c_in, c_out in zip(chans[:-1], chans[1:]):
         layers += _down(c_in, c_out, act)
     return nn.Sequential(*layers)
@@ -123,10 +130,10 @@ class Regressor(nn.Module):
     kind = "regressor"
 
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
-                 activation=DEFAULTS["activation"], depth=None):
+                 activation=DEFAULTS["activation"], depth=None, stem=DEFAULTS["stem"]):
         super().__init__()
         self.head = head
-        self.encoder = encoder(widths, activation, depth)
+        self.encoder = encoder(widths, activation, depth, stem)
         self.fc = nn.Linear(widths[-1], 2)
         self.out = _HEADS[head]()
 
@@ -154,13 +161,14 @@ class Colorizer(nn.Module):
 
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
-                 depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"]):
+                 depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
+                 stem=DEFAULTS["stem"]):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
         self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
-        self.encoder = encoder(widths, activation, depth)
+        self.encoder = encoder(widths, activation, depth, stem)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
         rungs = ladder(widths, depth)
@@ -221,8 +229,10 @@ def with_temperature(model, temperature):
 
 
 def input_side(model):
-    """The side in px a model's encoder takes down to 1x1: one halving per convolution."""
-    return 2 ** sum(isinstance(m, nn.Conv2d) for m in model.encoder)
+    """The side in px a model's encoder takes down to 1x1: one halving per stride-2 convolution,
+    times the stem's fold."""
+    folds = [m.downscale_factor for m in model.encoder if isinstance(m, nn.PixelUnshuffle)]
+    return 2 ** sum(isinstance(m, Down) for m in model.encoder) * math.prod(folds)
 
 
 def build_model(cfg):
@@ -230,7 +240,8 @@ def build_model(cfg):
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
     kw = {"temperature": cfg.temperature, "skips": cfg.skips,
           "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
-    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth, **kw)
+    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
+                stem=cfg.stem, **kw)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)
     return model.to(memory_format=torch.channels_last)
 

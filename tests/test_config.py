@@ -100,3 +100,10 @@ def test_cli_refuses_bad_settings_before_reading_data(tmp_path):
     (tmp_path / "file").write_text("")
     r = cli("train", "--out", tmp_path / "file", "--data", tmp_path / "nowhere")
     assert r.returncode == 2 and "--out takes a folder" in one_line_error(r)
+
+
+def test_a_config_saved_before_the_stem_option_loads_with_the_conv_stem():
+    saved = Config().to_dict()
+    del saved["stem"]
+    assert Config.from_dict(saved).stem == "conv"
+    assert Config.from_dict({**saved, "stem": "space_to_depth"}).stem == "space_to_depth"

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from colorizer import ARCHS, Colorizer, Config, Regressor, build_model, decode_ab, encode_ab
+from colorizer.config import ColorizerError
 from colorizer.models import Down, Up, loss_fn, target
 
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -135,3 +136,40 @@ def test_ab_stride_one_is_the_studys_decoder():
     assert model(torch.rand(2, 1, 128, 128) * 100).shape == (2, 2, 128, 128)
     plain = Colorizer(ARCHS[2], ab_stride=1)          # (the other settings: Config's defaults)
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in model.named_parameters()]
+
+
+@pytest.mark.parametrize("model_kind", ["colorizer", "regressor"])
+def test_the_space_to_depth_stem_folds_the_first_two_halvings_into_one_dense_layer(model_kind):
+    cfg = Config(model=model_kind, stem="space_to_depth")
+    model = build_model(cfg)
+    fold, conv = model.encoder[0], model.encoder[1]
+    assert isinstance(fold, torch.nn.PixelUnshuffle) and fold.downscale_factor == 4
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride) == (
+        16, cfg.widths[1], (3, 3), (1, 1))
+    sides = []
+    for m in model.encoder:
+        m.register_forward_hook(lambda m, i, o: sides.append(o.shape[-1]))
+    out = model(torch.rand(2, 1, 128, 128) * 100)
+    assert min(s for s in sides) == 1 and 64 not in sides     # no map at half the side
+    assert out.shape == ((2, 2, 32, 32) if model_kind == "colorizer" else (2, 2))
+    out.square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # the conv stem's first layer is the study's: 1 channel in, k=4, s=2 at 64 px
+    first = build_model(Config(model=model_kind)).encoder[0]
+    assert (first.in_channels, first.kernel_size, first.stride) == (1, (4, 4), (2, 2))
+
+
+@pytest.mark.parametrize("side", [128, 256])
+def test_the_stems_input_side_is_the_training_side(side):
+    from colorizer.models import input_side
+
+    for stem in ("conv", "space_to_depth"):
+        model = build_model(Config(stem=stem, image_size=side))
+        assert input_side(model) == side
+        assert model.encoder(torch.zeros(2, 1, side, side)).shape[-1] == 1
+
+
+def test_the_space_to_depth_stem_needs_a_second_width_to_fold_into():
+    with pytest.raises(ColorizerError, match="--stem takes conv"):
+        Config(stem="space_to_depth", widths=(8,))
