@@ -3,116 +3,145 @@ default's bare step (forward + backward + optimizer on augmented batches made be
 runs today, and the same step with a lever applied, each as images/s, GFLOP/s and its share of
 the float32 matrix-product peak measured in the same run (benchmarks.throughput's).
 
-Levers (the weights and the update are the same; only how the step is computed changes):
-eager       today: channels-last weights and inputs, fused AdamW
-compile     torch.compile of the model (inductor, default mode), compiled before the clock
-contiguous  the model and inputs in the default (channels-first) memory format
+Levers (an arm is the default with some settings changed, and whether it is compiled):
+eager           today: channels-last weights and inputs, fused AdamW
+compile         torch.compile of the model (inductor, default mode), compiled before the clock
+contiguous      the model and inputs in the default (channels-first) memory format
+space_to_depth  the space-to-depth stem (`--stem space_to_depth`): the first two halvings as
+                one dense 3x3 convolution on L* folded into 16 channels at 32 px
+batch_128       batches of 128 (the same images a round, half as many steps)
+bfloat16        bfloat16 autocast (`--precision bfloat16`; emulated on a CPU without
+                AVX512-BF16 / AMX, which the table says)
+and their sums, e.g. space_to_depth+compile.
 
-The arms are interleaved `--rounds` times and the median kept, so a neighbour's load hits all.
-A lever becomes the default only if it also trains to the same error (issue 29): this measures
-speed only.
+Each arm's GFLOP/s is its own model's FLOPs an image times its images/s. The arms are
+interleaved `--rounds` times and the median kept, so a neighbour's load hits all. A lever
+becomes the default only if it also trains to the same error (issue 29): this measures speed.
 
-    python -m benchmarks.levers [--levers eager compile contiguous] [--rounds 5] [--batches 8]
+    python -m benchmarks.levers [--levers eager compile space_to_depth+compile ...]
+        [--rounds 5] [--batches 8]
 """
 
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
 from colorizer import Config, build_model, random_resized_crop
-from colorizer.devices import get_device
+from colorizer.devices import get_device, native_bf16
 from colorizer.models import loss_fn
 from colorizer.optim import build_optimizer
 from colorizer.report import markdown_table
+from colorizer.train import autocast_for
 
 from .common import command, machine, train_split, write_result
 from .throughput import flops_per_image, matmul_gflops
 
-LEVERS = ("eager", "compile", "contiguous")
+# Each lever: the settings it changes; "compile" and "contiguous" change how the step runs
+LEVERS = {"eager": {}, "compile": {}, "contiguous": {},
+          "space_to_depth": {"stem": "space_to_depth"}, "batch_128": {"batch_size": 128},
+          "bfloat16": {"precision": "bfloat16"}}
+DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_depth+compile",
+                "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile")
 
 
-def arm(lever, cfg, batches):
-    """(step function, compile seconds) for one lever: a fresh seeded model and optimizer."""
+def arm_config(name, base):
+    """The Config an arm name stands for: `base` with each of its levers' settings."""
+    levers = name.split("+")
+    unknown = [lv for lv in levers if lv not in LEVERS]
+    if unknown:
+        raise SystemExit(f"unknown lever {unknown[0]!r}; choose from {', '.join(LEVERS)}")
+    return replace(base, **{k: v for lv in levers for k, v in LEVERS[lv].items()})
+
+
+def arm(name, cfg, images):
+    """(step function, compile seconds) for one arm: a fresh seeded model and optimizer, the
+    round's augmented images cut into the arm's batches."""
+    levers = name.split("+")
     torch.manual_seed(0)
     model = build_model(cfg)
-    if lever == "contiguous":
+    L, ab = images
+    batches = list(zip(L.split(cfg.batch_size), ab.split(cfg.batch_size)))
+    if "contiguous" in levers:
         model = model.to(memory_format=torch.contiguous_format)
-        batches = [(L.contiguous(), ab) for L, ab in batches]
+        batches = [(x.contiguous(), y) for x, y in batches]
     optimizer = build_optimizer(cfg, model)
-    net = torch.compile(model) if lever == "compile" else model
+    net = torch.compile(model) if "compile" in levers else model
     model.train()
+    device = torch.device("cpu")
 
     def step_all():
-        for L, ab in batches:
-            loss_step(net, model, optimizer, L, ab)
+        for x, y in batches:
+            with autocast_for(cfg, device):
+                loss = loss_fn(model, net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
     t0 = time.perf_counter()
     step_all()                                          # warm-up (and, compiled, the compile)
     return step_all, time.perf_counter() - t0
 
 
-def loss_step(net, model, optimizer, L, ab):
-    """One training step through `net` (the model, or its compiled form)."""
-    loss = loss_fn(model, net(L), ab)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=LEVERS)
+    p.add_argument("--levers", nargs="+", default=list(DEFAULT_ARMS),
+                   help="arms, each a lever or levers joined by + (the first is the reference)")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--batches", type=int, default=8, help="batches per timed round")
+    p.add_argument("--batches", type=int, default=8, help="batches of 64 per timed round")
     p.add_argument("--name", default="levers")
     args = p.parse_args(argv)
 
     device = get_device("cpu")
-    cfg = Config(device="cpu")
+    base = Config(device="cpu")
+    configs = {name: arm_config(name, base) for name in args.levers}
     train, _ = train_split()
-    gen = torch.Generator().manual_seed(0)
-    batches = []
-    for i in range(args.batches):
-        x = random_resized_crop(train.lab[i * cfg.batch_size:(i + 1) * cfg.batch_size], gen)
-        batches.append((x[:, :1].contiguous(memory_format=torch.channels_last),
-                        x[:, 1:].contiguous()))
-    n_images = sum(len(L) for L, _ in batches)
+    x = random_resized_crop(train.lab[:base.batch_size * args.batches],
+                            torch.Generator().manual_seed(0))
+    images = (x[:, :1].contiguous(memory_format=torch.channels_last), x[:, 1:].contiguous())
+    n_images = len(x)
     peak = matmul_gflops(device)
-    gflop = flops_per_image(build_model(cfg)) / 1e9
-    arms = {lever: arm(lever, cfg, batches) for lever in args.levers}
-    speeds = {lever: [] for lever in arms}
+    bf16 = native_bf16(device)
+    peak_bf16 = matmul_gflops(device, dtype=torch.bfloat16) if bf16 else None
+    gflop = {name: flops_per_image(build_model(c)) / 1e9 for name, c in configs.items()}
+    arms = {name: arm(name, c, images) for name, c in configs.items()}
+    speeds = {name: [] for name in arms}
     for r in range(args.rounds):
-        for lever in (list(arms) if r % 2 == 0 else list(arms)[::-1]):
+        for name in (list(arms) if r % 2 == 0 else list(arms)[::-1]):
             t0 = time.perf_counter()
-            arms[lever][0]()
-            speeds[lever].append(n_images / (time.perf_counter() - t0))
-    base = statistics.median(speeds[args.levers[0]])
+            arms[name][0]()
+            speeds[name].append(n_images / (time.perf_counter() - t0))
+    reference = statistics.median(speeds[args.levers[0]])
     rows = []
-    for lever, (_, warm_s) in arms.items():
-        ips = statistics.median(speeds[lever])
-        rows.append({"lever": lever, "images/s": ips, "x eager": ips / base,
-                     "GFLOP/s": gflop * ips, "of fp32 peak": f"{gflop * ips / peak:.1%}",
-                     "first pass s": warm_s})
+    for name, (_, warm_s) in arms.items():
+        ips = statistics.median(speeds[name])
+        own_peak = peak_bf16 if configs[name].precision == "bfloat16" and bf16 else peak
+        rows.append({"lever": name, "images/s": ips, "x reference": ips / reference,
+                     "GFLOP/image": gflop[name], "GFLOP/s": gflop[name] * ips,
+                     "of peak": f"{gflop[name] * ips / own_peak:.1%}", "first pass s": warm_s})
         print(rows[-1], flush=True)
     m = machine()
+    peaks = (f"float32 matmul peak measured in this run {peak:.1f} GFLOP/s"
+             + (f", bfloat16 {peak_bf16:.1f} (bfloat16 arms are shares of it)" if bf16 else
+                "; this CPU has no AVX512-BF16 / AMX (bfloat16 is emulated: no bfloat16 peak)"))
     text = "\n".join([
         "# Training-step levers, side by side",
         "",
         f"`{command('benchmarks.levers', argv)}`, {m['date']}, {m['cpu']}, {m['cores']} cores, "
-        f"torch {m['torch']}; the default configuration (`--preset quarter-side`), batch "
-        f"{cfg.batch_size}, {args.batches} batches a round, median of {args.rounds} interleaved "
-        f"rounds; {gflop:.3f} GFLOP an image (forward + backward, flop_counter); float32 "
-        f"matmul peak measured in this run {peak:.1f} GFLOP/s. Speed only: no lever here was "
-        "trained to its error.",
+        f"torch {m['torch']}; the default configuration (`--preset quarter-side`) with each "
+        f"arm's levers; {n_images} augmented images a round in the arm's batches (64 unless "
+        f"it says), median of {args.rounds} interleaved rounds; FLOPs forward + backward "
+        f"(flop_counter); {peaks}. Reference: {args.levers[0]}. Speed only: the error each "
+        "arm trains to is in the equal-time tables.",
         "",
-        markdown_table(rows, ["lever", "images/s", "x eager", "GFLOP/s", "of fp32 peak",
-                              "first pass s"]),
+        markdown_table(rows, ["lever", "images/s", "x reference", "GFLOP/image", "GFLOP/s",
+                              "of peak", "first pass s"]),
     ])
     print(text)
-    write_result(args.name, {"machine": m, "peak_gflop_per_s": peak, "gflop_per_image": gflop,
-                             "rows": rows}, text)
+    write_result(args.name, {"machine": m, "peak_gflop_per_s": peak,
+                             "peak_bf16_gflop_per_s": peak_bf16, "rows": rows}, text)
 
 
 if __name__ == "__main__":

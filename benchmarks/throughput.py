@@ -32,10 +32,10 @@ from colorizer.train import Training
 from .common import command, machine, train_split, write_result
 
 
-def matmul_gflops(device, n=2048, seconds=2.0):
-    """float32 matrix products per second on `device`, in GFLOP/s: rounds of products, each
-    timed after the device finished it, until `seconds` have passed."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_gflops(device, n=2048, seconds=2.0, dtype=torch.float32):
+    """Matrix products (float32 unless `dtype`) per second on `device`, in GFLOP/s: rounds of
+    products, each timed after the device finished it, until `seconds` have passed."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     for _ in range(3):
         a @ b
     count, t0 = 0, _clock(device)
