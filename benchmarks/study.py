@@ -29,11 +29,13 @@ reused, so questions that share an arm train it once. Results: benchmarks/result
 import argparse
 import hashlib
 import json
+import math
 import statistics
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from colorizer import ARCHS, Config, findings, load_images, plot_study_curves, study
-from colorizer.config import PLACE_SETTINGS, option_words, preset
+from colorizer import ARCHS, Config, findings, fit, load_images, plot_study_curves, study
+from colorizer.config import PLACE_SETTINGS, SINCE_ADDED, option_words, preset
 from colorizer.report import markdown_table
 from colorizer.verdict import CLEAR, mean_sd
 
@@ -53,6 +55,10 @@ class Question:
     base: dict = field(default_factory=dict)
     equal_time: tuple | None = None     # (arm to stretch, arm whose time it gets)
     seeds: tuple | None = None          # fewer seeds than asked, where an arm costs too much
+    minutes: float | None = None        # a training-time budget: each arm's epochs from its
+                                        # quiet epoch time (timed_arms)
+    screen: tuple | None = None         # arms None: (the question whose finalists these are,
+                                        # its chosen arm, its candidates {label: settings})
 
 
 def project(**kw):
@@ -110,25 +116,87 @@ QUESTIONS["design"] = Question("the design's screens on validation (one seed)", 
                                project(epochs=28))
 QUESTIONS["design-final"] = Question("the chosen settings against the best screened "
                                      "alternative, on validation", None, None,
-                                     project(epochs=28))
+                                     project(epochs=28), screen=("design", CHOSEN, SCREENS))
 
 
-def finalists(screened):
-    """The chosen settings and the screen's alternative with the lowest mean validation error:
-    ({label: settings}, [the pair])."""
-    arms = screened["arms"]
-    best = min((k for k in arms if k != CHOSEN),
+# Levers of the training step (issue 29: benchmarks/results/levers.md) against today's settings
+# at five minutes of this CPU, each arm at the epochs its quiet epoch time on the whole training
+# split buys; then today's settings against the best of them at ten minutes, over the seeds.
+# Batches of 128 take the rate up by sqrt(2) (AdamW's usual square-root scaling).
+TODAY = "--stem conv"
+STEMS = {TODAY: dict(stem="conv"), "--stem space_to_depth": dict(stem="space_to_depth"),
+         "--stem space_to_depth --batch-size 128 --lr 0.0028":
+             dict(stem="space_to_depth", batch_size=128, lr=2.8e-3)}
+QUESTIONS["time-5min"] = Question("the training-step levers against today's settings, five "
+                                  "minutes of training", STEMS,
+                                  [(TODAY, k) for k in STEMS if k != TODAY], project(), minutes=5)
+QUESTIONS["time-10min"] = Question("today's settings against the best lever at five minutes, "
+                                   "ten minutes of training", None, None, project(), minutes=10,
+                                   screen=("time-5min", TODAY, STEMS))
+PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
+
+
+def timed_arms(q, data, keep):
+    """A question set in minutes, its arms at the epochs each one's quiet epoch time buys and
+    labelled with them: (arms {label: settings}, pairs)."""
+    arms, label_of = {}, {}
+    for label, over in q.arms.items():
+        epoch_s = quiet_epoch_seconds(Config(**{**q.base, **over}), data, keep)
+        epochs = budget_epochs(q.minutes, epoch_s)
+        label_of[label] = f"{label}, {epochs} epochs"
+        arms[label_of[label]] = {**over, "epochs": epochs}
+    return arms, [tuple(label_of[a] for a in pair) for pair in q.pairs]
+
+
+def budget_epochs(minutes, epoch_s):
+    """The whole epochs that fit in `minutes` at `epoch_s` seconds each (at least one)."""
+    return max(1, math.floor(60 * minutes / epoch_s))
+
+
+def quiet_epoch_seconds(cfg, data, keep):
+    """The fastest of PROBE_EPOCHS epochs of `cfg` trained on the whole training split (the
+    run a chosen configuration becomes), the machine otherwise idle; kept in `keep`/probe.json
+    by the run's options, so that a resumed call trains the same epochs."""
+    probe = replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
+    key = options(replace(probe, epochs=1))
+    path = Path(keep) / "probe.json"
+    probes = json.loads(path.read_text()) if path.is_file() else {}
+    if key not in probes:
+        print(f"timing an epoch of {key} ...", flush=True)
+        seconds = fit(probe, progress=False, data=data, log=None).history["seconds"]
+        probes[key] = {"seconds": seconds, "epoch_s": min(seconds), "machine": machine()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(probes, indent=1) + "\n")
+    return probes[key]["epoch_s"]
+
+
+def finalists(screened, chosen=CHOSEN, candidates=SCREENS):
+    """The chosen arm and the screen's alternative with the lowest mean validation error:
+    ({label: settings}, [the pair]), labelled as `candidates` label them (a timed screen's
+    labels add the epochs: '--stem conv, 28 epochs' is the candidate '--stem conv')."""
+    def candidate(label):
+        return next(k for k in candidates if label == k or label.startswith(k + ", "))
+
+    arms = {candidate(label): arm for label, arm in screened["arms"].items()}
+    best = min((k for k in arms if k != chosen),
                key=lambda k: statistics.mean(findings.at(arms[k]["runs"], "val", "ab_mse")))
-    return {CHOSEN: {}, best: SCREENS[best]}, [(CHOSEN, best)]
+    return {chosen: candidates[chosen], best: candidates[best]}, [(chosen, best)]
 def options(cfg, reference=None):
     """`cfg` as the `train` options that differ from `reference` (a Config; None: the study
     preset, which never moves): e.g. '--widths 32,64,... --epochs 6'."""
     return option_words(cfg, reference or preset("study"))
 
 
+# Settings added after the study's runs were kept (SINCE_ADDED holds the value those runs had)
+HASH_NEUTRAL = ("stem",)
+
+
 def run_folder(keep, cfg):
-    """A run's folder under `keep`: named by its model, head and a hash of its settings."""
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in PLACE_SETTINGS}
+    """A run's folder under `keep`: named by its model, head and a hash of its settings (a
+    setting added since the study's runs were first kept counts only where it differs from
+    the value they all had, so their folders keep their names)."""
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in PLACE_SETTINGS
+                and not (k in HASH_NEUTRAL and v == SINCE_ADDED[k])}
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return f"{keep}/{cfg.model}-{cfg.head}-{digest}-seed{cfg.seed}"
 
@@ -173,7 +241,11 @@ def answer(name, seeds, data, keep):
     {label: records})."""
     q = QUESTIONS[name]
     if q.arms is None:                  # the finalists of the screen
-        over, pairs = finalists(findings.load("design"))
+        screen, chosen, candidates = q.screen
+        over, pairs = finalists(findings.load(screen), chosen, candidates)
+        q = replace(q, arms=over, pairs=pairs)
+    if q.minutes:
+        over, pairs = timed_arms(q, data, keep)
         q = replace(q, arms=over, pairs=pairs)
     arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
     seeds = [s for s in seeds if s in q.seeds] if q.seeds else seeds

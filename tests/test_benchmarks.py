@@ -166,3 +166,77 @@ def test_the_finalist_is_the_screen_arm_lowest_on_validation():
     assert pairs == [(bench.CHOSEN, "--ab-stride 2 --no-fused, 26 epochs")]
     assert arms["--ab-stride 2 --no-fused, 26 epochs"] == {"ab_stride": 2, "fused": False,
                                                           "epochs": 26}
+
+
+def test_the_study_run_folders_keep_their_names_when_a_setting_is_added():
+    """A setting added since the study's runs were kept changes no folder name at the value
+    those runs had (so --keep reuses them), and names a run apart at any other value."""
+    import hashlib
+    import json
+
+    from benchmarks import study as bench
+    from colorizer.config import PLACE_SETTINGS
+
+    cfg = Config(**bench.project())
+    before = {k: v for k, v in cfg.to_dict().items()
+              if k not in PLACE_SETTINGS and k not in bench.HASH_NEUTRAL}
+    digest = hashlib.sha1(json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
+    assert bench.run_folder("k", cfg) == f"k/colorizer-sigmoid-{digest}-seed0"
+    assert bench.run_folder("k", Config(**bench.project(stem="space_to_depth"))) != \
+        bench.run_folder("k", cfg)
+
+
+def test_a_timed_question_gives_each_arm_the_epochs_its_quiet_epoch_buys(tmp_path, monkeypatch):
+    from benchmarks import study as bench
+
+    timed = []
+
+    def probe(cfg, data, keep):
+        timed.append((cfg.stem, cfg.batch_size, keep))
+        return {64: 21.0, 128: 13.0}[cfg.batch_size] if cfg.stem != "conv" else 25.0
+
+    monkeypatch.setattr(bench, "quiet_epoch_seconds", probe)
+    lever, batch = "--stem space_to_depth", "--stem space_to_depth --batch-size 128 --lr 0.0028"
+    arms, pairs = bench.timed_arms(bench.QUESTIONS["time-5min"], None, str(tmp_path))
+    assert arms == {"--stem conv, 12 epochs": {"stem": "conv", "epochs": 12},
+                    f"{lever}, 14 epochs": {"stem": "space_to_depth", "epochs": 14},
+                    f"{batch}, 23 epochs": {"stem": "space_to_depth", "batch_size": 128,
+                                            "lr": 2.8e-3, "epochs": 23}}
+    assert pairs == [("--stem conv, 12 epochs", f"{lever}, 14 epochs"),
+                     ("--stem conv, 12 epochs", f"{batch}, 23 epochs")]
+    assert [t[:2] for t in timed] == [("conv", 64), ("space_to_depth", 64),
+                                      ("space_to_depth", 128)]
+    assert bench.budget_epochs(10, 21.0) == 28 and bench.budget_epochs(5, 400) == 1
+
+
+def test_ten_minutes_takes_the_lever_that_five_minutes_chose_on_validation():
+    from benchmarks import study as bench
+
+    def arm(err):
+        return {"runs": [{"val": {"ab_mse": err}}, {"val": {"ab_mse": err + 0.2}}]}
+    lever, batch = "--stem space_to_depth", "--stem space_to_depth --batch-size 128 --lr 0.0028"
+    screened = {"arms": {"--stem conv, 12 epochs": arm(9.0), f"{lever}, 14 epochs": arm(9.4),
+                         f"{batch}, 23 epochs": arm(8.7)}}
+    arms, pairs = bench.finalists(screened, *bench.QUESTIONS["time-10min"].screen[1:])
+    assert pairs == [("--stem conv", batch)]
+    assert arms == {"--stem conv": {"stem": "conv"},
+                    batch: {"stem": "space_to_depth", "batch_size": 128, "lr": 2.8e-3}}
+
+
+def test_the_quiet_epoch_is_timed_once_on_the_whole_training_split(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmarks import study as bench
+
+    fitted = []
+
+    def fake_fit(cfg, **kw):
+        fitted.append(cfg)
+        return SimpleNamespace(history={"seconds": [30.0, 20.5]})
+
+    monkeypatch.setattr(bench, "fit", fake_fit)
+    cfg = Config(**bench.project(epochs=17, seed=2))
+    assert bench.quiet_epoch_seconds(cfg, None, tmp_path) == 20.5
+    assert bench.quiet_epoch_seconds(cfg, None, tmp_path) == 20.5    # read back, not retrained
+    assert len(fitted) == 1
+    assert (fitted[0].holdout, fitted[0].epochs, fitted[0].seed) == ("test", 2, 0)
