@@ -59,6 +59,7 @@ class Question:
                                         # quiet epoch time (timed_arms)
     screen: tuple | None = None         # arms None: (the question whose finalists these are,
                                         # its chosen arm, its candidates {label: settings})
+    clock: dict | None = None           # set by timed_arms: {label: quiet seconds per epoch}
 
 
 def project(**kw):
@@ -138,14 +139,14 @@ PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (t
 
 def timed_arms(q, data, keep):
     """A question set in minutes, its arms at the epochs each one's quiet epoch time buys and
-    labelled with them: (arms {label: settings}, pairs)."""
-    arms, label_of = {}, {}
+    labelled with them: (arms {label: settings}, pairs, clock {label: quiet s per epoch})."""
+    arms, label_of, clock = {}, {}, {}
     for label, over in q.arms.items():
         epoch_s = quiet_epoch_seconds(Config(**{**q.base, **over}), data, keep)
         epochs = budget_epochs(q.minutes, epoch_s)
         label_of[label] = f"{label}, {epochs} epochs"
-        arms[label_of[label]] = {**over, "epochs": epochs}
-    return arms, [tuple(label_of[a] for a in pair) for pair in q.pairs]
+        arms[label_of[label]], clock[label_of[label]] = {**over, "epochs": epochs}, epoch_s
+    return arms, [tuple(label_of[a] for a in pair) for pair in q.pairs], clock
 
 
 def budget_epochs(minutes, epoch_s):
@@ -245,8 +246,8 @@ def answer(name, seeds, data, keep):
         over, pairs = finalists(findings.load(screen), chosen, candidates)
         q = replace(q, arms=over, pairs=pairs)
     if q.minutes:
-        over, pairs = timed_arms(q, data, keep)
-        q = replace(q, arms=over, pairs=pairs)
+        over, pairs, clock = timed_arms(q, data, keep)
+        q = replace(q, arms=over, pairs=pairs, clock=clock)
     arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
     seeds = [s for s in seeds if s in q.seeds] if q.seeds else seeds
     records = {}
@@ -280,6 +281,8 @@ def arm_rows(result):
             row = {"arm": f"{label}, T = {t}" if t else label, "epochs": arm["config"]["epochs"],
                    "seeds": len(runs),
                    "s/epoch": f"{statistics.mean(r['seconds_per_epoch'] for r in runs):.1f}"}
+            if "quiet_epoch_s" in arm:                  # a timed question: the budget's clock
+                row["quiet s/epoch"] = f"{arm['quiet_epoch_s']:.1f}"
             for key, _ in findings.MEASURES[model]:
                 for split in findings.SPLITS:
                     row[f"{split} {key}"] = _mean_sd(findings.at(runs, split, key, t))
@@ -339,13 +342,20 @@ def write_answer(name, args, data, argv):
     result = {"question": name, "title": q.title, "machine": machine(), "seeds": seeds,
               "shared_options": options(shared),
               "arms": {label: {"options": options(cfg, shared), "config": cfg.to_dict(),
-                               "runs": records[label]} for label, cfg in arms.items()},
+                               "runs": records[label],
+                               **({"quiet_epoch_s": q.clock[label]} if q.clock else {})}
+                       for label, cfg in arms.items()},
               # the same for every arm: the same images, the same training split
               "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS}}
     result["verdicts"] = findings.question_verdicts(result, q.pairs)
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
     write_result(f"study_{name}", result, text)
+
+
+QUIET = (" of the run (on the training split less validation); quiet s/epoch: the fastest of "
+         f"{PROBE_EPOCHS} epochs on the whole training split, timed alone, which set the epochs "
+         "(the budget over it)")
 
 
 def markdown(result, first, cmd):
@@ -357,10 +367,12 @@ def markdown(result, first, cmd):
           f"{first['n_train']} training, {first['n_val']} validation, {first['n_test']} test "
           f"images). Shared options: `train {result['shared_options']}`. {m['date']}, "
           f"{m['cores']} cores ({m['cpu']}), torch {m['torch']}, one run at a time; s/epoch: "
-          f"the median epoch; `{cmd}`", "", "| arm | its options |", "|---|---|"]
+          f"the median epoch{QUIET if any('quiet_epoch_s' in a for a in arms.values()) else ''}"
+          f"; `{cmd}`", "", "| arm | its options |", "|---|---|"]
     md += [f"| {label} | `{a['options'] or '(the shared options)'}` |" for label, a in arms.items()]
     rows = arm_rows(result)
-    columns = ["arm", "epochs", "seeds", "s/epoch"] + [
+    timed = ["quiet s/epoch"] if "quiet s/epoch" in rows[0] else []
+    columns = ["arm", "epochs", "seeds", "s/epoch", *timed] + [
         f"{s} {k}" for k, _ in findings.MEASURES[model] for s in findings.SPLITS]
     if model == "colorizer":
         columns.append("test psnr")

@@ -197,13 +197,15 @@ def test_a_timed_question_gives_each_arm_the_epochs_its_quiet_epoch_buys(tmp_pat
 
     monkeypatch.setattr(bench, "quiet_epoch_seconds", probe)
     lever, batch = "--stem space_to_depth", "--stem space_to_depth --batch-size 128 --lr 0.0028"
-    arms, pairs = bench.timed_arms(bench.QUESTIONS["time-5min"], None, str(tmp_path))
+    arms, pairs, clock = bench.timed_arms(bench.QUESTIONS["time-5min"], None, str(tmp_path))
     assert arms == {"--stem conv, 12 epochs": {"stem": "conv", "epochs": 12},
                     f"{lever}, 14 epochs": {"stem": "space_to_depth", "epochs": 14},
                     f"{batch}, 23 epochs": {"stem": "space_to_depth", "batch_size": 128,
                                             "lr": 2.8e-3, "epochs": 23}}
     assert pairs == [("--stem conv, 12 epochs", f"{lever}, 14 epochs"),
                      ("--stem conv, 12 epochs", f"{batch}, 23 epochs")]
+    assert clock == {"--stem conv, 12 epochs": 25.0, f"{lever}, 14 epochs": 21.0,
+                     f"{batch}, 23 epochs": 13.0}
     assert [t[:2] for t in timed] == [("conv", 64), ("space_to_depth", 64),
                                       ("space_to_depth", 128)]
     assert bench.budget_epochs(10, 21.0) == 28 and bench.budget_epochs(5, 400) == 1
