@@ -12,6 +12,8 @@ space_to_depth  the space-to-depth stem (`--stem space_to_depth`): the first two
 batch_128       batches of 128 (the same images a round, half as many steps)
 bfloat16        bfloat16 autocast (`--precision bfloat16`; emulated on a CPU without
                 AVX512-BF16 / AMX, which the table says)
+study           the study's own settings (`--preset study`: tanh, a*b* at the full side,
+                plain Adam), for its share of the peak beside the default's
 and their sums, e.g. space_to_depth+compile.
 
 Each arm's GFLOP/s is its own model's FLOPs an image times its images/s. The arms are
@@ -30,6 +32,7 @@ from dataclasses import replace
 import torch
 
 from colorizer import Config, build_model, random_resized_crop
+from colorizer.config import PRESETS
 from colorizer.devices import get_device, native_bf16
 from colorizer.models import loss_fn
 from colorizer.optim import build_optimizer
@@ -42,9 +45,10 @@ from .throughput import flops_per_image, matmul_gflops
 # Each lever: the settings it changes; "compile" and "contiguous" change how the step runs
 LEVERS = {"eager": {}, "compile": {}, "contiguous": {},
           "space_to_depth": {"stem": "space_to_depth"}, "batch_128": {"batch_size": 128},
-          "bfloat16": {"precision": "bfloat16"}}
+          "bfloat16": {"precision": "bfloat16"}, "study": PRESETS["study"]}
 DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_depth+compile",
-                "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile")
+                "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile",
+                "study")
 
 
 def arm_config(name, base):

@@ -35,12 +35,14 @@ def _clock(fn, repeats):
 
 
 def _blocks(model):
-    """(name, modules) of each block: a convolution and what follows it up to the next one."""
+    """(name, modules) of each block: a convolution and what follows it up to the next one (the
+    space-to-depth fold is one block with the convolution after it)."""
     out = []
     for part in ("encoder", "decoder"):
         for m in getattr(model, part):
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) or not out \
-                    or not out[-1][0].startswith(part):
+            after_fold = out and isinstance(out[-1][1][-1], torch.nn.PixelUnshuffle)
+            if (isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) and not after_fold
+                    or not out or not out[-1][0].startswith(part)):
                 out.append((f"{part} {len([n for n, _ in out if n.startswith(part)]) + 1}", []))
             out[-1][1].append(m)
     return out

@@ -18,6 +18,13 @@ The heads, architectures and skip connections at about five minutes each, in one
         default+skips=add+epochs=10 default+skips=concat+epochs=9
     python -m benchmarks.time_to_quality --results time_to_quality wsd best \
         --out docs/time_to_quality_heads.png
+
+The timed study questions (`python -m benchmarks.study time-5min time-10min`): each arm's
+validation error, mean over its seeds, against the epochs done times the quiet epoch time that
+set them (docs/time_to_quality_levers.png):
+
+    python -m benchmarks.time_to_quality --questions time-5min time-10min \
+        --out docs/time_to_quality_levers.png
 """
 
 import argparse
@@ -28,7 +35,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from colorizer import ARCHS, Config
+from colorizer import ARCHS, Config, findings
 from colorizer.config import option_words, preset
 
 from .common import RESULTS
@@ -63,6 +70,19 @@ def curves(results):
     return out
 
 
+def question_curves(names):
+    """{'question: arm (seeds)': (quiet seconds, mean validation ab MSE)} of timed questions."""
+    out = {}
+    for name in names:
+        for arm_label, arm in findings.load(name)["arms"].items():
+            errors = [r["history"]["val_error"] for r in arm["runs"]]
+            n = min(len(e) for e in errors)
+            out[f"{name}: {arm_label} ({len(errors)} seeds)"] = (
+                [arm["quiet_epoch_s"] * (i + 1) for i in range(n)],
+                [statistics.mean(e[i] for e in errors) for i in range(n)])
+    return out
+
+
 def label(config):
     """A run's settings (a Config's dict) by a name that never moves: `--preset quarter-side`
     and the options that differ from it, without the epochs and seed (the curve shows those)."""
@@ -76,21 +96,30 @@ def label(config):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--results", nargs="+", default=DEFAULT_RESULTS)
+    p.add_argument("--questions", nargs="+", help="draw these timed study questions instead "
+                   "(validation error)")
     p.add_argument("--out", default=str(ROOT / "docs" / "time_to_quality.png"))
     args = p.parse_args(argv)
     fig = Figure(figsize=(6.4, 4))
     ax = fig.subplots()
-    for label, (seconds, error) in curves(args.results).items():
+    drawn = question_curves(args.questions) if args.questions else curves(args.results)
+    for label, (seconds, error) in drawn.items():
         ax.plot([s / 60 for s in seconds], error, marker=".", label=label)
-    oracle = json.loads((RESULTS / f"{args.results[0]}.json").read_text())["baselines"]
-    ax.axhline(oracle["colorizer"]["oracle_image_mean"]["ab_mse"], color="gray", ls=":",
-               label="oracle: each image's own mean a*b*")
+    if args.questions:
+        split, split_name = "val", "validation"
+        oracle = findings.load(args.questions[0])["baselines"]["val"]["oracle_image_mean"]
+    else:
+        split, split_name = "test", "test"
+        oracle = json.loads((RESULTS / f"{args.results[0]}.json").read_text())["baselines"][
+            "colorizer"]["oracle_image_mean"]
+    ax.axhline(oracle["ab_mse"], color="gray", ls=":", label="oracle: each image's own mean a*b*")
     ax.set_xlabel("training minutes on this 2-core CPU (quiet epoch time)")
-    ax.set_ylabel("test ab MSE, raw CIELAB units² (log)")
+    ax.set_ylabel(f"{split_name} ab MSE, raw CIELAB units² (log)")
     ax.set_yscale("log")
     ax.set_yticks(TICKS, [str(t) for t in TICKS])
     ax.minorticks_off()
-    ax.set_title("Time to quality (seed-0 split, 75 test images)", fontsize=10)
+    ax.set_title(f"Time to quality (seed-0 split, {split_name})" if split == "val" else
+                 "Time to quality (seed-0 split, 75 test images)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
