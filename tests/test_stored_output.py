@@ -13,11 +13,14 @@ import torch
 from colorizer import Config, build_model
 
 STORED = Path(__file__).with_name("data") / "stored_output.json"
-CASES = {"colorizer-tanh": dict(head="tanh", ab_stride=1),
-         "colorizer-sigmoid": dict(head="sigmoid", ab_stride=1),
-         "colorizer-sigmoid-stride4": dict(head="sigmoid", ab_stride=4),
-         "colorizer-classify": dict(head="classify"),
-         "regressor-sigmoid": dict(model="regressor", head="sigmoid")}
+CONV = dict(stem="conv")
+CASES = {"colorizer-tanh": dict(head="tanh", ab_stride=1, **CONV),
+         "colorizer-sigmoid": dict(head="sigmoid", ab_stride=1, **CONV),
+         "colorizer-sigmoid-stride4": dict(head="sigmoid", ab_stride=4, **CONV),
+         "colorizer-classify": dict(head="classify", **CONV),
+         "regressor-sigmoid": dict(model="regressor", head="sigmoid", **CONV),
+         "colorizer-sigmoid-space-to-depth": dict(head="sigmoid", ab_stride=4,
+                                                  stem="space_to_depth")}
 
 
 def outputs(name):
