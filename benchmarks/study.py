@@ -64,10 +64,11 @@ class Question:
 
 def project(**kw):
     """The project's training (AdamW, warm-up-stable-decay to 2e-3, a*b* at 1/4 of the side,
-    Architecture 2, sigmoid) at BUDGET epochs, scored on validation."""
+    Architecture 2, sigmoid, the conv stem: what the questions were answered with) at BUDGET
+    epochs, scored on validation."""
     return {"holdout": "val", "epochs": BUDGET, "widths": ARCHS[2], "head": "sigmoid",
             "optimizer": "adamw", "schedule": "wsd", "lr": 2e-3, "weight_decay": 1e-4,
-            "ab_stride": 4, "fused": True, **kw}
+            "ab_stride": 4, "fused": True, "stem": "conv", **kw}
 
 
 CASE_1 = dict(lr=5e-3, weight_decay=1e-7, epochs=4)      # the study's 100 : 400 epochs as 4 : 16

@@ -12,7 +12,8 @@ from colorizer.data import BUNDLED
 ROOT = Path(__file__).resolve().parents[1]
 # The tests run on the CPU, explicitly, wherever they run: their figures are compared with CPU
 # figures. What only a GPU shows is marked `cuda` (skipped without one) or in benchmarks.gpu_check.
-TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2, device="cpu")
+# the conv stem: the behaviour the tests were written against (the stems: test_models.py)
+TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2, device="cpu", stem="conv")
 REAL_CUDA = torch.cuda.is_available()
 
 

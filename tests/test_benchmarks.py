@@ -10,7 +10,7 @@ from benchmarks import gpu_check
 from benchmarks.quality import config
 from benchmarks.time_to_quality import label
 from colorizer import ARCHS, Config
-from colorizer.config import preset
+from colorizer.config import DEFAULT_PRESET, preset
 
 
 def test_configuration_names_with_settings():
@@ -27,12 +27,14 @@ def test_configuration_names_with_settings():
 
 
 def test_plot_labels_name_what_a_run_trained_with_against_a_preset_that_never_moves():
-    assert label(Config(epochs=3, seed=2).to_dict()) == "--preset quarter-side"
-    assert label(Config(head="classify", widths=ARCHS[1]).to_dict()) == (
+    assert label(preset("quarter-side", epochs=3, seed=2).to_dict()) == "--preset quarter-side"
+    assert label(preset("quarter-side", head="classify", widths=ARCHS[1]).to_dict()) == (
         "--preset quarter-side --head classify --arch 1")
-    older = Config(schedule="cosine", lr=0.001)       # named by its settings
+    older = preset("quarter-side", schedule="cosine", lr=0.001)      # named by its settings
     assert label(older.to_dict()) == "--preset quarter-side --lr 0.001 --schedule cosine"
-    assert preset("quarter-side") == Config()          # today's defaults are that preset
+    assert label(Config(stem="space_to_depth").to_dict()).startswith(
+        "--preset quarter-side --stem space_to_depth")
+    assert preset(DEFAULT_PRESET) == Config()          # today's defaults are that preset
 
 
 def test_tta_names_a_decoding_not_a_training_setting():
