@@ -191,7 +191,7 @@ def test_cache_command_reports_the_entry(tiny_folder, capsys):
 
 @pytest.mark.parametrize("size, depth", [(128, 7), (256, 8), (64, 6)])
 def test_image_size_sets_the_depth(size, depth):
-    cfg = Config(image_size=size)
+    cfg = Config(image_size=size, stem="conv")
     model = build_model(cfg)
     assert cfg.depth == depth and sum(isinstance(m, torch.nn.Conv2d)
                                       for m in model.encoder) == depth

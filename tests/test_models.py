@@ -29,7 +29,7 @@ def test_regressor_shape_and_range(arch, head):
 
 
 def test_encoder_reaches_1x1():
-    model = Colorizer(ARCHS[1])
+    model = Colorizer(ARCHS[1], stem="conv")
     z = model.encoder(torch.zeros(2, 1, 128, 128))
     assert z.shape == (2, 512, 1, 1)
     convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
@@ -157,7 +157,7 @@ def test_the_space_to_depth_stem_folds_the_first_two_halvings_into_one_dense_lay
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     # the conv stem's first layer is the study's: 1 channel in, k=4, s=2 at 64 px
-    first = build_model(Config(model=model_kind)).encoder[0]
+    first = build_model(Config(model=model_kind, stem="conv")).encoder[0]
     assert (first.in_channels, first.kernel_size, first.stride) == (1, (4, 4), (2, 2))
 
 
