@@ -36,8 +36,8 @@ def default_rows():
         arm = next(a for a in findings.load(name)["arms"].values() if _is_default(a["config"]))
         runs = [{**r["test"], "train_seconds": arm["quiet_epoch_s"] * len(r["history"]["seconds"]),
                  "config": arm["config"], "epochs": arm["config"]["epochs"]} for r in arm["runs"]]
-        rows.append(_row(model, runs, _training(runs) + " (quiet clock), 607 training images "
-                         "(validation held out)"))
+        rows.append(_row(model, runs, f"{_training(runs)} (quiet clock), "
+                         f"{arm['runs'][0]['n_train']} training images (validation held out)"))
     return rows
 
 

@@ -183,6 +183,8 @@ def finalists(screened, chosen=CHOSEN, candidates=SCREENS):
     best = min((k for k in arms if k != chosen),
                key=lambda k: statistics.mean(findings.at(arms[k]["runs"], "val", "ab_mse")))
     return {chosen: candidates[chosen], best: candidates[best]}, [(chosen, best)]
+
+
 def options(cfg, reference=None):
     """`cfg` as the `train` options that differ from `reference` (a Config; None: the study
     preset, which never moves): e.g. '--widths 32,64,... --epochs 6'."""

@@ -106,20 +106,19 @@ def main(argv=None):
     for label, (seconds, error) in drawn.items():
         ax.plot([s / 60 for s in seconds], error, marker=".", label=label)
     if args.questions:
-        split, split_name = "val", "validation"
+        split, images = "validation", "validation"
         oracle = findings.load(args.questions[0])["baselines"]["val"]["oracle_image_mean"]
     else:
-        split, split_name = "test", "test"
+        split, images = "test", "75 test images"
         oracle = json.loads((RESULTS / f"{args.results[0]}.json").read_text())["baselines"][
             "colorizer"]["oracle_image_mean"]
     ax.axhline(oracle["ab_mse"], color="gray", ls=":", label="oracle: each image's own mean a*b*")
     ax.set_xlabel("training minutes on this 2-core CPU (quiet epoch time)")
-    ax.set_ylabel(f"{split_name} ab MSE, raw CIELAB units² (log)")
+    ax.set_ylabel(f"{split} ab MSE, raw CIELAB units² (log)")
     ax.set_yscale("log")
     ax.set_yticks(TICKS, [str(t) for t in TICKS])
     ax.minorticks_off()
-    ax.set_title(f"Time to quality (seed-0 split, {split_name})" if split == "val" else
-                 "Time to quality (seed-0 split, 75 test images)", fontsize=10)
+    ax.set_title(f"Time to quality (seed-0 split, {images})", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
