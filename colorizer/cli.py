@@ -38,6 +38,10 @@ def _numbers(kind):
     return parse
 
 
+def _paths(text):
+    return tuple(p for p in text.split(",") if p)
+
+
 def add_config_options(parser):
     """One option per Config field, its type, default, help and choices taken from the field."""
     for f in fields(Config):
@@ -50,6 +54,8 @@ def add_config_options(parser):
         kind = typing.get_args(f.type)[0] if typing.get_origin(f.type) else f.type
         if kind is bool:
             kw["action"] = argparse.BooleanOptionalAction
+        elif kind is tuple and f.default == ():      # a list of paths
+            kw["type"] = _paths
         elif kind is tuple:
             kw["type"] = _numbers(type(f.default[0]) if f.default is not MISSING else float)
         else:

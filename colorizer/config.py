@@ -36,7 +36,7 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
 SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32", "holdout": "test",
-               "stem": "conv"}
+               "stem": "conv", "teachers": (), "distill": 0.0}
 
 
 class ColorizerError(Exception):
@@ -91,7 +91,8 @@ class Config:
     warmup: float = option(0.1, "onecycle / cosine / wsd: share of the steps spent warming up")
     cooldown: float = option(0.3, "wsd: share of the steps spent decaying to zero at the end")
     ema: float = option(0.0, "decay per step of an exponential moving average of the weights, "
-                        "which is then what is evaluated and saved (0: off)")
+                        "which is then what is evaluated and saved, its BatchNorm statistics "
+                        "measured again at the end (0: off)")
     batch_size: int = option(64, "images per batch")
     precision: str = option("float32", "training's forward pass and loss: float32, or bfloat16 "
                             "autocast (worth measuring where the device has it in hardware: "
@@ -114,6 +115,11 @@ class Config:
     init_from: str | None = option(None, "start from the weights of another run's checkpoint "
                                    "(same model and head), e.g. to fine-tune on your own photos",
                                    metavar="CHECKPOINT")
+    teachers: tuple = option((), "colorizer checkpoints whose mean a*b* the run learns beside "
+                             "the truth, --distill of it (colorizer.distill)",
+                             metavar="CKPT,CKPT")
+    distill: float = option(0.0, "with --teachers: the share of the teachers' mean in the "
+                            "target a*b* (0: the truth alone, 1: the teachers' alone)")
     limit: int | None = option(None, "use only the first N images (sorted by name), for quick runs")
     data: str | None = option(None, "image folder (default: $COLORIZER_DATA, then ./face_images)")
     cache: str = option("auto", "decode the images once into an on-disk float16 cache and train "
@@ -132,6 +138,7 @@ class Config:
             self.image_size = 2 ** (len(self.widths) + 1)
         self.crop_scale = tuple(float(v) for v in self.crop_scale)
         self.crop_ratio = tuple(float(v) for v in self.crop_ratio)
+        self.teachers = tuple(str(p) for p in self.teachers)
         for f in fields(self):
             value = getattr(self, f.name)
             if "choices" in f.metadata and value not in f.metadata["choices"]:
@@ -256,6 +263,10 @@ def _checks(c):
         ("data", "a folder, not a file", c.data is None or not Path(c.data).is_file()),
         ("init_from", "an existing checkpoint file",
          c.init_from is None or Path(c.init_from).is_file()),
+        ("distill", "a number in (0, 1] with --teachers, else 0",
+         0 < c.distill <= 1 if c.teachers else c.distill == 0),
+        ("teachers", "colorizer checkpoints, for a colorizer",
+         not c.teachers or c.model == "colorizer"),
         ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
         ("checkpoint_every", "a whole number >= 1", c.checkpoint_every >= 1),
     ]

@@ -2,10 +2,11 @@
 
 import contextlib
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import update_bn
 
 from . import distributed
 from .augment import crop_draws, random_resized_crop
@@ -15,6 +16,7 @@ from .config import ColorizerError, Config
 from .console import QUIET, Reporter
 from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
 from .devices import to_device
+from .distill import load_teachers, target_ab
 from .distributed import ProcessContext
 from .evaluation import evaluate
 from .files import write_json
@@ -75,7 +77,10 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
         with autocast_for(cfg, device):
-            loss = loss_fn(t.model, t.net(L), x[:, 1:])
+            out = t.net(L)
+            ab = target_ab(t.teachers, cfg.distill, L, x[:, 1:], out.shape[-2:]) \
+                if t.teachers else x[:, 1:]
+            loss = loss_fn(t.model, out, ab)
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
         t.optimizer.step()
@@ -89,6 +94,20 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
             bar.set_postfix(loss=f"{float(total) / count:.5f}")
     total, count = procs.total(total, count)
     return total / count
+
+
+def remeasure_batchnorm(model, lab, cfg, device):
+    """The BatchNorm statistics of `model` measured again, on one augmented pass over the
+    training images `lab` (seeded by `cfg.seed`: the same figures every time). An average of
+    weights is not the average of their BatchNorm statistics: averaged over the decay with its
+    buffers, the default's averaged weights score 35 units² on validation, measured again 10.7
+    (benchmarks/results/study_average-10min.md)."""
+    generator = torch.Generator().manual_seed(cfg.seed)
+    order = batch_indices(len(lab), cfg.batch_size, 1, generator)
+    batches = (random_resized_crop(lab[idx].to(device), generator, cfg.crop_scale, cfg.crop_ratio,
+                                   cfg.flip)[:, :1].contiguous(memory_format=torch.channels_last)
+               for idx in order)
+    update_bn(batches, model)
 
 
 def autocast_for(cfg, device):
@@ -122,14 +141,15 @@ class Run:
 @dataclass
 class Training:
     """What one run trains with: the model, its optimizer, the augmentation RNG, and optionally
-    an LR schedule, a weight average, and `net`, what the forward pass runs (DDP around the
-    model; default: the model itself)."""
+    an LR schedule, a weight average, teachers to distil (colorizer.distill), and `net`, what
+    the forward pass runs (DDP around the model; default: the model itself)."""
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
     schedule: torch.optim.lr_scheduler.LRScheduler | None = None
     ema: torch.nn.Module | None = None
     net: torch.nn.Module | None = None
+    teachers: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.net is None:            # (not `net or model`: a module may define len)
@@ -183,6 +203,11 @@ def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
                   (procs, report, out_dir, run_info))
     if not procs.main:                  # rank 0 alone evaluates and writes
         return Run(cfg, t.eval_model, history, {}, train, test, None, val)
+    if t.ema is not None:               # averaged weights need statistics of their own
+        remeasure_batchnorm(t.eval_model, train.lab, cfg, device)
+        if out_dir is not None:
+            save_checkpoint(out_dir / CHECKPOINT, {**run_info, **t.state(), "history": history,
+                                                   "epoch": len(history["train_loss"])})
     metrics = _final_metrics(t.eval_model, (scored, test), cfg, history, run_info["train_ab_mean"])
     metrics["processes"] = distributed.describe(procs, t.net)
     if out_dir is not None:
@@ -282,7 +307,8 @@ def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
     steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
                                          smallest=2 * procs.world)
     return Training(model, optimizer, generator, schedule=build_schedule(cfg, optimizer, steps),
-                    ema=build_ema(cfg, model), net=distributed.wrap(model, procs, device))
+                    ema=build_ema(cfg, model), net=distributed.wrap(model, procs, device),
+                    teachers=load_teachers(cfg.teachers, device))
 
 
 def _restore_training(ckpt, t):

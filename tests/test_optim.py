@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -5,8 +6,9 @@ import torch
 
 from colorizer import ColorizerError, Config, fit, load_checkpoint, load_images, load_model
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.evaluation import evaluate
 from colorizer.optim import build_optimizer, build_schedule, steps_per_epoch
-from colorizer.train import batch_indices
+from colorizer.train import batch_indices, remeasure_batchnorm
 
 from .conftest import tiny_config
 
@@ -83,6 +85,20 @@ def test_ema_weights_are_evaluated_and_saved(tiny_data, tmp_path):
     assert torch.equal(run.model.state_dict()[w], ckpt["model"][w])
     model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
     assert torch.equal(model.state_dict()[w], ckpt["model"][w])
+
+
+def test_an_averages_batchnorm_statistics_are_measured_again_and_saved(tiny_data, tmp_path):
+    """The average of the weights gets statistics of its own (an average of the running
+    statistics does not fit the averaged weights): those of one seeded augmented pass."""
+    cfg = tiny_config(epochs=2, ema=0.9)
+    run = fit(cfg, tmp_path, progress=False, data=tiny_data, log=None)
+    saved, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
+    again = copy.deepcopy(saved)
+    remeasure_batchnorm(again, run.train.lab, cfg, torch.device("cpu"))
+    stats = [k for k in saved.state_dict() if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.allclose(saved.state_dict()[k], again.state_dict()[k], atol=1e-6)
+                         for k in stats)
+    assert evaluate(saved, run.test.lab)["ab_mse"] == pytest.approx(run.metrics["ab_mse"])
 
 
 class Interrupt(Exception):
