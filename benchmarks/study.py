@@ -18,6 +18,9 @@ the test figures is printed beside it. The questions:
   regressor  the mean-colour regressor against the training-mean constant
   design     the screens that chose the project's own settings, on one seed (SCREENS)
   design-final  those settings against the best screened alternative, over the seeds
+  time-5min, time-10min  the training-step levers at five minutes, then the finalists at ten
+  average-10min  an exponential average of the weights over the decay (--ema) against the
+             same runs' own weights: the trajectory is the same, only the average differs
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -35,11 +38,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from colorizer import ARCHS, Config, findings, fit, load_images, plot_study_curves, study
+from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model, save_checkpoint
 from colorizer.config import PLACE_SETTINGS, SINCE_ADDED, option_words, preset
+from colorizer.evaluation import evaluate
+from colorizer.models import build_model
 from colorizer.report import markdown_table
 from colorizer.verdict import CLEAR, mean_sd
 
 from .common import RESULTS, command, machine, write_result
+from .ensemble import MeanOutput
 
 DOCS = RESULTS.parent.parent / "docs"
 BUDGET = 12         # epochs of x10 augmented passes: every arm clearly past the baselines
@@ -60,6 +67,9 @@ class Question:
     screen: tuple | None = None         # arms None: (the question whose finalists these are,
                                         # its chosen arm, its candidates {label: settings})
     clock: dict | None = None           # set by timed_arms: {label: quiet seconds per epoch}
+    own_weights: str | None = None      # an --ema arm whose runs' own weights are an arm too
+    teachers_of: str | None = None      # the arm whose runs teach the arms with --distill
+    references: dict | None = None      # set by answer: {label: {split: figures}}, untrained
 
 
 def project(**kw):
@@ -135,6 +145,31 @@ QUESTIONS["time-5min"] = Question("the training-step levers against today's sett
 QUESTIONS["time-10min"] = Question("today's settings against the best lever at five minutes, "
                                    "ten minutes of training", None, None, project(), minutes=10,
                                    screen=("time-5min", TODAY, STEMS))
+# The weights averaged over the decay: the default (ten minutes at 41 epochs: time-10min) with
+# an exponential average whose horizon, 1 / (1 - 0.999) = 1000 steps, is about the cool-down's
+# (30 % of 41 epochs x 95 steps). The average changes nothing the optimizer sees, so each run's
+# own weights, read from its checkpoint, are the arm without it, on the very same trajectory.
+AVERAGED = "--stem space_to_depth --epochs 41 --ema 0.999"
+OWN_WEIGHTS = "the same runs' own weights (--ema 0)"
+QUESTIONS["average-10min"] = Question("the weights averaged over the decay against the same "
+                                      "runs' own weights, the default's ten minutes",
+                                      {AVERAGED: dict(stem="space_to_depth", epochs=41, ema=0.999)},
+                                      [(OWN_WEIGHTS, AVERAGED)], project(),
+                                      own_weights=AVERAGED)
+# Distillation: one network of the default's size and 41 epochs learning, beside the truth, the
+# mean a*b* of three such networks (the own weights of the average-10min runs: the default at
+# seeds 0, 1, 2), the students seeded as the teachers were. A student's step runs the three
+# teachers' forward passes too: its clock is in the table (s/epoch).
+OWN_CHECKPOINT = "own_weights.pt"
+DISTILLED = "--distill 0.5, the three runs' own weights teaching"
+TAUGHT = "the teachers' mean output (three networks, no training)"
+QUESTIONS["distill-41"] = Question("one network learning the mean of three, beside the truth, "
+                                   "against one network alone, the default's 41 epochs",
+                                   {AVERAGED: dict(stem="space_to_depth", epochs=41, ema=0.999),
+                                    DISTILLED: dict(stem="space_to_depth", epochs=41,
+                                                    distill=0.5)},
+                                   [(OWN_WEIGHTS, DISTILLED)], project(), own_weights=AVERAGED,
+                                   teachers_of=AVERAGED)
 PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
 
 
@@ -192,7 +227,7 @@ def options(cfg, reference=None):
 
 
 # Settings added after the study's runs were kept (SINCE_ADDED holds the value those runs had)
-HASH_NEUTRAL = ("stem",)
+HASH_NEUTRAL = ("stem", "teachers", "distill")
 
 
 def run_folder(keep, cfg):
@@ -218,6 +253,8 @@ def train_arm(cfg, seeds, data, keep):
                "n_train": len(run.train), "n_val": len(run.scored), "n_test": len(run.test),
                "baselines_val": _baselines(run.metrics),
                "baselines_test": _baselines(run.metrics["test"])}
+        if c.ema:
+            rec["own_weights"] = own_weights_figures(run, run_folder(keep, c))
         if c.head == "classify":
             rec["temperatures"] = {str(t): {"val": _figures(m), "test": _figures(m["test"])}
                                    for t, m in study.temperature_sweep(run).items()}
@@ -225,6 +262,31 @@ def train_arm(cfg, seeds, data, keep):
               f"({rec['seconds_per_epoch']:.1f} s/epoch)", flush=True)
         records.append(rec)
     return records
+
+
+def own_weights_figures(run, folder):
+    """{split: figures} of an averaged run's own weights (kept in its checkpoint beside the
+    average), on the images the run was scored on; written as a checkpoint of their own too
+    (OWN_CHECKPOINT, in the run's folder: what teaches a distilling arm)."""
+    ckpt = load_checkpoint(Path(folder) / CHECKPOINT)
+    model = build_model(replace(run.cfg, ema=0.0))
+    model.load_state_dict(ckpt["train_model"])
+    model.eval()
+    own = {k: v for k, v in ckpt.items() if k not in ("ema", "train_model")}
+    save_checkpoint(Path(folder) / OWN_CHECKPOINT, {**own, "model": ckpt["train_model"],
+                                                     "config": {**ckpt["config"], "ema": 0.0}})
+    return {split: _figures(evaluate(model, images.lab, train_mean=ckpt["train_ab_mean"]))
+            for split, images in (("val", run.scored), ("test", run.test))}
+
+
+def own_weights_record(rec):
+    """The record of an averaged run as its own weights score: the same run, seed, history
+    and clock, without the average."""
+    own = {k: v for k, v in rec.items() if k != "own_weights"}
+    # the epoch curve scored the average: the own weights keep the run's losses and clock only
+    history = {k: rec["history"][k] for k in ("train_loss", "seconds")}
+    return {**own, "config": {**rec["config"], "ema": 0.0}, "history": history,
+            **rec["own_weights"]}
 
 
 def _figures(m):
@@ -251,8 +313,10 @@ def answer(name, seeds, data, keep):
     if q.minutes:
         over, pairs, clock = timed_arms(q, data, keep)
         q = replace(q, arms=over, pairs=pairs, clock=clock)
-    arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
     seeds = [s for s in seeds if s in q.seeds] if q.seeds else seeds
+    if q.teachers_of:
+        q = with_teachers(q, seeds, keep)
+    arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
     records = {}
     for label, cfg in arms.items():
         print(f"{label}: {options(cfg)}", flush=True)
@@ -262,7 +326,36 @@ def answer(name, seeds, data, keep):
         label, cfg = equal_time_arm(stretch, arms[stretch], records[stretch], to, records[to])
         print(f"{label}: {options(cfg)}", flush=True)
         arms[label], records[label] = cfg, train_arm(cfg, seeds, data, keep)
+    if q.own_weights:
+        averaged = arms[q.own_weights]
+        arms[OWN_WEIGHTS] = replace(averaged, ema=0.0)
+        records[OWN_WEIGHTS] = [own_weights_record(rec) for rec in records[q.own_weights]]
+    if q.teachers_of:
+        teachers = next(a.teachers for a in arms.values() if a.teachers)
+        q = replace(q, references={TAUGHT: mean_output_figures(teachers, data)})
     return q, arms, records
+
+
+def with_teachers(q, seeds, keep):
+    """`q` with its teaching arm's runs (one per seed, under `keep`), each its own weights
+    without the average, as the teachers of every arm that distils."""
+    teaching = Config(**{**q.base, **q.arms[q.teachers_of]})
+    paths = tuple(str(Path(run_folder(keep, replace(teaching, seed=s))) / OWN_CHECKPOINT)
+                  for s in seeds)
+    arms = {label: {**over, "teachers": paths} if over.get("distill") else over
+            for label, over in q.arms.items()}
+    return replace(q, arms=arms)
+
+
+def mean_output_figures(paths, data):
+    """{split: figures} of the mean output of the checkpoints `paths` (one configuration's
+    seeds: the same split), on their validation and test images."""
+    ckpts = [load_checkpoint(p) for p in paths]
+    model = MeanOutput([load_model(p)[0] for p in paths]).eval()
+    split = ckpts[0]["split"]
+    return {name: _figures(evaluate(model, data.subset(split[name]).lab,
+                                    train_mean=ckpts[0]["train_ab_mean"]))
+            for name in findings.SPLITS}
 
 
 def equal_time_arm(stretch, cfg, mine, to, theirs):
@@ -349,7 +442,8 @@ def write_answer(name, args, data, argv):
                                **({"quiet_epoch_s": q.clock[label]} if q.clock else {})}
                        for label, cfg in arms.items()},
               # the same for every arm: the same images, the same training split
-              "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS}}
+              "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS},
+              **({"references": q.references} if q.references else {})}
     result["verdicts"] = findings.question_verdicts(result, q.pairs)
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
@@ -385,6 +479,9 @@ def markdown(result, first, cmd):
     md += [f"- {v['measure']}, validation: {v['text']}. Test: "
            f"{findings.short(on_test[tuple(v['arms']), v['measure']])}"
            for v in result["verdicts"] if v["split"] == "val"]
+    md += [f"- {label}: validation {figs['val']['ab_mse']:.2f}, test {figs['test']['ab_mse']:.2f} "
+           f"units² ({figs['test']['psnr']:.2f} dB)"
+           for label, figs in result.get("references", {}).items()]
     if not result["verdicts"]:
         md += [f"- {label} clearly past the training-mean constant (every seed {CLEAR:.0%} "
                f"below it), **{split}**: {'yes' if findings.past(result, label, split) else 'no'}"

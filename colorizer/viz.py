@@ -142,6 +142,8 @@ def plot_study_curves(result, key=None):
     ax = fig.subplots()
     for label, arm in result["arms"].items():
         split = heldout_split(arm["runs"][0]["history"])
+        if f"{split}_error" not in arm["runs"][0]["history"]:
+            continue                    # scored once, at the end (an average's own weights)
         curves = torch.tensor([r["history"][f"{split}_error"] for r in arm["runs"]])
         epochs = range(1, curves.shape[1] + 1)
         ax.plot(epochs, curves.mean(0), label=label)

@@ -1,6 +1,7 @@
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,24 @@ def test_the_quiet_epoch_is_timed_once_on_the_whole_training_split(tmp_path, mon
     assert bench.quiet_epoch_seconds(cfg, None, tmp_path) == 20.5    # read back, not retrained
     assert len(fitted) == 1
     assert (fitted[0].holdout, fitted[0].epochs, fitted[0].seed) == ("test", 2, 0)
+
+
+def test_an_averaged_runs_own_weights_score_as_the_same_run_trained_without_the_average(
+        real_data, tmp_path):
+    """The average changes nothing the optimizer sees: the weights an --ema run keeps beside
+    its average score exactly as the run trained without it (the average itself differently)."""
+    from benchmarks import study as bench
+
+    plain = Config(**{**bench.project(), **dict(widths=(4, 8, 8), batch_size=8, augment_factor=1,
+                                                epochs=2, limit=60, stem="conv", device="cpu",
+                                                data=str(real_data))})
+    averaged = replace(plain, ema=0.9)
+    rec = bench.train_arm(averaged, [0], None, tmp_path)[0]
+    own = bench.own_weights_record(rec)
+    base = bench.train_arm(plain, [0], None, tmp_path)[0]
+    for split in ("val", "test"):
+        assert own[split]["ab_mse"] == pytest.approx(base[split]["ab_mse"], rel=1e-6)
+        assert own[split]["ab_mse"] != pytest.approx(rec[split]["ab_mse"], rel=1e-3)
+    assert own["config"] == {**rec["config"], "ema": 0.0} and own["seed"] == 0
+    assert "own_weights" not in own and own["history"]["seconds"] == rec["history"]["seconds"]
+    assert "val_error" not in own["history"]            # that curve scored the average
