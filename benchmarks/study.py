@@ -433,7 +433,7 @@ def write_answer(name, args, data, argv):
     """Answer one question and write benchmarks/results/study_NAME.{md,json}."""
     q, arms, records = answer(name, args.seeds, data, args.keep)
     first = next(iter(records.values()))[0]
-    shared = Config(**q.base)
+    shared = shared_settings(q.base, arms)
     seeds = [r["seed"] for r in next(iter(records.values()))]
     result = {"question": name, "title": q.title, "machine": machine(), "seeds": seeds,
               "shared_options": options(shared),
@@ -448,6 +448,15 @@ def write_answer(name, args, data, argv):
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
     write_result(f"study_{name}", result, text)
+
+
+def shared_settings(base, arms):
+    """The Config every arm shares: the question's base, less the epochs where no arm trains
+    them (a timed question's arms each set their own), which then show as no shared option."""
+    shared = Config(**base)
+    if all(cfg.epochs != shared.epochs for cfg in arms.values()):
+        shared = replace(shared, epochs=preset("study").epochs)    # options() omits them
+    return shared
 
 
 QUIET = (" of the run (on the training split less validation); quiet s/epoch: the fastest of "

@@ -266,3 +266,14 @@ def test_an_averaged_runs_own_weights_score_as_the_same_run_trained_without_the_
     assert own["config"] == {**rec["config"], "ema": 0.0} and own["seed"] == 0
     assert "own_weights" not in own and own["history"]["seconds"] == rec["history"]["seconds"]
     assert "val_error" not in own["history"]            # that curve scored the average
+
+
+def test_the_shared_options_name_no_epochs_that_no_arm_trains():
+    from benchmarks import study as bench
+
+    base = bench.project()
+    timed = {"a": Config(**{**base, "epochs": 20}), "b": Config(**{**base, "epochs": 41})}
+    assert "--epochs" not in bench.options(bench.shared_settings(base, timed))
+    assert bench.options(timed["a"], bench.shared_settings(base, timed)) == "--epochs 20"
+    one_changes = {"a": Config(**base), "b": Config(**{**base, "epochs": 41})}
+    assert "--epochs 12" in bench.options(bench.shared_settings(base, one_changes))
