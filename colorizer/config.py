@@ -261,8 +261,6 @@ def _checks(c):
         # a split needs one image for training and one for test
         ("limit", "a whole number >= 2", c.limit is None or c.limit >= 2),
         ("data", "a folder, not a file", c.data is None or not Path(c.data).is_file()),
-        ("init_from", "an existing checkpoint file",
-         c.init_from is None or Path(c.init_from).is_file()),
         ("distill", "a number in (0, 1] with --teachers, else 0",
          0 < c.distill <= 1 if c.teachers else c.distill == 0),
         ("teachers", "colorizer checkpoints, for a colorizer",
@@ -270,6 +268,18 @@ def _checks(c):
         ("device", "auto, cpu, cuda or cuda:N", _device_ok(c.device)),
         ("checkpoint_every", "a whole number >= 1", c.checkpoint_every >= 1),
     ]
+
+
+def check_inputs(c):
+    """Refuse a run whose starting weights or teachers are missing, on one line. Checked when a
+    run starts, not when settings are read: a checkpoint names the files its run started from,
+    and loads wherever those went since."""
+    for name, paths in (("init_from", [c.init_from] if c.init_from else []),
+                        ("teachers", c.teachers)):
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            _refuse(name, "existing checkpoint files" if name == "teachers" else
+                    "an existing checkpoint file", missing[0])
 
 
 def _power_of_2(n):

@@ -12,7 +12,7 @@ from . import distributed
 from .augment import crop_draws, random_resized_crop
 from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
-from .config import ColorizerError, Config
+from .config import ColorizerError, Config, check_inputs
 from .console import QUIET, Reporter
 from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
 from .devices import to_device
@@ -179,6 +179,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
     RNG state saved there. `progress` shows bars, `log` takes the messages, `tracker` each
     epoch's figures (console.TensorBoard, or any callable(epoch, {name: value})). Returns a Run.
     """
+    check_inputs(cfg)
     procs, device = distributed.setup(cfg.device)      # (the backend policy: get_device's)
     report = Reporter(log if procs.main else None, progress, tracker if procs.main else None)
     out_dir = Path(out_dir) if out_dir is not None else None

@@ -55,6 +55,12 @@ def test_distillation_settings_are_checked_and_read_from_the_command_line(teache
     assert cfg.teachers == (teacher, teacher) and cfg.distill == 0.5
 
 
+def test_a_missing_teacher_is_refused_when_the_run_starts(tmp_path):
+    cfg = tiny_config(teachers=(str(tmp_path / "gone.pt"),), distill=0.5)   # settings: fine
+    with pytest.raises(ColorizerError, match="--teachers takes existing checkpoint files"):
+        fit(cfg, None, progress=False, log=None)
+
+
 def test_a_regressor_cannot_teach(tiny_folder, tmp_path):
     fit(tiny_config(model="regressor", epochs=1, data=str(tiny_folder)), tmp_path / "r",
         progress=False, log=None)

@@ -135,7 +135,12 @@ def test_init_from_starts_at_another_runs_weights(tiny_data, tmp_path):
     with pytest.raises(ColorizerError, match="sigmoid head.*tanh head"):
         fit(replace(cfg, head="tanh"), None, progress=False, data=tiny_data, log=None)
     with pytest.raises(ColorizerError, match="--init-from takes an existing checkpoint"):
-        tiny_config(init_from=str(tmp_path / "nothing.pt"))
+        fit(tiny_config(init_from=str(tmp_path / "nothing.pt")), None, data=tiny_data, log=None)
+    # the tuned run's checkpoint loads once the one it started from is gone
+    fit(cfg, tmp_path / "tuned", progress=False, data=tiny_data, log=None)
+    (tmp_path / "a" / CHECKPOINT).unlink()
+    model, _ = load_model(tmp_path / "tuned" / CHECKPOINT, "cpu")
+    assert torch.equal(model.state_dict()[w], tuned.model.state_dict()[w])
 
 
 def test_a_folder_is_searched_through_its_subfolders(tmp_path):
