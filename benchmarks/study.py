@@ -21,6 +21,7 @@ the test figures is printed beside it. The questions:
   time-5min, time-10min  the training-step levers at five minutes, then the finalists at ten
   average-10min  an exponential average of the weights over the decay (--ema) against the
              same runs' own weights: the trajectory is the same, only the average differs
+  distill-41 a student of those runs' own weights (--teachers, --distill 0.5) against one alone
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -41,7 +42,6 @@ from colorizer import ARCHS, Config, findings, fit, load_images, plot_study_curv
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model, save_checkpoint
 from colorizer.config import PLACE_SETTINGS, SINCE_ADDED, option_words, preset
 from colorizer.evaluation import evaluate
-from colorizer.models import build_model
 from colorizer.report import markdown_table
 from colorizer.verdict import CLEAR, mean_sd
 
@@ -269,12 +269,10 @@ def own_weights_figures(run, folder):
     average), on the images the run was scored on; written as a checkpoint of their own too
     (OWN_CHECKPOINT, in the run's folder: what teaches a distilling arm)."""
     ckpt = load_checkpoint(Path(folder) / CHECKPOINT)
-    model = build_model(replace(run.cfg, ema=0.0))
-    model.load_state_dict(ckpt["train_model"])
-    model.eval()
     own = {k: v for k, v in ckpt.items() if k not in ("ema", "train_model")}
     save_checkpoint(Path(folder) / OWN_CHECKPOINT, {**own, "model": ckpt["train_model"],
                                                      "config": {**ckpt["config"], "ema": 0.0}})
+    model, _ = load_model(Path(folder) / OWN_CHECKPOINT, "cpu")
     return {split: _figures(evaluate(model, images.lab, train_mean=ckpt["train_ab_mean"]))
             for split, images in (("val", run.scored), ("test", run.test))}
 
@@ -350,8 +348,8 @@ def with_teachers(q, seeds, keep):
 def mean_output_figures(paths, data):
     """{split: figures} of the mean output of the checkpoints `paths` (one configuration's
     seeds: the same split), on their validation and test images."""
-    ckpts = [load_checkpoint(p) for p in paths]
-    model = MeanOutput([load_model(p)[0] for p in paths]).eval()
+    models, ckpts = zip(*(load_model(p) for p in paths))
+    model = MeanOutput(list(models)).eval()
     split = ckpts[0]["split"]
     return {name: _figures(evaluate(model, data.subset(split[name]).lab,
                                     train_mean=ckpts[0]["train_ab_mean"]))
