@@ -22,6 +22,8 @@ the test figures is printed beside it. The questions:
   average-10min  an exponential average of the weights over the decay (--ema) against the
              same runs' own weights: the trajectory is the same, only the average differs
   distill-41 a student of those runs' own weights (--teachers, --distill 0.5) against one alone
+  decoder-10min  the decoder from the 1x1 code alone against the encoder's maps added in
+             (--skips add) or fused at 8 px with the code (--fusion 8, Iizuka et al. 2016)
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -70,6 +72,10 @@ class Question:
     own_weights: str | None = None      # an --ema arm whose runs' own weights are an arm too
     teachers_of: str | None = None      # the arm whose runs teach the arms with --distill
     references: dict | None = None      # set by answer: {label: {split: figures}}, untrained
+    paced_by: str | None = None         # timed by this arm instead of `minutes`: each arm gets
+                                        # the time of its epochs at its quiet epoch time
+    reused: dict | None = None          # {label: question}: that arm's committed runs, not
+                                        # trained again (training is deterministic here)
 
 
 def project(**kw):
@@ -170,24 +176,43 @@ QUESTIONS["distill-41"] = Question("one network learning the mean of three, besi
                                                     distill=0.5)},
                                    [(OWN_WEIGHTS, DISTILLED)], project(), own_weights=AVERAGED,
                                    teachers_of=AVERAGED)
+# The decoder's use of the encoder's maps, at the default's ten minutes: the default (its runs
+# are time-10min's, reused), each encoder map added to the decoder's of its side (--skips add),
+# and Iizuka et al.'s fusion of global and local features: the decoder starts at 8 px from the
+# encoder's 8 px map with the 1x1 code stacked onto every position (--fusion 8). Each arm gets
+# the time of the default's 41 epochs at the quiet epoch times measured in the same call.
+DEFAULT = "--stem space_to_depth"
+DECODERS = {DEFAULT: dict(stem="space_to_depth", epochs=41),
+            f"{DEFAULT} --skips add": dict(stem="space_to_depth", skips="add"),
+            f"{DEFAULT} --fusion 8": dict(stem="space_to_depth", fusion=8)}
+QUESTIONS["decoder-10min"] = Question("the decoder from the 1x1 code alone against the "
+                                      "encoder's maps added in, or fused at 8 px with the code, "
+                                      "the default's ten minutes", DECODERS,
+                                      [(DEFAULT, k) for k in DECODERS if k != DEFAULT],
+                                      project(), paced_by=DEFAULT,
+                                      reused={f"{DEFAULT}, 41 epochs": "time-10min"})
 PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
 
 
 def timed_arms(q, data, keep):
-    """A question set in minutes, its arms at the epochs each one's quiet epoch time buys and
-    labelled with them: (arms {label: settings}, pairs, clock {label: quiet s per epoch})."""
+    """A question set in minutes (or by the time of one arm's epochs: `paced_by`), its arms at
+    the epochs each one's quiet epoch time buys and labelled with them: (arms {label:
+    settings}, pairs, clock {label: quiet s per epoch})."""
+    seconds = {label: quiet_epoch_seconds(Config(**{**q.base, **over}), data, keep)
+               for label, over in q.arms.items()}
+    minutes = q.minutes or q.arms[q.paced_by]["epochs"] * seconds[q.paced_by] / 60
     arms, label_of, clock = {}, {}, {}
     for label, over in q.arms.items():
-        epoch_s = quiet_epoch_seconds(Config(**{**q.base, **over}), data, keep)
-        epochs = budget_epochs(q.minutes, epoch_s)
+        epochs = budget_epochs(minutes, seconds[label])
         label_of[label] = f"{label}, {epochs} epochs"
-        arms[label_of[label]], clock[label_of[label]] = {**over, "epochs": epochs}, epoch_s
+        arms[label_of[label]], clock[label_of[label]] = {**over, "epochs": epochs}, seconds[label]
     return arms, [tuple(label_of[a] for a in pair) for pair in q.pairs], clock
 
 
 def budget_epochs(minutes, epoch_s):
-    """The whole epochs that fit in `minutes` at `epoch_s` seconds each (at least one)."""
-    return max(1, math.floor(60 * minutes / epoch_s))
+    """The whole epochs that fit in `minutes` at `epoch_s` seconds each (at least one; a
+    budget of exactly N epochs is N, whatever the rounding of minutes * 60)."""
+    return max(1, math.floor(60 * minutes / epoch_s + 1e-9))
 
 
 def quiet_epoch_seconds(cfg, data, keep):
@@ -227,7 +252,7 @@ def options(cfg, reference=None):
 
 
 # Settings added after the study's runs were kept (SINCE_ADDED holds the value those runs had)
-HASH_NEUTRAL = ("stem", "teachers", "distill")
+HASH_NEUTRAL = ("stem", "teachers", "distill", "fusion")
 
 
 def run_folder(keep, cfg):
@@ -308,7 +333,7 @@ def answer(name, seeds, data, keep):
         screen, chosen, candidates = q.screen
         over, pairs = finalists(findings.load(screen), chosen, candidates)
         q = replace(q, arms=over, pairs=pairs)
-    if q.minutes:
+    if q.minutes or q.paced_by:
         over, pairs, clock = timed_arms(q, data, keep)
         q = replace(q, arms=over, pairs=pairs, clock=clock)
     seeds = [s for s in seeds if s in q.seeds] if q.seeds else seeds
@@ -318,7 +343,9 @@ def answer(name, seeds, data, keep):
     records = {}
     for label, cfg in arms.items():
         print(f"{label}: {options(cfg)}", flush=True)
-        records[label] = train_arm(cfg, seeds, data, keep)
+        reused = (q.reused or {}).get(label)
+        records[label] = (committed_runs(reused, label, cfg, seeds) if reused
+                          else train_arm(cfg, seeds, data, keep))
     if q.equal_time:
         stretch, to = q.equal_time
         label, cfg = equal_time_arm(stretch, arms[stretch], records[stretch], to, records[to])
@@ -332,6 +359,22 @@ def answer(name, seeds, data, keep):
         teachers = next(a.teachers for a in arms.values() if a.teachers)
         q = replace(q, references={TAUGHT: mean_output_figures(teachers, data)})
     return q, arms, records
+
+
+def committed_runs(question, label, cfg, seeds):
+    """The records of arm `label` in `question`'s committed result, at `seeds`; refused unless
+    each trained `cfg` at its seed (a reused run must be the run this arm would train)."""
+    runs = {r["seed"]: r for r in findings.load(question)["arms"][label]["runs"]}
+    missing = [s for s in seeds if s not in runs]
+    if missing:
+        raise SystemExit(f"study_{question}.json has no run of {label!r} at seed {missing[0]}")
+    for seed in seeds:
+        if not Config.from_dict(runs[seed]["config"]).trains_like(replace(cfg, seed=seed)):
+            raise SystemExit(f"study_{question}.json's {label!r} trained other settings than "
+                             f"{options(cfg)}")
+        print(f"  seed {seed}: val {_headline(runs[seed]['val'])}, test "
+              f"{_headline(runs[seed]['test'])} (study_{question}.json)", flush=True)
+    return [runs[s] for s in seeds]
 
 
 def with_teachers(q, seeds, keep):
@@ -441,7 +484,8 @@ def write_answer(name, args, data, argv):
                        for label, cfg in arms.items()},
               # the same for every arm: the same images, the same training split
               "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS},
-              **({"references": q.references} if q.references else {})}
+              **({"references": q.references} if q.references else {}),
+              **({"reused": q.reused} if q.reused else {})}
     result["verdicts"] = findings.question_verdicts(result, q.pairs)
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
@@ -489,6 +533,10 @@ def markdown(result, first, cmd):
     md += [f"- {label}: validation {figs['val']['ab_mse']:.2f}, test {figs['test']['ab_mse']:.2f} "
            f"units² ({figs['test']['psnr']:.2f} dB)"
            for label, figs in result.get("references", {}).items()]
+    md += [f"- {label}: its runs are [`study_{name}`](study_{name}.md)'s, not trained again "
+           "(training is deterministic here: the same settings and seed give the same figures); "
+           "its s/epoch is theirs, its quiet s/epoch measured with the others'"
+           for label, name in result.get("reused", {}).items()]
     if not result["verdicts"]:
         md += [f"- {label} clearly past the training-mean constant (every seed {CLEAR:.0%} "
                f"below it), **{split}**: {'yes' if findings.past(result, label, split) else 'no'}"

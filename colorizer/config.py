@@ -36,7 +36,7 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
 SINCE_ADDED = {"ab_stride": 1, "fused": False, "precision": "float32", "holdout": "test",
-               "stem": "conv", "teachers": (), "distill": 0.0}
+               "stem": "conv", "teachers": (), "distill": 0.0, "fusion": 0}
 
 
 class ColorizerError(Exception):
@@ -67,6 +67,11 @@ class Config:
     skips: str = option("none", "colorizer: the study's bottleneck alone (none), or each encoder "
                         "map added to (add) or stacked onto (concat) the decoder map of its size",
                         choices=SKIPS)
+    fusion: int = option(0, "colorizer: 0 (the decoder starts from the 1x1 code alone), or a "
+                         "side in px where it starts instead, from the encoder's map of that "
+                         "side with the 1x1 code stacked onto every position, mixed by a 1x1 "
+                         "convolution (Iizuka et al. 2016's fusion of global and local "
+                         "features)", metavar="PX")
     stem: str = option("space_to_depth", "the encoder's first halvings: conv (the study's stride-2 "
                        "convolutions from the 1-channel L*), or space_to_depth (L* folded "
                        f"{STEM_FOLD} x {STEM_FOLD} into {STEM_FOLD ** 2} channels at a quarter "
@@ -185,7 +190,7 @@ class Config:
 # study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
 #   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with.
 _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperature=TEMPERATURE,
-                     widths=ARCHS[2], skips="none", stem="conv", ab_stride=4,
+                     widths=ARCHS[2], skips="none", fusion=0, stem="conv", ab_stride=4,
                      activation="leaky_relu",
                      epochs=28, lr=2e-3, weight_decay=1e-4, optimizer="adamw", fused=True,
                      schedule="wsd", warmup=0.1, cooldown=0.3, ema=0.0, batch_size=64,
@@ -232,6 +237,8 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
+        ("fusion", "0, or a power of 2 from 2 below the colorizer's output side where the "
+         "encoder has a map (with --skips none)", c.fusion == 0 or _fusion_ok(c)),
         ("stem", "conv where there are fewer than two widths to fold into",
          c.stem == "conv" or len(c.widths) >= 2),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",
@@ -280,6 +287,14 @@ def check_inputs(c):
         if missing:
             _refuse(name, "existing checkpoint files" if name == "teachers" else
                     "an existing checkpoint file", missing[0])
+
+
+def _fusion_ok(c):
+    """Whether the encoder has a map at side c.fusion and the decoder at least one layer past it."""
+    output_side = c.image_size // (4 if c.head == "classify" else c.ab_stride)
+    largest_map = c.image_size // (STEM_FOLD if c.stem == "space_to_depth" else 2)
+    return (c.model == "colorizer" and c.skips == "none" and _power_of_2(c.fusion)
+            and 2 <= c.fusion < output_side and c.fusion <= largest_map)
 
 
 def _power_of_2(n):

@@ -162,11 +162,12 @@ class Colorizer(nn.Module):
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
                  depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
-                 stem=DEFAULTS["stem"]):
+                 stem=DEFAULTS["stem"], fusion=DEFAULTS["fusion"]):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
+        self.fusion = fusion
         self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
         self.encoder = encoder(widths, activation, depth, stem)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
@@ -178,6 +179,11 @@ class Colorizer(nn.Module):
         else:                                                       # or ab_stride short of it
             chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
+        if fusion:                              # start at side `fusion`: chans[i] is 2^i px
+            first = fusion.bit_length() - 1
+            chans = chans[first:]
+            self.fuse = nn.Sequential(nn.Conv2d(chans[0] + rungs[-1], chans[0], 1, bias=False),
+                                      nn.BatchNorm2d(chans[0]), _activation(activation))
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
             layers += _up(c_in * (grow if i else 1), c_out, activation)
@@ -193,13 +199,15 @@ class Colorizer(nn.Module):
 
     def forward(self, L):
         x = normalize_l(L)
-        if self.skips == "none":
+        if self.skips == "none" and not self.fusion:
             return self.decoder(self.encoder(x))
         maps = []                                   # the encoder's map at each side, 64 px first
         for layer in self.encoder:
             x = layer(x)
             if isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
+        if self.fusion:
+            return self.decoder(self.fused(maps))
         maps.pop()                                  # the 1x1 code is the decoder's input itself
         for layer in self.decoder:
             if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
@@ -207,6 +215,13 @@ class Colorizer(nn.Module):
                 x = x + skip if self.skips == "add" else torch.cat([x, skip], 1)
             x = layer(x)
         return x
+
+    def fused(self, maps):
+        """The decoder's input with --fusion: the encoder's map of that side, its 1x1 code (the
+        global feature) stacked onto every position, mixed by a 1x1 convolution."""
+        local = next(m for m in maps if m.shape[-1] == self.fusion)
+        code = maps[-1].expand(-1, -1, *local.shape[-2:])
+        return self.fuse(torch.cat([local, code], 1))
 
     def decode(self, out, size=None):
         """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its stride times
@@ -238,8 +253,8 @@ def input_side(model):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
-          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips, "ab_stride": cfg.ab_stride,
+          "fusion": cfg.fusion} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
                 stem=cfg.stem, **kw)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)

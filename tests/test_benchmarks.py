@@ -277,3 +277,35 @@ def test_the_shared_options_name_no_epochs_that_no_arm_trains():
     assert bench.options(timed["a"], bench.shared_settings(base, timed)) == "--epochs 20"
     one_changes = {"a": Config(**base), "b": Config(**{**base, "epochs": 41})}
     assert "--epochs 12" in bench.options(bench.shared_settings(base, one_changes))
+
+
+def test_a_paced_question_gives_every_arm_the_time_of_one_arms_epochs(tmp_path, monkeypatch):
+    from benchmarks import study as bench
+
+    def probe(cfg, data, keep):
+        return {("none", 0): 15.0, ("add", 0): 14.0, ("none", 8): 10.0}[cfg.skips, cfg.fusion]
+
+    monkeypatch.setattr(bench, "quiet_epoch_seconds", probe)
+    q = bench.QUESTIONS["decoder-10min"]
+    arms, pairs, clock = bench.timed_arms(q, None, str(tmp_path))
+    d = bench.DEFAULT
+    assert {label: over["epochs"] for label, over in arms.items()} == {
+        f"{d}, 41 epochs": 41, f"{d} --skips add, 43 epochs": 43,       # 41 x 15 s / 14 s
+        f"{d} --fusion 8, 61 epochs": 61}
+    assert pairs == [(f"{d}, 41 epochs", f"{d} --skips add, 43 epochs"),
+                     (f"{d}, 41 epochs", f"{d} --fusion 8, 61 epochs")]
+    assert set(q.reused) == {f"{d}, 41 epochs"}         # the arm time-10min trained
+    assert bench.budget_epochs(41 * 14.4 / 60, 14.4) == 41
+
+
+def test_a_reused_arm_takes_the_committed_runs_of_its_own_settings_only():
+    from benchmarks import study as bench
+
+    label = f"{bench.DEFAULT}, 41 epochs"
+    cfg = Config(**{**bench.project(), "stem": "space_to_depth", "epochs": 41})
+    runs = bench.committed_runs("time-10min", label, cfg, [2, 0])
+    assert [r["seed"] for r in runs] == [2, 0] and all("val" in r and "test" in r for r in runs)
+    for other, seeds in ((replace(cfg, epochs=40), [0]), (replace(cfg, fusion=8), [0]),
+                         (cfg, [7])):
+        with pytest.raises(SystemExit):
+            bench.committed_runs("time-10min", label, other, seeds)

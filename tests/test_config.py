@@ -33,6 +33,9 @@ from .test_cli import cli, one_line_error
     ("seed", -1, "--seed takes a whole number >= 0"),
     ("ab_stride", 3, "--ab-stride takes a power of 2 below the image size"),
     ("ab_stride", 128, "--ab-stride takes a power of 2 below the image size"),
+    ("fusion", 3, "--fusion takes 0, or a power of 2 from 2 below the colorizer's output side"),
+    ("fusion", 1, "--fusion takes 0, or a power of 2 from 2"),
+    ("fusion", 32, "--fusion takes 0, or a power of 2"),        # the output's own side (1/4)
 ])
 def test_each_bad_value_is_named_with_what_it_accepts(field, value, says):
     with pytest.raises(ColorizerError) as e:
@@ -107,3 +110,11 @@ def test_a_config_saved_before_the_stem_option_loads_with_the_conv_stem():
     del saved["stem"]
     assert Config.from_dict(saved).stem == "conv"
     assert Config.from_dict({**saved, "stem": "space_to_depth"}).stem == "space_to_depth"
+
+
+@pytest.mark.parametrize("other", [dict(skips="add"), dict(model="regressor"),
+                                   dict(stem="space_to_depth", ab_stride=1, fusion=64)])
+def test_fusion_needs_a_decoder_of_its_own_and_an_encoder_map_of_its_side(other):
+    with pytest.raises(ColorizerError, match="--fusion takes"):
+        Config(**{"fusion": 8, **other})
+    assert Config(fusion=16).fusion == 16 and Config(stem="conv", ab_stride=1, fusion=64)

@@ -174,3 +174,30 @@ def test_the_stems_input_side_is_the_training_side(side):
 def test_the_space_to_depth_stem_needs_a_second_width_to_fold_into():
     with pytest.raises(ColorizerError, match="--stem takes conv"):
         Config(stem="space_to_depth", widths=(8,))
+
+
+@pytest.mark.parametrize("fusion", [4, 8])
+def test_fusion_starts_the_decoder_from_the_encoder_map_and_the_code_of_its_side(fusion):
+    """--fusion F: the decoder's first layer takes the F px map, made of the encoder's map of
+    that side with the 1x1 code stacked on every position (Iizuka et al.'s fusion layer)."""
+    torch.manual_seed(0)
+    model = build_model(Config(fusion=fusion)).eval()
+    seen = []
+    model.fuse.register_forward_hook(lambda m, i, o: seen.append((i[0].shape, o.shape)))
+    L = torch.rand(2, 1, 128, 128) * 100
+    out = model(L)
+    assert out.shape == (2, 2, 32, 32) and model.decode(out).shape == (2, 2, 128, 128)
+    width = dict(zip((32, 16, 8, 4, 2), Config().widths[1:]))[fusion]   # the encoder's at F
+    assert seen == [((2, width + Config().widths[-1], fusion, fusion),
+                     (2, width, fusion, fusion))]
+    sides = []
+    for m in model.decoder:
+        m.register_forward_hook(lambda m, i, o: sides.append(i[0].shape[-1]))
+    model(L)
+    assert min(sides) == fusion                         # no decoder layer below the fusion side
+    # the code is broadcast: one image's code changes every position of its fused map only
+    code = torch.zeros(1, Config().widths[-1], 1, 1)
+    maps = [torch.zeros(1, width, fusion, fusion), code]
+    a = model.fused(maps)
+    b = model.fused([maps[0], code + 1])
+    assert (a != b).flatten(2).all(-1).any() and not torch.equal(a, b)
