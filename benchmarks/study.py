@@ -74,8 +74,6 @@ class Question:
     references: dict | None = None      # set by answer: {label: {split: figures}}, untrained
     paced_by: str | None = None         # timed by this arm instead of `minutes`: each arm gets
                                         # the time of its epochs at its quiet epoch time
-    reused: dict | None = None          # {label: question}: that arm's committed runs, not
-                                        # trained again (training is deterministic here)
 
 
 def project(**kw):
@@ -176,11 +174,12 @@ QUESTIONS["distill-41"] = Question("one network learning the mean of three, besi
                                                     distill=0.5)},
                                    [(OWN_WEIGHTS, DISTILLED)], project(), own_weights=AVERAGED,
                                    teachers_of=AVERAGED)
-# The decoder's use of the encoder's maps, at the default's ten minutes: the default (its runs
-# are time-10min's, reused), each encoder map added to the decoder's of its side (--skips add),
-# and Iizuka et al.'s fusion of global and local features: the decoder starts at 8 px from the
-# encoder's 8 px map with the 1x1 code stacked onto every position (--fusion 8). Each arm gets
-# the time of the default's 41 epochs at the quiet epoch times measured in the same call.
+# The decoder's use of the encoder's maps, at the default's ten minutes: the default, each
+# encoder map added to the decoder's of its side (--skips add), and Iizuka et al.'s fusion of
+# global and local features: the decoder starts at 8 px from the encoder's 8 px map with the 1x1
+# code stacked onto every position (--fusion 8). Each arm gets the time of the default's 41
+# epochs at the quiet epoch times measured in the same call (what ten minutes bought on the AVX2
+# machine that chose it; less on a faster one).
 DEFAULT = "--stem space_to_depth"
 DECODERS = {DEFAULT: dict(stem="space_to_depth", epochs=41),
             f"{DEFAULT} --skips add": dict(stem="space_to_depth", skips="add"),
@@ -189,8 +188,7 @@ QUESTIONS["decoder-10min"] = Question("the decoder from the 1x1 code alone again
                                       "encoder's maps added in, or fused at 8 px with the code, "
                                       "the default's ten minutes", DECODERS,
                                       [(DEFAULT, k) for k in DECODERS if k != DEFAULT],
-                                      project(), paced_by=DEFAULT,
-                                      reused={f"{DEFAULT}, 41 epochs": "time-10min"})
+                                      project(), paced_by=DEFAULT)
 PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
 
 
@@ -343,9 +341,7 @@ def answer(name, seeds, data, keep):
     records = {}
     for label, cfg in arms.items():
         print(f"{label}: {options(cfg)}", flush=True)
-        reused = (q.reused or {}).get(label)
-        records[label] = (committed_runs(reused, label, cfg, seeds) if reused
-                          else train_arm(cfg, seeds, data, keep))
+        records[label] = train_arm(cfg, seeds, data, keep)
     if q.equal_time:
         stretch, to = q.equal_time
         label, cfg = equal_time_arm(stretch, arms[stretch], records[stretch], to, records[to])
@@ -359,22 +355,6 @@ def answer(name, seeds, data, keep):
         teachers = next(a.teachers for a in arms.values() if a.teachers)
         q = replace(q, references={TAUGHT: mean_output_figures(teachers, data)})
     return q, arms, records
-
-
-def committed_runs(question, label, cfg, seeds):
-    """The records of arm `label` in `question`'s committed result, at `seeds`; refused unless
-    each trained `cfg` at its seed (a reused run must be the run this arm would train)."""
-    runs = {r["seed"]: r for r in findings.load(question)["arms"][label]["runs"]}
-    missing = [s for s in seeds if s not in runs]
-    if missing:
-        raise SystemExit(f"study_{question}.json has no run of {label!r} at seed {missing[0]}")
-    for seed in seeds:
-        if not Config.from_dict(runs[seed]["config"]).trains_like(replace(cfg, seed=seed)):
-            raise SystemExit(f"study_{question}.json's {label!r} trained other settings than "
-                             f"{options(cfg)}")
-        print(f"  seed {seed}: val {_headline(runs[seed]['val'])}, test "
-              f"{_headline(runs[seed]['test'])} (study_{question}.json)", flush=True)
-    return [runs[s] for s in seeds]
 
 
 def with_teachers(q, seeds, keep):
@@ -484,8 +464,7 @@ def write_answer(name, args, data, argv):
                        for label, cfg in arms.items()},
               # the same for every arm: the same images, the same training split
               "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS},
-              **({"references": q.references} if q.references else {}),
-              **({"reused": q.reused} if q.reused else {})}
+              **({"references": q.references} if q.references else {})}
     result["verdicts"] = findings.question_verdicts(result, q.pairs)
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
@@ -533,10 +512,6 @@ def markdown(result, first, cmd):
     md += [f"- {label}: validation {figs['val']['ab_mse']:.2f}, test {figs['test']['ab_mse']:.2f} "
            f"units² ({figs['test']['psnr']:.2f} dB)"
            for label, figs in result.get("references", {}).items()]
-    md += [f"- {label}: its runs are [`study_{name}`](study_{name}.md)'s, not trained again "
-           "(training is deterministic here: the same settings and seed give the same figures); "
-           "its s/epoch is theirs, its quiet s/epoch measured with the others'"
-           for label, name in result.get("reused", {}).items()]
     if not result["verdicts"]:
         md += [f"- {label} clearly past the training-mean constant (every seed {CLEAR:.0%} "
                f"below it), **{split}**: {'yes' if findings.past(result, label, split) else 'no'}"

@@ -86,12 +86,16 @@ def synchronize(device):
 
 
 def cpu_name():
-    """The CPU's model name (Linux: /proc/cpuinfo), else the machine type: which CPU a figure
-    comes from."""
+    """Which CPU a figure comes from: its model name (Linux: /proc/cpuinfo, else the machine
+    type), then the widest vector instructions torch uses on it, + BF16 where it computes
+    bfloat16 natively. CPUs of one name differ: this project has met an AVX2-only and an
+    AVX512-BF16 'AMD EPYC', the second about twice as fast an epoch."""
     try:
         with open("/proc/cpuinfo") as f:
             name = next((line.split(":", 1)[1].strip() for line in f
                          if line.startswith("model name")), None)
     except OSError:
         name = None
-    return name or platform.processor() or platform.machine()
+    bf16 = " + BF16" if native_bf16("cpu") else ""
+    name = name or platform.processor() or platform.machine()
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()}{bf16}"

@@ -294,18 +294,5 @@ def test_a_paced_question_gives_every_arm_the_time_of_one_arms_epochs(tmp_path, 
         f"{d} --fusion 8, 61 epochs": 61}
     assert pairs == [(f"{d}, 41 epochs", f"{d} --skips add, 43 epochs"),
                      (f"{d}, 41 epochs", f"{d} --fusion 8, 61 epochs")]
-    assert set(q.reused) == {f"{d}, 41 epochs"}         # the arm time-10min trained
     assert bench.budget_epochs(41 * 14.4 / 60, 14.4) == 41
 
-
-def test_a_reused_arm_takes_the_committed_runs_of_its_own_settings_only():
-    from benchmarks import study as bench
-
-    label = f"{bench.DEFAULT}, 41 epochs"
-    cfg = Config(**{**bench.project(), "stem": "space_to_depth", "epochs": 41})
-    runs = bench.committed_runs("time-10min", label, cfg, [2, 0])
-    assert [r["seed"] for r in runs] == [2, 0] and all("val" in r and "test" in r for r in runs)
-    for other, seeds in ((replace(cfg, epochs=40), [0]), (replace(cfg, fusion=8), [0]),
-                         (cfg, [7])):
-        with pytest.raises(SystemExit):
-            bench.committed_runs("time-10min", label, other, seeds)
