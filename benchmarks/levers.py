@@ -1,5 +1,6 @@
 """Speed levers of the training step, measured side by side in one run on one machine: the
-default's bare step (forward + backward + optimizer on augmented batches made beforehand) as it
+bare step of `--preset quarter-side` (the default when issue 29 was filed, and the reference its
+1.7x is measured from) (forward + backward + optimizer on augmented batches made beforehand) as it
 runs today, and the same step with a lever applied, each as images/s, GFLOP/s and its share of
 the float32 matrix-product peak measured in the same run (benchmarks.throughput's).
 
@@ -8,7 +9,10 @@ eager           today: channels-last weights and inputs, fused AdamW
 compile         torch.compile of the model (inductor, default mode), compiled before the clock
 contiguous      the model and inputs in the default (channels-first) memory format
 space_to_depth  the space-to-depth stem (`--stem space_to_depth`): the first two halvings as
-                one dense 3x3 convolution on L* folded into 16 channels at 32 px
+                one dense 3x3 convolution on L* folded into 16 channels at 32 px (with it, the
+                default since 2026-12-02: `--preset space-to-depth`)
+fusion_8        the decoder started at 8 px from the encoder's map and the 1x1 code
+                (`--fusion 8`): its 1 -> 8 px layers, wide and small, are not run
 batch_128       batches of 128 (the same images a round, half as many steps)
 bfloat16        bfloat16 autocast (`--precision bfloat16`; emulated on a CPU without
                 AVX512-BF16 / AMX, which the table says)
@@ -31,8 +35,8 @@ from dataclasses import replace
 
 import torch
 
-from colorizer import Config, build_model, random_resized_crop
-from colorizer.config import PRESETS
+from colorizer import build_model, random_resized_crop
+from colorizer.config import PRESETS, preset
 from colorizer.devices import get_device, native_bf16
 from colorizer.models import loss_fn
 from colorizer.optim import build_optimizer
@@ -45,7 +49,8 @@ from .throughput import flops_per_image, matmul_gflops
 # Each lever: the settings it changes; "compile" and "contiguous" change how the step runs
 LEVERS = {"eager": {}, "compile": {}, "contiguous": {},
           "space_to_depth": {"stem": "space_to_depth"}, "batch_128": {"batch_size": 128},
-          "bfloat16": {"precision": "bfloat16"}, "study": PRESETS["study"]}
+          "bfloat16": {"precision": "bfloat16"}, "fusion_8": {"fusion": 8},
+          "study": PRESETS["study"]}
 DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_depth+compile",
                 "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile",
                 "study")
@@ -99,7 +104,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     device = get_device("cpu")
-    base = Config(device="cpu")
+    base = preset("quarter-side", device="cpu")
     configs = {name: arm_config(name, base) for name in args.levers}
     train, _ = train_split()
     x = random_resized_crop(train.lab[:base.batch_size * args.batches],

@@ -24,6 +24,7 @@ the test figures is printed beside it. The questions:
   distill-41 a student of those runs' own weights (--teachers, --distill 0.5) against one alone
   decoder-10min  the decoder from the 1x1 code alone against the encoder's maps added in
              (--skips add) or fused at 8 px with the code (--fusion 8, Iizuka et al. 2016)
+  budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -189,6 +190,12 @@ QUESTIONS["decoder-10min"] = Question("the decoder from the 1x1 code alone again
                                       "the default's ten minutes", DECODERS,
                                       [(DEFAULT, k) for k in DECODERS if k != DEFAULT],
                                       project(), paced_by=DEFAULT)
+# Issue 29's targets on the CPU a call runs on: the default at five and at ten minutes of it,
+# its epochs from its quiet epoch time there (time-5min and time-10min: the AVX2 machine's)
+for minutes in (5, 10):
+    QUESTIONS[f"budget-{minutes}min"] = Question(
+        f"the default at {minutes} minutes of the CPU it ran on",
+        {DEFAULT: dict(stem="space_to_depth")}, [], project(), minutes=minutes)
 PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
 
 
