@@ -1,7 +1,7 @@
 """Speed levers of the training step, measured side by side in one run on one machine: the
-bare step of `--preset quarter-side` (the default when issue 29 was filed, and the reference its
-1.7x is measured from) (forward + backward + optimizer on augmented batches made beforehand) as it
-runs today, and the same step with a lever applied, each as images/s, GFLOP/s and its share of
+bare step (forward + backward + optimizer on augmented batches made beforehand) of `--preset
+quarter-side`, the default when issue 29 was filed and the reference of its 1.7x, and the same
+step with a lever applied, each as images/s, GFLOP/s and its share of
 the float32 matrix-product peak measured in the same run (benchmarks.throughput's).
 
 Levers (an arm is the default with some settings changed, and whether it is compiled):

@@ -23,6 +23,7 @@ SCHEDULES = ("constant", "onecycle", "cosine", "wsd")
 SKIPS = ("none", "add", "concat")
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
+CLASSIFY_DOWNSAMPLE = 4   # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
 PRECISIONS = ("float32", "bfloat16")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
@@ -291,7 +292,7 @@ def check_inputs(c):
 
 def _fusion_ok(c):
     """Whether the encoder has a map at side c.fusion and the decoder at least one layer past it."""
-    output_side = c.image_size // (4 if c.head == "classify" else c.ab_stride)
+    output_side = c.image_size // (CLASSIFY_DOWNSAMPLE if c.head == "classify" else c.ab_stride)
     largest_map = c.image_size // (STEM_FOLD if c.stem == "space_to_depth" else 2)
     return (c.model == "colorizer" and c.skips == "none" and _power_of_2(c.fusion)
             and 2 <= c.fusion < output_side and c.fusion <= largest_map)

@@ -7,9 +7,7 @@ that only pass a head through ask it, never its name.
 import torch.nn.functional as F
 
 from . import quantize
-from .config import ColorizerError
-
-CLASSIFY_DOWNSAMPLE = 4     # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
+from .config import CLASSIFY_DOWNSAMPLE, ColorizerError
 
 
 class Head:

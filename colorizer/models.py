@@ -9,8 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import heads, quantize
-from .config import STEM_FOLD, ColorizerError, Config
-from .heads import CLASSIFY_DOWNSAMPLE
+from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
