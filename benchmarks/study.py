@@ -25,6 +25,7 @@ the test figures is printed beside it. The questions:
   decoder-10min  the decoder from the 1x1 code alone against the encoder's maps added in
              (--skips add) or fused at 8 px with the code (--fusion 8, Iizuka et al. 2016)
   budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
+  precision-10min  the default against it with bfloat16 autocast, ten minutes of that CPU
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -196,6 +197,16 @@ for minutes in (5, 10):
     QUESTIONS[f"budget-{minutes}min"] = Question(
         f"the default at {minutes} minutes of the CPU it ran on",
         {DEFAULT: dict(stem="space_to_depth")}, [], project(), minutes=minutes)
+# bfloat16 autocast (issue 29: chosen only where the CPU runs it natively and it wins on both
+# speed and error): the default against the same with --precision bfloat16, each at the epochs
+# ten minutes of the CPU the call runs on buy it (benchmarks/results/levers_avx512.md: 1.13x the
+# default's images/s on the AVX512-BF16 EPYC; emulated, and slower, on an AVX2-only CPU)
+BFLOAT16 = f"{DEFAULT} --precision bfloat16"
+QUESTIONS["precision-10min"] = Question(
+    "float32 against bfloat16 autocast, ten minutes of the CPU it ran on",
+    {DEFAULT: dict(stem="space_to_depth"),
+     BFLOAT16: dict(stem="space_to_depth", precision="bfloat16")},
+    [(DEFAULT, BFLOAT16)], project(), minutes=10)
 PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
 
 

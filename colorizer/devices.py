@@ -86,16 +86,22 @@ def synchronize(device):
 
 
 def cpu_name():
-    """Which CPU a figure comes from: its model name (Linux: /proc/cpuinfo, else the machine
-    type), then the widest vector instructions torch uses on it, + BF16 where it computes
-    bfloat16 natively. CPUs of one name differ: this project has met an AVX2-only and an
-    AVX512-BF16 'AMD EPYC', the second about twice as fast an epoch."""
+    """Which CPU a figure comes from: its model name and, on x86, family and model numbers
+    (Linux: /proc/cpuinfo, else the machine type), then the widest vector instructions torch
+    uses on it, + BF16 where it computes bfloat16 natively. CPUs of one name differ: this project
+    has met an AVX2-only and an AVX512-BF16 'AMD EPYC', the second about twice as fast an epoch."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name")), None)
+            for line in f:
+                key, _, value = line.partition(":")
+                if not key.strip():
+                    break                                   # the first processor's block only
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        name = None
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
     bf16 = " + BF16" if native_bf16("cpu") else ""
-    name = name or platform.processor() or platform.machine()
     return f"{name}, {torch.backends.cpu.get_cpu_capability()}{bf16}"

@@ -2,6 +2,7 @@
 backend policy for every entry point, bfloat16 from the GPU's generation, and the pieces of the
 CUDA path that the CPU can check (torchrun alone, an export that leaves the model alone)."""
 
+import io
 from dataclasses import replace
 
 import pytest
@@ -64,6 +65,17 @@ def test_native_bf16_on_a_gpu_is_its_generation_not_emulation(monkeypatch, capab
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capability)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)   # (emulated)
     assert devices.native_bf16("cuda") is native
+
+
+def test_the_cpu_is_named_by_family_model_and_vector_instructions(monkeypatch):
+    cpuinfo = ("processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n\n"
+               "processor\t: 1\ncpu family\t: 99\nmodel\t\t: 9\nmodel name\t: Other\n")
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(cpuinfo))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(devices, "native_bf16", lambda d: False)
+    assert devices.cpu_name() == "AMD EPYC (family 26, model 2), AVX2"
+    monkeypatch.setattr(devices, "native_bf16", lambda d: True)
+    assert devices.cpu_name().endswith("AVX2 + BF16")
 
 
 def test_an_unfinished_study_run_is_resumed_a_finished_one_reused(tiny_data, tmp_path, capsys):
