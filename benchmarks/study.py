@@ -80,11 +80,11 @@ class Question:
 
 def project(**kw):
     """The project's training (AdamW, warm-up-stable-decay to 2e-3, a*b* at 1/4 of the side,
-    Architecture 2, sigmoid, the conv stem: what the questions were answered with) at BUDGET
-    epochs, scored on validation."""
+    Architecture 2, sigmoid, the conv stem, float32: what the questions were answered with) at
+    BUDGET epochs, scored on validation."""
     return {"holdout": "val", "epochs": BUDGET, "widths": ARCHS[2], "head": "sigmoid",
             "optimizer": "adamw", "schedule": "wsd", "lr": 2e-3, "weight_decay": 1e-4,
-            "ab_stride": 4, "fused": True, "stem": "conv", **kw}
+            "ab_stride": 4, "fused": True, "stem": "conv", "precision": "float32", **kw}
 
 
 CASE_1 = dict(lr=5e-3, weight_decay=1e-7, epochs=4)      # the study's 100 : 400 epochs as 4 : 16
@@ -207,15 +207,16 @@ QUESTIONS["precision-10min"] = Question(
     {DEFAULT: dict(stem="space_to_depth"),
      BFLOAT16: dict(stem="space_to_depth", precision="bfloat16")},
     [(DEFAULT, BFLOAT16)], project(), minutes=10)
-PROBE_EPOCHS = 2    # the probe's epochs: the fastest is the quiet epoch time (the first warms up)
+PROBE_EPOCHS = 2    # each probe's epochs (the first warms up)
+PROBE_ROUNDS = 2    # probes of each arm, interleaved: the quiet epoch time is the fastest epoch
 
 
 def timed_arms(q, data, keep):
     """A question set in minutes (or by the time of one arm's epochs: `paced_by`), its arms at
     the epochs each one's quiet epoch time buys and labelled with them: (arms {label:
     settings}, pairs, clock {label: quiet s per epoch})."""
-    seconds = {label: quiet_epoch_seconds(Config(**{**q.base, **over}), data, keep)
-               for label, over in q.arms.items()}
+    seconds = quiet_epoch_seconds({label: Config(**{**q.base, **over})
+                                   for label, over in q.arms.items()}, data, keep)
     minutes = q.minutes or q.arms[q.paced_by]["epochs"] * seconds[q.paced_by] / 60
     arms, label_of, clock = {}, {}, {}
     for label, over in q.arms.items():
@@ -231,21 +232,33 @@ def budget_epochs(minutes, epoch_s):
     return max(1, math.floor(60 * minutes / epoch_s + 1e-9))
 
 
-def quiet_epoch_seconds(cfg, data, keep):
-    """The fastest of PROBE_EPOCHS epochs of `cfg` trained on the whole training split (the
-    run a chosen configuration becomes), the machine otherwise idle; kept in `keep`/probe.json
-    by the run's options, so that a resumed call trains the same epochs."""
-    probe = replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
-    key = options(replace(probe, epochs=1))
+def quiet_epoch_seconds(configs, data, keep):
+    """{label: the fastest epoch of its Config trained on the whole training split (the run a
+    chosen configuration becomes)}, the machine otherwise idle: PROBE_ROUNDS probes of
+    PROBE_EPOCHS epochs each, the arms interleaved (the order reversed every other round), so
+    that a neighbour's load on a shared host slows one probe of an arm, not the whole arm.
+    Kept in `keep`/probe.json by the run's options, so that a resumed call trains the same
+    epochs (an arm timed before is not timed again)."""
     path = Path(keep) / "probe.json"
     probes = json.loads(path.read_text()) if path.is_file() else {}
-    if key not in probes:
-        print(f"timing an epoch of {key} ...", flush=True)
-        seconds = fit(probe, progress=False, data=data, log=None).history["seconds"]
-        probes[key] = {"seconds": seconds, "epoch_s": min(seconds), "machine": machine()}
+    probe = {label: replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
+             for label, cfg in configs.items()}
+    key = {label: options(replace(cfg, epochs=1)) for label, cfg in probe.items()}
+    todo = [label for label in configs if key[label] not in probes]
+    seconds = {label: [] for label in todo}
+    for r in range(PROBE_ROUNDS if todo else 0):
+        for label in todo if r % 2 == 0 else todo[::-1]:
+            print(f"timing {PROBE_EPOCHS} epochs of {key[label]} (probe {r + 1} of "
+                  f"{PROBE_ROUNDS}) ...", flush=True)
+            seconds[label] += fit(probe[label], progress=False, data=data,
+                                  log=None).history["seconds"]
+    for label in todo:
+        probes[key[label]] = {"seconds": seconds[label], "epoch_s": min(seconds[label]),
+                              "machine": machine()}
+    if todo:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(probes, indent=1) + "\n")
-    return probes[key]["epoch_s"]
+    return {label: probes[key[label]]["epoch_s"] for label in configs}
 
 
 def finalists(screened, chosen=CHOSEN, candidates=SCREENS):
@@ -499,8 +512,8 @@ def shared_settings(base, arms):
 
 
 QUIET = (" of the run (on the training split less validation); quiet s/epoch: the fastest of "
-         f"{PROBE_EPOCHS} epochs on the whole training split, timed alone, which set the epochs "
-         "(the budget over it)")
+         f"{PROBE_ROUNDS} x {PROBE_EPOCHS} epochs on the whole training split, the arms' probes "
+         "interleaved, timed alone, which set the epochs (the budget over it)")
 
 
 def markdown(result, first, cmd):

@@ -198,7 +198,8 @@ def test_a_timed_question_gives_each_arm_the_epochs_its_quiet_epoch_buys(tmp_pat
         timed.append((cfg.stem, cfg.batch_size, keep))
         return {64: 21.0, 128: 13.0}[cfg.batch_size] if cfg.stem != "conv" else 25.0
 
-    monkeypatch.setattr(bench, "quiet_epoch_seconds", probe)
+    monkeypatch.setattr(bench, "quiet_epoch_seconds", lambda configs, data, keep: {
+        label: probe(cfg, data, keep) for label, cfg in configs.items()})
     lever, batch = "--stem space_to_depth", "--stem space_to_depth --batch-size 128 --lr 0.0028"
     arms, pairs, clock = bench.timed_arms(bench.QUESTIONS["time-5min"], None, str(tmp_path))
     assert arms == {"--stem conv, 12 epochs": {"stem": "conv", "epochs": 12},
@@ -228,7 +229,7 @@ def test_ten_minutes_takes_the_lever_that_five_minutes_chose_on_validation():
                     batch: {"stem": "space_to_depth", "batch_size": 128, "lr": 2.8e-3}}
 
 
-def test_the_quiet_epoch_is_timed_once_on_the_whole_training_split(tmp_path, monkeypatch):
+def test_the_quiet_epoch_is_the_fastest_of_interleaved_probes_timed_once(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from benchmarks import study as bench
@@ -237,14 +238,17 @@ def test_the_quiet_epoch_is_timed_once_on_the_whole_training_split(tmp_path, mon
 
     def fake_fit(cfg, **kw):
         fitted.append(cfg)
-        return SimpleNamespace(history={"seconds": [30.0, 20.5]})
+        slow = 9.0 if len(fitted) == 1 else 0.0        # a neighbour's load on the first probe
+        return SimpleNamespace(history={"seconds": [30.0 + slow, {64: 20.5, 128: 12.0}[
+            cfg.batch_size] + slow]})
 
     monkeypatch.setattr(bench, "fit", fake_fit)
-    cfg = Config(**bench.project(epochs=17, seed=2))
-    assert bench.quiet_epoch_seconds(cfg, None, tmp_path) == 20.5
-    assert bench.quiet_epoch_seconds(cfg, None, tmp_path) == 20.5    # read back, not retrained
-    assert len(fitted) == 1
-    assert (fitted[0].holdout, fitted[0].epochs, fitted[0].seed) == ("test", 2, 0)
+    configs = {"a": Config(**bench.project(epochs=17, seed=2)),
+               "b": Config(**bench.project(epochs=17, batch_size=128))}
+    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == {"a": 20.5, "b": 12.0}
+    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == {"a": 20.5, "b": 12.0}
+    assert [c.batch_size for c in fitted] == [64, 128, 128, 64]     # read back, not retrained
+    assert {(c.holdout, c.epochs, c.seed) for c in fitted} == {("test", 2, 0)}
 
 
 def test_an_averaged_runs_own_weights_score_as_the_same_run_trained_without_the_average(
@@ -285,7 +289,8 @@ def test_a_paced_question_gives_every_arm_the_time_of_one_arms_epochs(tmp_path, 
     def probe(cfg, data, keep):
         return {("none", 0): 15.0, ("add", 0): 14.0, ("none", 8): 10.0}[cfg.skips, cfg.fusion]
 
-    monkeypatch.setattr(bench, "quiet_epoch_seconds", probe)
+    monkeypatch.setattr(bench, "quiet_epoch_seconds", lambda configs, data, keep: {
+        label: probe(cfg, data, keep) for label, cfg in configs.items()})
     q = bench.QUESTIONS["decoder-10min"]
     arms, pairs, clock = bench.timed_arms(q, None, str(tmp_path))
     d = bench.DEFAULT
