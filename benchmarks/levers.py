@@ -21,11 +21,13 @@ study           the study's own settings (`--preset study`: tanh, a*b* at the fu
 and their sums, e.g. space_to_depth+compile.
 
 Each arm's GFLOP/s is its own model's FLOPs an image times its images/s. The arms are
-interleaved `--rounds` times and the median kept, so a neighbour's load hits all. A lever
+interleaved `--rounds` times and the median kept, so a neighbour's load hits all. `--pipeline`
+times the whole training step instead (colorizer.train_one_epoch over the round's images:
+shuffled indices, gather, the batched crop and flip, then the step), what an epoch costs. A lever
 becomes the default only if it also trains to the same error (issue 29): this measures speed.
 
     python -m benchmarks.levers [--levers eager compile space_to_depth+compile ...]
-        [--rounds 5] [--batches 8]
+        [--rounds 5] [--batches 8] [--pipeline]
 """
 
 import argparse
@@ -35,13 +37,13 @@ from dataclasses import replace
 
 import torch
 
-from colorizer import build_model, random_resized_crop
+from colorizer import build_model, random_resized_crop, train_one_epoch
 from colorizer.config import PRESETS, preset
 from colorizer.devices import get_device, native_bf16
 from colorizer.models import loss_fn
 from colorizer.optim import build_optimizer
 from colorizer.report import markdown_table
-from colorizer.train import autocast_for
+from colorizer.train import Training, autocast_for
 
 from .common import command, machine, train_split, write_result
 from .throughput import flops_per_image, matmul_gflops
@@ -65,9 +67,10 @@ def arm_config(name, base):
     return replace(base, **{k: v for lv in levers for k, v in LEVERS[lv].items()})
 
 
-def arm(name, cfg, images):
+def arm(name, cfg, images, lab=None):
     """(step function, compile seconds) for one arm: a fresh seeded model and optimizer, the
-    round's augmented images cut into the arm's batches."""
+    round's augmented images cut into the arm's batches; with `lab` (the round's images before
+    augmentation), the whole training step: one train_one_epoch pass over them."""
     levers = name.split("+")
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -81,6 +84,10 @@ def arm(name, cfg, images):
     model.train()
     device = torch.device("cpu")
 
+    def pipeline():
+        train_one_epoch(Training(model, optimizer, generator, net=net), lab,
+                        replace(cfg, augment_factor=1))
+
     def step_all():
         for x, y in batches:
             with autocast_for(cfg, device):
@@ -89,9 +96,11 @@ def arm(name, cfg, images):
             loss.backward()
             optimizer.step()
 
+    generator = torch.Generator().manual_seed(0)
+    step = step_all if lab is None else pipeline
     t0 = time.perf_counter()
-    step_all()                                          # warm-up (and, compiled, the compile)
-    return step_all, time.perf_counter() - t0
+    step()                                              # warm-up (and, compiled, the compile)
+    return step, time.perf_counter() - t0
 
 
 def main(argv=None):
@@ -100,6 +109,8 @@ def main(argv=None):
                    help="arms, each a lever or levers joined by + (the first is the reference)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--batches", type=int, default=8, help="batches of 64 per timed round")
+    p.add_argument("--pipeline", action="store_true",
+                   help="time the whole training step (train_one_epoch), not the bare one")
     p.add_argument("--name", default="levers")
     args = p.parse_args(argv)
 
@@ -115,7 +126,8 @@ def main(argv=None):
     bf16 = native_bf16(device)
     peak_bf16 = matmul_gflops(device, dtype=torch.bfloat16) if bf16 else None
     gflop = {name: flops_per_image(build_model(c)) / 1e9 for name, c in configs.items()}
-    arms = {name: arm(name, c, images) for name, c in configs.items()}
+    lab = train.lab[:n_images] if args.pipeline else None
+    arms = {name: arm(name, c, images, lab) for name, c in configs.items()}
     speeds = {name: [] for name in arms}
     for r in range(args.rounds):
         for name in (list(arms) if r % 2 == 0 else list(arms)[::-1]):
@@ -135,12 +147,14 @@ def main(argv=None):
     peaks = (f"float32 matmul peak measured in this run {peak:.1f} GFLOP/s"
              + (f", bfloat16 {peak_bf16:.1f} (bfloat16 arms are shares of it)" if bf16 else
                 "; this CPU has no AVX512-BF16 / AMX (bfloat16 is emulated: no bfloat16 peak)"))
+    what = ("images through the whole training step (train_one_epoch: gather, crop and flip, "
+            "step)" if args.pipeline else "augmented images through the bare step")
     text = "\n".join([
         "# Training-step levers, side by side",
         "",
         f"`{command('benchmarks.levers', argv)}`, {m['date']}, {m['cpu']}, {m['cores']} cores, "
         f"torch {m['torch']}; the default configuration (`--preset quarter-side`) with each "
-        f"arm's levers; {n_images} augmented images a round in the arm's batches (64 unless "
+        f"arm's levers; {n_images} {what} a round in the arm's batches (64 unless "
         f"it says), median of {args.rounds} interleaved rounds; FLOPs forward + backward "
         f"(flop_counter); {peaks}. Reference: {args.levers[0]}. Speed only: the error each "
         "arm trains to is in the equal-time tables.",

@@ -6,14 +6,15 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import Config, devices
+from colorizer import Config, devices, load_images
 from colorizer.data import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests run on the CPU, explicitly, wherever they run: their figures are compared with CPU
 # figures. What only a GPU shows is marked `cuda` (skipped without one) or in benchmarks.gpu_check.
 # the conv stem: the behaviour the tests were written against (the stems: test_models.py)
-TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2, device="cpu", stem="conv")
+TINY = dict(widths=(4, 8, 8), batch_size=8, augment_factor=2, device="cpu", stem="conv",
+            precision="float32")       # the same figures on every CPU (auto: bfloat16 on some)
 REAL_CUDA = torch.cuda.is_available()
 
 
@@ -85,6 +86,12 @@ def cache_in_tmp(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_folder(tmp_path):
     return make_folder(tmp_path / "tiny")
+
+
+@pytest.fixture
+def tiny_data(tiny_folder):
+    """The tiny folder's images, loaded at 16 px."""
+    return load_images(tiny_folder, size=16)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from benchmarks.time_to_quality import label
 from colorizer import ARCHS, Config
 from colorizer.config import DEFAULT_PRESET, preset
 
+from .conftest import tiny_config
+
 
 def test_configuration_names_with_settings():
     assert config("default") == Config()
@@ -301,3 +303,25 @@ def test_a_paced_question_gives_every_arm_the_time_of_one_arms_epochs(tmp_path, 
                      (f"{d}, 41 epochs", f"{d} --fusion 8, 61 epochs")]
     assert bench.budget_epochs(41 * 14.4 / 60, 14.4) == 41
 
+
+
+def test_a_lever_arm_times_the_bare_step_or_with_pipeline_the_whole_training_step(
+        tiny_data, monkeypatch):
+    from benchmarks import levers
+
+    cfg = levers.arm_config("space_to_depth+bfloat16+batch_128", tiny_config())
+    assert (cfg.stem, cfg.precision, cfg.batch_size) == ("space_to_depth", "bfloat16", 128)
+    with pytest.raises(SystemExit, match="unknown lever 'turbo'"):
+        levers.arm_config("eager+turbo", tiny_config())
+    passes = []
+    real = levers.train_one_epoch
+    monkeypatch.setattr(levers, "train_one_epoch",
+                        lambda t, lab, c: passes.append((len(lab), c.augment_factor))
+                        or real(t, lab, c))
+    images = (tiny_data.lab[:, :1].contiguous(), tiny_data.lab[:, 1:].contiguous())
+    step, _ = levers.arm("eager", tiny_config(), images)
+    step()
+    assert passes == []                                     # the bare step: no pipeline
+    step, _ = levers.arm("eager", tiny_config(), images, lab=tiny_data.lab)
+    step()
+    assert passes == [(len(tiny_data.lab), 1)] * 2          # warm-up, then the timed pass

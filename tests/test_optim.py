@@ -4,18 +4,13 @@ import json
 import pytest
 import torch
 
-from colorizer import ColorizerError, Config, fit, load_checkpoint, load_images, load_model
+from colorizer import ColorizerError, Config, fit, load_checkpoint, load_model
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.evaluation import evaluate
 from colorizer.optim import build_optimizer, build_schedule, steps_per_epoch
 from colorizer.train import batch_indices, remeasure_batchnorm
 
 from .conftest import tiny_config
-
-
-@pytest.fixture
-def tiny_data(tiny_folder):
-    return load_images(tiny_folder, size=16)
 
 
 @pytest.mark.parametrize("n,bs,repeats", [(9, 4, 3), (10, 3, 1), (12, 8, 2), (675, 64, 10),
