@@ -46,7 +46,7 @@ def add_config_options(parser):
     """One option per Config field, its type, default, help and choices taken from the field."""
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
-        kw = {"help": f.metadata["help"], "default": None}
+        kw = {"help": _help(f.name), "default": None}
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
         if "metavar" in f.metadata:
@@ -276,7 +276,9 @@ def _add_tta_option(parser):
 
 
 def _help(name):
-    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
+    """A Config field's help text as argparse reads it (a literal % doubled: "10 %" is not a
+    format)."""
+    return next(f.metadata["help"] for f in fields(Config) if f.name == name).replace("%", "%%")
 
 
 def _load(args):

@@ -223,3 +223,15 @@ def test_tensorboard_logs_each_epochs_figures(tiny_folder, tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [e.value for e in events.Scalars("test_error")] == pytest.approx(
         history["test_error"], rel=1e-6)
+
+
+def test_every_command_prints_its_help(capsys):
+    from colorizer.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0
+        assert f"usage: python -m colorizer {name}" in capsys.readouterr().out
