@@ -24,7 +24,7 @@ SKIPS = ("none", "add", "concat")
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
 CLASSIFY_DOWNSAMPLE = 4   # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16")
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 VAL_FRACTION = 0.1        # the share of the training split held out for validation
@@ -100,10 +100,11 @@ class Config:
                         "which is then what is evaluated and saved, its BatchNorm statistics "
                         "measured again at the end (0: off)")
     batch_size: int = option(64, "images per batch")
-    precision: str = option("float32", "training's forward pass and loss: float32, or bfloat16 "
-                            "autocast (worth measuring where the device has it in hardware: "
-                            "`colorizer.devices.native_bf16`; evaluation stays float32)",
-                            choices=PRECISIONS)
+    precision: str = option("auto", "training's forward pass and loss: float32, bfloat16 "
+                            "autocast, or auto: bfloat16 where the device computes it natively "
+                            "(`colorizer.devices.native_bf16`: AVX512-BF16 or AMX CPUs, GPUs "
+                            "from Ampere on), else float32; a run's saved settings say which "
+                            "(evaluation stays float32)", choices=PRECISIONS)
     seed: int = option(0, "training seed: initial weights and augmentation (not the split)")
     split_seed: int = option(SPLIT_SEED, "seed of the train/test split (every figure here: 0)")
     test_fraction: float = option(TEST_FRACTION, "share of the images held out for test")
@@ -187,7 +188,13 @@ class Config:
 # space-to-depth: quarter-side with the space-to-depth stem at the 41 epochs that ten minutes of
 #   this CPU buy it (quiet epoch time 14.4 s; chosen on validation over three seeds against
 #   quarter-side at its ten minutes: benchmarks/results/study_time-10min.md); the project's
-#   `train` settings since 2026-12-02;
+#   `train` settings on 2026-12-02;
+# auto-precision: space-to-depth with bfloat16 autocast where the device computes it natively,
+#   float32 elsewhere (so space-to-depth itself on an AVX2 CPU): on an AVX512-BF16 CPU its whole
+#   training step runs 1.23x the images/s of float32 (levers_pipeline.md), and at ten minutes
+#   there its validation error cannot be told from float32's over three seeds (7.95 ± 0.23
+#   against 8.09 ± 0.12 units², though its probe gave it only 4 % more epochs:
+#   study_precision-10min.md): the same error for less time; `train`'s settings since 2026-12-03;
 # study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
 #   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with.
 _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperature=TEMPERATURE,
@@ -199,11 +206,13 @@ _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperat
                      crop_ratio=(3 / 4, 4 / 3), flip=True)
 PRESETS = {"quarter-side": _QUARTER_SIDE,
            "space-to-depth": {**_QUARTER_SIDE, "stem": "space_to_depth", "epochs": 41},
+           "auto-precision": {**_QUARTER_SIDE, "stem": "space_to_depth", "epochs": 41,
+                              "precision": "auto"},
            "full-side": {**_QUARTER_SIDE, "ab_stride": 1, "fused": False, "epochs": 20},
            "study": {**_QUARTER_SIDE, "head": "tanh", "optimizer": "adam", "schedule": "constant",
                      "lr": 1e-3, "weight_decay": 1e-7, "ema": 0.0, "epochs": 6, "ab_stride": 1,
                      "fused": False}}
-DEFAULT_PRESET = "space-to-depth"     # what Config()'s defaults are (a test holds them to it)
+DEFAULT_PRESET = "auto-precision"     # what Config()'s defaults are (a test holds them to it)
 
 
 def preset(name, **kw):

@@ -9,7 +9,7 @@ from .config import ARCHS, PRESETS, Config
 from .data import ab_mean
 from .devices import get_device
 from .evaluation import evaluate
-from .train import fit
+from .train import fit, with_precision
 
 # The study's two hyper-parameter cases, at its full epoch counts, with its optimizer (Adam at a
 # constant rate) whatever the profile trains the other runs with.
@@ -84,7 +84,8 @@ def epochs_done(path, cfg):
     if not Path(path).is_file():
         return 0
     ckpt = load_checkpoint(path)
-    return (ckpt.get("epoch") or 0) if cfg.trains_like(Config.from_dict(ckpt["config"])) else 0
+    planned = with_precision(cfg, get_device(cfg.device))     # what the run saved, --precision auto
+    return (ckpt.get("epoch") or 0) if planned.trains_like(Config.from_dict(ckpt["config"])) else 0
 
 
 def pick_profile(name=None, device=None):

@@ -15,7 +15,7 @@ from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import ColorizerError, Config, check_inputs
 from .console import QUIET, Reporter
 from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
-from .devices import to_device
+from .devices import native_bf16, to_device
 from .distill import load_teachers, target_ab
 from .distributed import ProcessContext
 from .evaluation import evaluate
@@ -110,10 +110,21 @@ def remeasure_batchnorm(model, lab, cfg, device):
     update_bn(batches, model)
 
 
+def with_precision(cfg, device):
+    """`cfg` with --precision auto made what it means on `device`: bfloat16 where the device
+    computes it natively, else float32 (what a run saves and trains with)."""
+    if cfg.precision != "auto":
+        return cfg
+    device = torch.device(device)
+    native = device.type in ("cpu", "cuda") and native_bf16(device)     # (not the meta device)
+    return replace(cfg, precision="bfloat16" if native else "float32")
+
+
 def autocast_for(cfg, device):
-    """bfloat16 autocast for the forward pass and loss when `cfg` asks for it, else nothing (not
-    a disabled autocast: torch refuses devices it has none for, the meta device included)."""
-    if cfg.precision == "bfloat16":
+    """bfloat16 autocast for the forward pass and loss when `cfg` asks for it on `device`, else
+    nothing (not a disabled autocast: torch refuses devices it has none for, the meta device
+    included)."""
+    if with_precision(cfg, device).precision == "bfloat16":
         return torch.autocast(device.type, torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -181,6 +192,7 @@ def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
     """
     check_inputs(cfg)
     procs, device = distributed.setup(cfg.device)      # (the backend policy: get_device's)
+    cfg = with_precision(cfg, device)
     report = Reporter(log if procs.main else None, progress, tracker if procs.main else None)
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None

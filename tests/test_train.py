@@ -23,14 +23,10 @@ from colorizer.devices import configure_backends, native_bf16
 from colorizer.distributed import ProcessContext
 from colorizer.models import build_model
 from colorizer.optim import build_ema, build_optimizer, build_schedule
-from colorizer.train import Training, batch_indices
+from colorizer.study import epochs_done
+from colorizer.train import Training, batch_indices, with_precision
 
 from .conftest import make_folder, tiny_config
-
-
-@pytest.fixture
-def tiny_data(tiny_folder):
-    return load_images(tiny_folder, size=16)
 
 
 def test_batches_cover_every_image_and_never_leave_one_alone():
@@ -245,6 +241,33 @@ def test_bfloat16_precision_trains_the_forward_pass_in_bfloat16(tiny_data):
         assert all(p.dtype == torch.float32 for p in model.parameters())   # the weights stay
         dtypes[precision] = set(seen)
     assert dtypes == {"float32": {torch.float32}, "bfloat16": {torch.bfloat16}}
+
+
+def test_precision_auto_is_bfloat16_only_where_the_device_computes_it_natively(monkeypatch):
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(train_module, "native_bf16", lambda device, v=native: v)
+        assert with_precision(tiny_config(precision="auto"), "cpu").precision == expected
+        for asked in ("float32", "bfloat16"):                   # an explicit choice stands
+            assert with_precision(tiny_config(precision=asked), "cpu").precision == asked
+    assert with_precision(tiny_config(precision="auto"), "meta").precision == "float32"
+
+
+@pytest.mark.parametrize("native, saved", [(True, "bfloat16"), (False, "float32")])
+def test_a_run_with_precision_auto_saves_and_trains_what_it_resolved_to(tiny_data, tmp_path,
+                                                                        monkeypatch, native,
+                                                                        saved):
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: native)
+    seen = []
+    real = train_module.autocast_for
+    monkeypatch.setattr(train_module, "autocast_for",
+                        lambda cfg, device: seen.append(cfg.precision) or real(cfg, device))
+    cfg = tiny_config(precision="auto", epochs=1)
+    run = fit(cfg, tmp_path, progress=False, data=tiny_data, log=None)
+    assert run.cfg.precision == saved and set(seen) == {saved}
+    assert json.loads((tmp_path / "config.json").read_text())["precision"] == saved
+    assert epochs_done(tmp_path / CHECKPOINT, cfg) == 1        # the same run, reused as such
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: not native)
+    assert epochs_done(tmp_path / CHECKPOINT, cfg) == 0        # on another machine it is not
 
 
 def test_native_bf16_is_what_the_cpu_says(monkeypatch):
