@@ -1,10 +1,11 @@
-"""The README's results table: the chosen training (today `--preset space-to-depth`), the one
+"""The README's results table: the chosen training (today `--preset auto-precision`), the one
 before it (`--preset quarter-side`) and the shipped model, next to the baselines and the
 study's own figure.
 
 The trained rows come from committed result files (today's default: its arm of the timed study
-questions study_time-10min / study_time-5min / study_budget-10min, chosen on validation and
-scored on test once; the settings before it: design_10min, design_5min; regressor_wsd: mean ±
+questions study_time-10min / study_time-5min / study_precision-10min, float32 on an AVX2 CPU and
+bfloat16 on an AVX512-BF16 one, chosen on validation and scored on test once, beside float32
+there; the settings before it: design_10min, design_5min; regressor_wsd: mean ±
 sd over their training seeds; the classify head is compared in study_classify, its temperature
 chosen on validation), each named by the `train` options it was trained with; the shipped model
 is scored now, by `evaluate`, on the same split.
@@ -19,7 +20,9 @@ from dataclasses import replace
 import torch
 
 from colorizer import Config, ab_mean, evaluate, findings, pretrained
-from colorizer.config import DEFAULT_PRESET
+from colorizer.hub import CONFIG
+from colorizer.pretrained import SHIPPED
+from colorizer.shipping import train_command
 
 from .common import RESULTS, command, machine, train_split, write_result
 from .quality import STUDY, mean_sd
@@ -28,15 +31,24 @@ from .time_to_quality import label
 COLUMNS = ["model", "training", "test error (units²)", "PSNR (dB)", "SSIM", "colourfulness"]
 
 
+# (timed study question, the precision its arm trained with, the README's name for the row):
+# today's default (`--precision auto`) is float32 on the AVX2 CPU, bfloat16 on the AVX512-BF16 one
+DEFAULT_ROWS = [("time-10min", "float32", "colorizer"),
+                ("time-5min", "float32", "... in five minutes"),
+                ("precision-10min", "bfloat16", "... in ten minutes of an AVX512-BF16 CPU"),
+                ("precision-10min", "float32", "... there with `--precision float32`"),
+                ("budget-5min", "float32", "... `--precision float32` in five minutes there")]
+
+
 def default_rows():
-    """Today's default at ten and five minutes of the AVX2 CPU it was chosen on, and at ten and
-    five of an AVX512-BF16 one (twice the epochs): its arm of the timed study questions, scored
-    on test once (trained on the training split less validation, chosen on validation)."""
+    """Today's default at ten and five minutes of the AVX2 CPU it was chosen on, where it trains
+    in float32, and at ten of an AVX512-BF16 one, where it trains in bfloat16, beside float32
+    there: its arm of the timed study questions, scored on test once (trained on the training
+    split less validation, chosen on validation)."""
     rows = []
-    for name, model in (("time-10min", "colorizer"), ("time-5min", "... in five minutes"),
-                        ("budget-10min", "... in ten minutes of an AVX512 CPU"),
-                        ("budget-5min", "... in five minutes of it")):
-        arm = next(a for a in findings.load(name)["arms"].values() if _is_default(a["config"]))
+    for name, precision, model in DEFAULT_ROWS:
+        arm = next(a for a in findings.load(name)["arms"].values()
+                   if _is_default(a["config"], precision))
         runs = [{**r["test"], "train_seconds": arm["quiet_epoch_s"] * len(r["history"]["seconds"]),
                  "config": arm["config"], "epochs": arm["config"]["epochs"]} for r in arm["runs"]]
         rows.append(_row(model, runs, f"{_training(runs)} (quiet clock), "
@@ -44,8 +56,10 @@ def default_rows():
     return rows
 
 
-def _is_default(config):
-    default, cfg = Config(), Config.from_dict(config)
+def _is_default(config, precision):
+    """Whether a run's settings are today's default but for its epochs, holdout and seed, with
+    --precision auto as `precision`."""
+    default, cfg = replace(Config(), precision=precision), Config.from_dict(config)
     return replace(cfg, epochs=default.epochs, holdout=default.holdout,
                    seed=default.seed).trains_like(default)
 
@@ -94,7 +108,8 @@ def shipped_rows():
     train, test = train_split()
     model, mean = pretrained(torch.device("cpu")), ab_mean(train)
     rows = []
-    shipped_as = f"seed 0 of `--preset {DEFAULT_PRESET}`, int8"
+    cfg = Config.from_dict(json.loads((SHIPPED / CONFIG).read_text()))
+    shipped_as = f"seed {cfg.seed} of `{train_command(cfg)}`, int8"
     for tta, training in (("none", shipped_as),
                           ("flip", "the same weights")):
         m = evaluate(model, test.lab, train_mean=mean, tta=tta)

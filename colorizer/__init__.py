@@ -1,6 +1,6 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
-__version__ = "0.5.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
+__version__ = "0.6.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
 
 from . import findings, quantize, report, study, verdict
 from .augment import random_resized_crop

@@ -100,7 +100,7 @@ def model_card(ckpt, figures, weights, folder):
         *metadata_block(m),
         "# Model card: the shipped colorizer", "",
         f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
-        f"{cfg.head}-head colorizer, widths {cfg.widths}, "
+        f"{cfg.head}-head colorizer, widths {cfg.widths}{_stem(cfg)}, "
         f"{_output_side(cfg)}, {ckpt['epoch']} epochs. Load it with "
         "`colorizer.pretrained()`; `python -m colorizer colorize PHOTO --out DIR` and `evaluate` "
         "use it when no `--checkpoint` is given; `colorizer.from_pretrained(FOLDER)` loads "
@@ -122,6 +122,10 @@ def model_card(ckpt, figures, weights, folder):
         *_metric_rows(m), "",
         "oracle_image_mean paints each test image's own mean a*b*: it sees the answer.", "",
         *_uses(cfg, len(ckpt["split"]["train"]), away), ""])
+
+
+def _stem(cfg):
+    return " after a space-to-depth stem" if cfg.stem == "space_to_depth" else ""
 
 
 def metadata_block(m):
