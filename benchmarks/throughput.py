@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch
 from colorizer.devices import configure_backends, get_device, synchronize
 from colorizer.models import loss_fn
-from colorizer.train import Training
+from colorizer.train import Training, autocast_for, with_precision
 
 from .common import command, machine, train_split, write_result
 
@@ -61,8 +61,10 @@ def flops_per_image(model, size=128, batch=4):
     return fc.get_total_flops() / batch
 
 
-def bare_step(model, optimizer, L, ab):
-    loss = loss_fn(model, model(L), ab)
+def bare_step(model, optimizer, L, ab, cfg):
+    """One step on a batch made beforehand, in the precision the pipeline trains `cfg` in."""
+    with autocast_for(cfg, L.device):
+        loss = loss_fn(model, model(L), ab)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -89,7 +91,7 @@ def measure(cfg, train_lab, n_batches, rounds, device):
         model.train()
         t0 = _clock(device)
         for L, ab in batches:
-            bare_step(model, optimizer, L, ab)
+            bare_step(model, optimizer, L, ab, cfg)
         return n_images / (_clock(device) - t0)
 
     def run_pipeline():
@@ -139,6 +141,7 @@ def main(argv=None):
             bare, pipe, model = measure(cfg, train.lab, args.batches, args.rounds, device)
             gflop = flops_per_image(model) / 1e9
             row = {"model": args.model, "arch": arch, "head": head, "batch_size": args.batch_size,
+                   "precision": with_precision(cfg, device).precision,
                    "bare_images_per_s": bare, "pipeline_images_per_s": pipe,
                    "ratio": pipe / bare, "gflop_per_image": gflop,
                    "pipeline_gflop_per_s": gflop * pipe,

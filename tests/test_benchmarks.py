@@ -325,3 +325,18 @@ def test_a_lever_arm_times_the_bare_step_or_with_pipeline_the_whole_training_ste
     step, _ = levers.arm("eager", tiny_config(), images, lab=tiny_data.lab)
     step()
     assert passes == [(len(tiny_data.lab), 1)] * 2          # warm-up, then the timed pass
+
+
+def test_the_throughput_bare_step_trains_in_the_precision_the_pipeline_would():
+    from benchmarks.throughput import bare_step
+    from colorizer.models import build_model
+
+    for precision, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+        cfg = tiny_config(precision=precision)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        seen = []
+        model.decoder.register_forward_hook(lambda m, i, o, seen=seen: seen.append(o.dtype))
+        L = torch.rand(4, 1, 16, 16) * 100
+        bare_step(model, torch.optim.Adam(model.parameters()), L, torch.rand(4, 2, 4, 4), cfg)
+        assert seen == [dtype]
