@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorizer import ARCHS, Config, build_model, random_resized_crop, train_one_epoch
 from colorizer.devices import configure_backends, get_device, synchronize
 from colorizer.models import loss_fn
-from colorizer.train import Training, autocast_for, with_precision
+from colorizer.train import Training, autocast_for, resolved_precision
 
 from .common import command, machine, train_split, write_result
 
@@ -141,7 +141,7 @@ def main(argv=None):
             bare, pipe, model = measure(cfg, train.lab, args.batches, args.rounds, device)
             gflop = flops_per_image(model) / 1e9
             row = {"model": args.model, "arch": arch, "head": head, "batch_size": args.batch_size,
-                   "precision": with_precision(cfg, device).precision,
+                   "precision": resolved_precision(cfg.precision, device),
                    "bare_images_per_s": bare, "pipeline_images_per_s": pipe,
                    "ratio": pipe / bare, "gflop_per_image": gflop,
                    "pipeline_gflop_per_s": gflop * pipe,

@@ -110,21 +110,28 @@ def remeasure_batchnorm(model, lab, cfg, device):
     update_bn(batches, model)
 
 
-def with_precision(cfg, device):
-    """`cfg` with --precision auto made what it means on `device`: bfloat16 where the device
-    computes it natively, else float32 (what a run saves and trains with)."""
-    if cfg.precision != "auto":
-        return cfg
+def resolved_precision(precision, device):
+    """A --precision as it trains on `device`: auto is bfloat16 where the device computes it
+    natively, else float32; float32 and bfloat16 are themselves."""
+    if precision != "auto":
+        return precision
     device = torch.device(device)
     native = device.type in ("cpu", "cuda") and native_bf16(device)     # (not the meta device)
-    return replace(cfg, precision="bfloat16" if native else "float32")
+    return "bfloat16" if native else "float32"
+
+
+def with_precision(cfg, device):
+    """`cfg` with --precision auto made what it means on `device` (what a run saves and trains
+    with)."""
+    precision = resolved_precision(cfg.precision, device)
+    return cfg if precision == cfg.precision else replace(cfg, precision=precision)
 
 
 def autocast_for(cfg, device):
     """bfloat16 autocast for the forward pass and loss when `cfg` asks for it on `device`, else
     nothing (not a disabled autocast: torch refuses devices it has none for, the meta device
     included)."""
-    if with_precision(cfg, device).precision == "bfloat16":
+    if resolved_precision(cfg.precision, device) == "bfloat16":   # (per batch: no new Config)
         return torch.autocast(device.type, torch.bfloat16)
     return contextlib.nullcontext()
 

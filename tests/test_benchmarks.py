@@ -304,7 +304,6 @@ def test_a_paced_question_gives_every_arm_the_time_of_one_arms_epochs(tmp_path, 
     assert bench.budget_epochs(41 * 14.4 / 60, 14.4) == 41
 
 
-
 def test_a_lever_arm_times_the_bare_step_or_with_pipeline_the_whole_training_step(
         tiny_data, monkeypatch):
     from benchmarks import levers
