@@ -3,6 +3,7 @@
 import os
 import platform
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -21,7 +22,22 @@ def machine():
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cuda": torch.cuda.is_available(), "python": platform.python_version()}
+            "cuda": torch.cuda.is_available(), "python": platform.python_version(),
+            "commit": commit()}
+
+
+def commit():
+    """The checkout's commit (with '+' when it has uncommitted changes): `git checkout` it to
+    run a result's command again with the code that wrote it; None outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=RESULTS.parent.parent).stdout.strip()
+    try:
+        sha = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except OSError:
+        return None
+    return (sha + ("+" if dirty else "")) or None
 
 
 def train_split(data_dir=None, limit=None):

@@ -52,7 +52,7 @@ from .throughput import flops_per_image, matmul_gflops
 LEVERS = {"eager": {}, "compile": {}, "contiguous": {},
           "space_to_depth": {"stem": "space_to_depth"}, "batch_128": {"batch_size": 128},
           "bfloat16": {"precision": "bfloat16"}, "fusion_8": {"fusion": 8},
-          "study": PRESETS["study"]}
+          "study": PRESETS["study-short"]}
 DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_depth+compile",
                 "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile",
                 "study")

@@ -5,7 +5,7 @@ test split, and writes a markdown table (mean ± sd over the seeds where there a
 JSON with every run's figures and per-epoch history (benchmarks/results/NAME.{md,json}). The
 study's own reported figure is converted to raw units beside ours.
 
-Configurations: `model-head-arch` at the study's settings (config.PRESETS["study"]), `default`:
+Configurations: `model-head-arch` at config.PRESETS["study-short"], `default`:
 what `python -m colorizer train` trains with no option, `default-regressor`: the same settings
 for the regressor (`train --model regressor`), or a preset's name (`full-side`: `train --preset
 full-side`). Either may end in `+field=value` settings over it
@@ -57,7 +57,8 @@ def config(name, epochs=None, seed=0):
     if name in PRESETS:
         return preset(name, **over)
     model, head, arch = name.split("-")
-    return preset("study", **{"model": model, "head": head, "widths": ARCHS[int(arch)], **over})
+    return preset("study-short", **{"model": model, "head": head, "widths": ARCHS[int(arch)],
+                                    **over})
 
 
 def _settings(pairs):

@@ -26,6 +26,11 @@ the test figures is printed beside it. The questions:
              (--skips add) or fused at 8 px with the code (--fusion 8, Iizuka et al. 2016)
   budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
   precision-10min  the default against it with bfloat16 autocast, ten minutes of that CPU
+  regressor-2x2  the study's own claim where it made it: the regressor, Architecture 1 and 2 x
+             case 1 and 2, the study's training at STUDY_FRACTION of its epochs; the two-way
+             verdict (main effects, interaction) and whether Architecture 1, case 2 is the best
+  study-spread  the study's Architecture 2 setting on five seeds: one setting's spread, beside
+             the 10.11 / 13.89 units² its report gives for that setting run twice
 
 Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
@@ -44,10 +49,10 @@ from pathlib import Path
 
 from colorizer import ARCHS, Config, findings, fit, load_images, plot_study_curves, study
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model, save_checkpoint
-from colorizer.config import PLACE_SETTINGS, SINCE_ADDED, option_words, preset
+from colorizer.config import PLACE_SETTINGS, PRESETS, SINCE_ADDED, STUDY_CASES, option_words
 from colorizer.evaluation import evaluate
 from colorizer.report import markdown_table
-from colorizer.verdict import CLEAR, mean_sd
+from colorizer.verdict import CLEAR, best_cell, mean_sd, two_way
 
 from .common import RESULTS, command, machine, write_result
 from .ensemble import MeanOutput
@@ -76,6 +81,10 @@ class Question:
     references: dict | None = None      # set by answer: {label: {split: figures}}, untrained
     paced_by: str | None = None         # timed by this arm instead of `minutes`: each arm gets
                                         # the time of its epochs at its quiet epoch time
+    factorial: tuple | None = None      # a 2 x 2: (levels of the first factor, of the second);
+                                        # arm labels are "first, second"
+    best: str | None = None             # with factorial: the cell asked to be the best
+    spread_of: tuple | None = None      # (label, the study's own figures for that setting)
 
 
 def project(**kw):
@@ -207,6 +216,43 @@ QUESTIONS["precision-10min"] = Question(
     {DEFAULT: dict(stem="space_to_depth"),
      BFLOAT16: dict(stem="space_to_depth", precision="bfloat16")},
     [(DEFAULT, BFLOAT16)], project(), minutes=10)
+# The study's central claim, "Architecture 1, Case 2 is optimal", rests on its regressor's test
+# MSE: the study's training (Adam at a constant rate, the conv stem, config.STUDY_CASES) at
+# STUDY_FRACTION of its epochs (100 : 400 -> 10 : 40), bfloat16 autocast where the CPU computes it
+# natively, scored on validation. The study's table gives its Architecture 2 "cases" as one
+# setting (study-arch2) run twice: its spread is measured on five seeds of that setting.
+STUDY_FRACTION = 0.1
+WIDTH_LEVELS, CASE_LEVELS = ("Architecture 1", "Architecture 2"), ("case 1", "case 2")
+
+
+def study_training(**kw):
+    """The study's training on the regressor, scored on validation (config.STUDY_CASES)."""
+    return {**PRESETS["study-case1"], "model": "regressor", "head": "sigmoid", "holdout": "val",
+            "precision": "auto", **kw}
+
+
+def study_cell(case, widths, fraction=STUDY_FRACTION):
+    """A study case's lr and weight decay, at `fraction` of its epochs, on `widths`."""
+    settings = STUDY_CASES[case]
+    return {"widths": widths, "lr": settings["lr"], "weight_decay": settings["weight_decay"],
+            "epochs": max(1, round(settings["epochs"] * fraction))}
+
+
+TWO_BY_TWO = {f"{w}, {c}": study_cell(case, ARCHS[k])
+              for k, w in zip((1, 2), WIDTH_LEVELS)
+              for c, case in zip(CASE_LEVELS, ("study-case1", "study-case2"))}
+BEST = "Architecture 1, case 2"
+QUESTIONS["regressor-2x2"] = Question(
+    "the regressor: Architecture 1 and 2 x the study's case 1 and 2", TWO_BY_TWO,
+    [(BEST, k) for k in TWO_BY_TWO if k != BEST], study_training(),
+    factorial=(WIDTH_LEVELS, CASE_LEVELS), best=BEST)
+ARCH2_SETTING = "the study's Architecture 2 setting"
+# The study's report: its Architecture 2 "case 1" and "case 2", one setting (x 255²)
+STUDY_ARCH2_RUNS = (0.00015548 * 255**2, 0.00021356 * 255**2)
+QUESTIONS["study-spread"] = Question(
+    "one setting's spread over seeds: the study's Architecture 2 setting on the regressor",
+    {ARCH2_SETTING: study_cell("study-arch2", ARCHS[2])}, [], study_training(),
+    spread_of=(ARCH2_SETTING, STUDY_ARCH2_RUNS))
 PROBE_EPOCHS = 2    # each probe's epochs (the first warms up)
 PROBE_ROUNDS = 2    # probes of each arm, interleaved: the quiet epoch time is the fastest epoch
 
@@ -275,9 +321,9 @@ def finalists(screened, chosen=CHOSEN, candidates=SCREENS):
 
 
 def options(cfg, reference=None):
-    """`cfg` as the `train` options that differ from `reference` (a Config; None: the study
-    preset, which never moves): e.g. '--widths 32,64,... --epochs 6'."""
-    return option_words(cfg, reference or preset("study"))
+    """`cfg` as the `train` options that differ from `reference` (a Config; None: the defaults
+    of the commit that ran it, which the page names): e.g. '--widths 32,64,... --epochs 6'."""
+    return option_words(cfg, reference or Config())
 
 
 # Settings added after the study's runs were kept (SINCE_ADDED holds the value those runs had)
@@ -497,9 +543,29 @@ def write_answer(name, args, data, argv):
               "baselines": {split: first[f"baselines_{split}"] for split in findings.SPLITS},
               **({"references": q.references} if q.references else {})}
     result["verdicts"] = findings.question_verdicts(result, q.pairs)
+    if q.factorial:
+        result["two_way"] = factorial_verdicts(result, q.factorial, q.best)
+    if q.spread_of:
+        label, theirs = q.spread_of
+        result["spread"] = {"arm": label, "study": list(theirs)}
     text = markdown(result, first, command("benchmarks.study", argv))
     print(text)
     write_result(f"study_{name}", result, text)
+
+
+def factorial_verdicts(result, factorial, best):
+    """{split: {effects: [...], best: {...}}}: the 2 x 2's main effects and interaction
+    (colorizer.verdict.two_way) and whether `best` beats each other cell, on each split."""
+    out = {}
+    for split in findings.SPLITS:
+        key = findings.MEASURES[next(iter(result["arms"].values()))["config"]["model"]][0][0]
+        cells = {(a, b): findings.at(result["arms"][f"{a}, {b}"]["runs"], split, key)
+                 for a in factorial[0] for b in factorial[1]}
+        baselines = findings.constants(result["baselines"][split], key)
+        kind, verdicts = best_cell(cells, baselines, tuple(best.split(", ")), unit="")
+        out[split] = {"effects": [vars(e) for e in two_way(cells, baselines, unit="")],
+                      "best": {"cell": best, "kind": kind, "texts": [v.text for v in verdicts]}}
+    return out
 
 
 def shared_settings(base, arms):
@@ -507,7 +573,7 @@ def shared_settings(base, arms):
     them (a timed question's arms each set their own), which then show as no shared option."""
     shared = Config(**base)
     if all(cfg.epochs != shared.epochs for cfg in arms.values()):
-        shared = replace(shared, epochs=preset("study").epochs)    # options() omits them
+        shared = replace(shared, epochs=Config().epochs)    # options() omits them
     return shared
 
 
@@ -524,7 +590,8 @@ def markdown(result, first, cmd):
     md = [f"**{result['title']}** ({budget}; seeds {', '.join(map(str, result['seeds']))}; "
           f"{first['n_train']} training, {first['n_val']} validation, {first['n_test']} test "
           f"images). Shared options: `train {result['shared_options']}`. {m['date']}, "
-          f"{m['cores']} cores ({m['cpu']}), torch {m['torch']}, one run at a time; s/epoch: "
+          f"{m['cores']} cores ({m['cpu']}), torch {m['torch']}, commit {m.get('commit')}, "
+          f"one run at a time; s/epoch: "
           f"the median epoch{QUIET if any('quiet_epoch_s' in a for a in arms.values()) else ''}"
           f"; `{cmd}`", "", "| arm | its options |", "|---|---|"]
     md += [f"| {label} | `{a['options'] or '(the shared options)'}` |" for label, a in arms.items()]
@@ -543,11 +610,38 @@ def markdown(result, first, cmd):
     md += [f"- {label}: validation {figs['val']['ab_mse']:.2f}, test {figs['test']['ab_mse']:.2f} "
            f"units² ({figs['test']['psnr']:.2f} dB)"
            for label, figs in result.get("references", {}).items()]
+    for split, name in (("val", "Validation"), ("test", "Test")):
+        two = result.get("two_way", {}).get(split)
+        if two:
+            md += [f"- {name}, two-way: " + "; ".join(e["text"] for e in two["effects"]),
+                   f"- {name}: is {two['best']['cell']} the best of the four? "
+                   f"**{two['best']['kind']}** ({'; '.join(two['best']['texts'])})"]
+    if "spread" in result:
+        md += spread_lines(result)
     if not result["verdicts"]:
         md += [f"- {label} clearly past the training-mean constant (every seed {CLEAR:.0%} "
                f"below it), **{split}**: {'yes' if findings.past(result, label, split) else 'no'}"
                for label in arms for split in findings.SPLITS]
     return "\n".join(md)
+
+
+def spread_lines(result):
+    """One setting's figures seed by seed, their range and standard deviation, beside the
+    study's own runs of that setting."""
+    spread = result["spread"]
+    runs = result["arms"][spread["arm"]]["runs"]
+    key = findings.MEASURES[runs[0]["config"]["model"]][0][0]
+    lines = []
+    for split in findings.SPLITS:
+        values = findings.at(runs, split, key)
+        m, sd = mean_sd(values)
+        lines.append(f"- {spread['arm']}, {split}, seed by seed: "
+                     + ", ".join(f"{v:.2f}" for v in values)
+                     + f" (range {max(values) - min(values):.2f}, sd {sd:.2f} units²)")
+    theirs = spread["study"]
+    lines.append(f"- the study's two runs of this setting: {theirs[0]:.2f} and {theirs[1]:.2f} "
+                 f"units² (range {abs(theirs[1] - theirs[0]):.2f}), on its own split and epochs")
+    return lines
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def option(default, help, **kw):
 @dataclass
 class Config:
     """Every setting of a run. The defaults are the project's chosen configuration for the faces
-    on a CPU (PRESETS[DEFAULT_PRESET]); PRESETS["study"] holds the study's own."""
+    on a CPU (PRESETS[DEFAULT_PRESET]); PRESETS["study-short"] holds the study's own."""
     model: str = option("colorizer", "colorizer (per-pixel a*b*) or regressor (mean a*, b*)",
                         choices=MODELS)
     head: str = option("sigmoid", "output head, which also fixes the target scaling", choices=HEADS)
@@ -195,8 +195,14 @@ class Config:
 #   there its validation error cannot be told from float32's over three seeds (7.95 ± 0.23
 #   against 8.09 ± 0.12 units², though its probe gave it only 4 % more epochs:
 #   study_precision-10min.md): the same error for less time; `train`'s settings since 2026-12-03;
-# study: the study's settings as this project reproduces them (Adam at a constant rate, 6 epochs
-#   of x10 passes, LeakyReLU, a*b* at the full side), what the notebook's study sections train with.
+# study-short: the study's optimizer (Adam at a constant rate) at a CPU's budget, with the tanh
+#   head, lr 1e-3 and 6 epochs: none of the study's cases, what the notebook's short study
+#   sections train with (named `study` before 0.7.0);
+# study-case1, study-case2: the study's Architecture 1 (32..512) with its two hyper-parameter
+#   cases exactly as its table gives them (100 epochs, lr 5e-3, wd 1e-7; 400 epochs, lr 1e-4,
+#   wd 1e-5), Adam at a constant rate, the conv stem, a*b* at the full side, float32;
+# study-arch2: the study's Architecture 2 (8..256) setting, which its table gives for both of
+#   that architecture's "cases" (50 epochs, lr 5e-3, wd 1e-7).
 _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperature=TEMPERATURE,
                      widths=ARCHS[2], skips="none", fusion=0, stem="conv", ab_stride=4,
                      activation="leaky_relu",
@@ -204,14 +210,19 @@ _QUARTER_SIDE = dict(model="colorizer", head="sigmoid", rebalance=True, temperat
                      schedule="wsd", warmup=0.1, cooldown=0.3, ema=0.0, batch_size=64,
                      precision="float32", augment_factor=10, crop_scale=(0.6, 1.0),
                      crop_ratio=(3 / 4, 4 / 3), flip=True)
+_STUDY = {**_QUARTER_SIDE, "optimizer": "adam", "schedule": "constant", "fused": False,
+          "ab_stride": 1, "stem": "conv", "precision": "float32"}
+STUDY_CASES = {"study-case1": dict(widths=ARCHS[1], epochs=100, lr=5e-3, weight_decay=1e-7),
+               "study-case2": dict(widths=ARCHS[1], epochs=400, lr=1e-4, weight_decay=1e-5),
+               "study-arch2": dict(widths=ARCHS[2], epochs=50, lr=5e-3, weight_decay=1e-7)}
 PRESETS = {"quarter-side": _QUARTER_SIDE,
            "space-to-depth": {**_QUARTER_SIDE, "stem": "space_to_depth", "epochs": 41},
            "auto-precision": {**_QUARTER_SIDE, "stem": "space_to_depth", "epochs": 41,
                               "precision": "auto"},
            "full-side": {**_QUARTER_SIDE, "ab_stride": 1, "fused": False, "epochs": 20},
-           "study": {**_QUARTER_SIDE, "head": "tanh", "optimizer": "adam", "schedule": "constant",
-                     "lr": 1e-3, "weight_decay": 1e-7, "ema": 0.0, "epochs": 6, "ab_stride": 1,
-                     "fused": False}}
+           "study-short": {**_STUDY, "head": "tanh", "lr": 1e-3, "weight_decay": 1e-7,
+                           "epochs": 6},
+           **{name: {**_STUDY, **case} for name, case in STUDY_CASES.items()}}
 DEFAULT_PRESET = "auto-precision"     # what Config()'s defaults are (a test holds them to it)
 
 

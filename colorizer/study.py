@@ -13,7 +13,8 @@ from .train import fit, with_precision
 
 # The study's two hyper-parameter cases, at its full epoch counts, with its optimizer (Adam at a
 # constant rate) whatever the profile trains the other runs with.
-_STUDY_OPTIMIZER = {k: PRESETS["study"][k] for k in ("optimizer", "schedule", "ema")}
+_STUDY_OPTIMIZER = {k: PRESETS["study-short"][k]
+                    for k in ("optimizer", "schedule", "ema")}
 CASES = {"case 1": dict(epochs=100, lr=5e-3, weight_decay=1e-7),
          "case 2": dict(epochs=400, lr=1e-4, weight_decay=1e-5)}
 TEMPERATURES = (0.01, 0.2, 0.38, 0.7, 1.0)     # annealed-mean decodings compared (Sec. 3.3)
@@ -27,7 +28,7 @@ class Profile:
     epochs: int                 # the regressor and the colorizers
     case_epochs: tuple          # the two hyper-parameter cases, in the study's 1 : 4 ratio
     arch_epochs: dict | None = None  # {arch: epochs} for Architecture 1 against 2 (None: `epochs`)
-    preset: str | None = "study"    # the runs' settings (config.PRESETS); None: the defaults
+    preset: str | None = "study-short"  # the runs' settings (config.PRESETS); None: the defaults
     augment_factor: int = 10
     limit: int | None = None
     write_outputs: bool = True  # into output_sigmoid/ and output_tanh/

@@ -14,6 +14,11 @@ pages can disagree. The rule, in two steps, on per-seed errors (lower is better)
    evidence and the page shows the difference with its standard error). Each arm needs
    at least two seeds for a spread; with fewer, or a smaller difference, the verdict is "cannot
    tell", with the number of seeds per arm that would separate a difference of this size.
+
+For a 2 x 2 (two factors of two levels each, every cell its own runs), `two_way` extends step 2
+to the factorial contrasts: each factor's main effect (the mean of its two simple differences)
+and their interaction (the difference of those differences), each against Z of its standard
+error from the cells' spreads; `best_cell` asks whether one cell beats each of the other three.
 """
 
 import math
@@ -87,6 +92,84 @@ def _distinguish(a, ea, b, eb, unit):
                    f"cannot tell at this budget: the difference {diff:.2f}{_u(unit)} is within "
                    f"{Z:g} standard errors ({Z * se:.2f}) ({figures}); about {need} seeds per "
                    "arm would separate a difference this size", diff, se)
+
+
+@dataclass
+class Effect:
+    """A factorial contrast: its name, estimate (lower-is-better error of the second level
+    minus the first's, for a main effect), standard error, and the verdict's kind and text."""
+    name: str
+    estimate: float
+    se: float
+    kind: str
+    text: str
+
+
+PRESENT = "present"
+
+
+def two_way(cells, baselines, unit="units²"):
+    """Main effects and interaction of a 2 x 2: `cells` {(level of A, level of B): [error per
+    seed]} over two levels of each factor (in the order given), `baselines` as in `compare`.
+
+    A's main effect is the mean over B of (A's second level - its first), B's likewise, and the
+    interaction is (B's effect at A's second level) - (B's effect at A's first); each is
+    "present" when it exceeds Z standard errors (the cells are independent runs: the variances
+    of their means add), else "cannot tell"; "not converged" when a cell is not past the
+    baselines."""
+    (a1, a2), (b1, b2) = _levels(cells)
+    stats = {k: (statistics.mean(e), _var_of_mean(e)) for k, e in cells.items()}
+    m = {k: v[0] for k, v in stats.items()}
+    var = sum(v[1] for v in stats.values())
+    contrasts = [
+        (f"{a2} against {a1}", ((m[a2, b1] - m[a1, b1]) + (m[a2, b2] - m[a1, b2])) / 2, var / 4),
+        (f"{b2} against {b1}", ((m[a1, b2] - m[a1, b1]) + (m[a2, b2] - m[a2, b1])) / 2, var / 4),
+        (f"interaction (what {b2} does at {a2} minus at {a1})",
+         (m[a2, b2] - m[a2, b1]) - (m[a1, b2] - m[a1, b1]), var),
+    ]
+    stuck = [f"{a}, {b}" for (a, b), e in cells.items() if not past_baselines(e, baselines)]
+    return [_effect(name, est, math.sqrt(v), stuck, unit) for name, est, v in contrasts]
+
+
+def best_cell(cells, baselines, cell, unit="units²"):
+    """Whether `cell` beats each other cell by `compare`: ("better" / "cannot tell" / "not
+    converged" / "worse", [the three verdicts])."""
+    name = ", ".join(cell)
+    verdicts = [compare({name: cells[cell], ", ".join(k): e}, baselines, unit)
+                for k, e in cells.items() if k != cell]
+    if all(v.kind == BETTER and v.winner == name for v in verdicts):
+        return BETTER, verdicts
+    if any(v.kind == BETTER and v.winner != name for v in verdicts):
+        return "worse", verdicts
+    if all(v.kind == NOT_CONVERGED for v in verdicts):
+        return NOT_CONVERGED, verdicts
+    return CANNOT_TELL, verdicts
+
+
+def _levels(cells):
+    a = list(dict.fromkeys(k[0] for k in cells))
+    b = list(dict.fromkeys(k[1] for k in cells))
+    if len(a) != 2 or len(b) != 2 or len(cells) != 4:
+        raise ValueError(f"a 2 x 2 needs four cells of two levels each, got {list(cells)}")
+    return a, b
+
+
+def _var_of_mean(errors):
+    if len(errors) < 2:
+        return math.nan
+    return statistics.variance(errors) / len(errors)
+
+
+def _effect(name, estimate, se, stuck, unit):
+    figure = f"{estimate:+.2f} ± {se:.2f}{_u(unit)}"
+    if stuck:
+        return Effect(name, estimate, se, NOT_CONVERGED,
+                      f"{name}: {figure}, not decided: {'; '.join(stuck)} not past the baselines")
+    if math.isnan(se) or abs(estimate) <= Z * se:
+        return Effect(name, estimate, se, CANNOT_TELL,
+                      f"{name}: {figure}, cannot tell (within {Z:g} standard errors)")
+    return Effect(name, estimate, se, PRESENT, f"{name}: {figure}, present "
+                  f"(beyond {Z:g} standard errors; negative: lower error)")
 
 
 def _u(unit):

@@ -23,7 +23,7 @@ def test_configuration_names_with_settings():
     got = config("default+head=tanh+arch=1+epochs=3+lr=0.002+flip=false+skips=add", epochs=9)
     assert got == Config(head="tanh", widths=ARCHS[1], epochs=3, lr=0.002, flip=False,
                          skips="add")                   # a name's own epochs win over --epochs
-    assert config("colorizer-sigmoid-2+schedule=wsd") == preset("study", head="sigmoid",
+    assert config("colorizer-sigmoid-2+schedule=wsd") == preset("study-short", head="sigmoid",
                                                                  widths=ARCHS[2], schedule="wsd")
     assert config("full-side+seed=1") == preset("full-side", seed=1)
     assert config("full-side").ab_stride == 1
@@ -145,7 +145,7 @@ def test_study_arms_are_named_by_their_options_against_a_fixed_reference():
     from benchmarks import study as bench
 
     cfg = Config(**bench.project(widths=ARCHS[1]))
-    words = bench.options(cfg)                       # against the study preset, never moving
+    words = bench.options(cfg)                       # against the defaults of the commit
     assert "--widths 32,64,128,256,256,512" in words and "--holdout val" in words
     assert bench.options(cfg, Config(**bench.project())) == "--widths 32,64,128,256,256,512"
 
@@ -339,3 +339,56 @@ def test_the_throughput_bare_step_trains_in_the_precision_the_pipeline_would():
         L = torch.rand(4, 1, 16, 16) * 100
         bare_step(model, torch.optim.Adam(model.parameters()), L, torch.rand(4, 2, 4, 4), cfg)
         assert seen == [dtype]
+
+
+def _tiny_question(bench, name, real_data, monkeypatch):
+    """Question `name` shrunk to seconds: 16 px models, one pass over 60 images, 1 or 2 epochs."""
+    q = bench.QUESTIONS[name]
+    arms = {label: {**over, "widths": (4, 8, 8) if "Architecture 1" in label else (2, 4, 4),
+                    "epochs": 2 if "case 2" in label else 1} for label, over in q.arms.items()}
+    base = {**q.base, "batch_size": 8, "augment_factor": 1, "limit": 60, "device": "cpu",
+            "data": str(real_data), "precision": "float32"}
+    monkeypatch.setitem(bench.QUESTIONS, name, replace(q, arms=arms, base=base))
+    written = {}
+    monkeypatch.setattr(bench, "write_result", lambda n, obj, text: written.update(
+        name=n, result=obj, text=text))
+    return written
+
+
+def test_the_2x2_question_writes_main_effects_an_interaction_and_the_best_cell(
+        real_data, tmp_path, monkeypatch):
+    from benchmarks import study as bench
+
+    written = _tiny_question(bench, "regressor-2x2", real_data, monkeypatch)
+    args = bench.argparse.Namespace(seeds=[0, 1], keep=str(tmp_path))
+    bench.write_answer("regressor-2x2", args, None, ["regressor-2x2"])
+    result = written["result"]
+    assert written["name"] == "study_regressor-2x2"
+    assert set(result["arms"]) == set(bench.TWO_BY_TWO)
+    for split in ("val", "test"):
+        effects = result["two_way"][split]["effects"]
+        assert [e["name"].split(" ")[0] for e in effects] == ["Architecture", "case",
+                                                             "interaction"]
+        assert all(e["kind"] in ("present", "cannot tell", "not converged") for e in effects)
+        assert result["two_way"][split]["best"]["cell"] == bench.BEST
+        assert len(result["two_way"][split]["best"]["texts"]) == 3
+    # the interaction is the difference of differences of the four cells' means
+    m = {tuple(label.split(", ")): sum(r["val"]["mean_ab_mse"] for r in arm["runs"]) / 2
+         for label, arm in result["arms"].items()}
+    a1, a2, c1, c2 = "Architecture 1", "Architecture 2", "case 1", "case 2"
+    inter = result["two_way"]["val"]["effects"][2]["estimate"]
+    assert inter == pytest.approx((m[a2, c2] - m[a2, c1]) - (m[a1, c2] - m[a1, c1]))
+    assert "Validation, two-way" in written["text"] and "the best of the four" in written["text"]
+    assert "--stem conv" in written["text"] and "commit" in written["text"]
+
+
+def test_the_spread_question_lists_each_seed_beside_the_studys_two_runs(
+        real_data, tmp_path, monkeypatch):
+    from benchmarks import study as bench
+
+    written = _tiny_question(bench, "study-spread", real_data, monkeypatch)
+    args = bench.argparse.Namespace(seeds=[0, 1, 2], keep=str(tmp_path))
+    bench.write_answer("study-spread", args, None, ["study-spread"])
+    text = written["text"]
+    assert "seed by seed" in text and "10.11 and 13.89" in text
+    assert len(written["result"]["arms"][bench.ARCH2_SETTING]["runs"]) == 3

@@ -5,7 +5,7 @@ import torch
 
 from colorizer import ARCHS, ColorizerError, Config, build_model
 from colorizer.cli import build_parser, config_from_args
-from colorizer.config import preset
+from colorizer.config import PRESETS, preset
 
 from .test_cli import cli, one_line_error
 
@@ -87,10 +87,28 @@ def test_every_field_is_an_option_and_round_trips():
 
 def test_the_study_preset_is_one_flag_away_and_options_win_over_it():
     parse = build_parser().parse_args
-    assert config_from_args(parse(["train", "--preset", "study"])) == preset("study")
-    study = config_from_args(parse(["train", "--preset", "study", "--head", "sigmoid"]))
+    assert config_from_args(parse(["train", "--preset", "study-short"])) == preset("study-short")
+    study = config_from_args(parse(["train", "--preset", "study-short", "--head", "sigmoid"]))
     assert (study.head, study.schedule, study.optimizer, study.ema) == (
         "sigmoid", "constant", "adam", 0.0)
+
+
+# The study's table of hyper-parameters, as its report prints it: (widths, epochs, lr, wd)
+STUDY_TABLE = {"study-case1": ((32, 64, 128, 256, 256, 512), 100, 5e-3, 1e-7),
+               "study-case2": ((32, 64, 128, 256, 256, 512), 400, 1e-4, 1e-5),
+               "study-arch2": ((8, 16, 32, 64, 128, 256), 50, 5e-3, 1e-7)}
+
+
+def test_the_study_presets_are_the_studys_table():
+    parse = build_parser().parse_args
+    for name, (widths, epochs, lr, wd) in STUDY_TABLE.items():
+        c = config_from_args(parse(["train", "--preset", name]))
+        assert (c.widths, c.epochs, c.lr, c.weight_decay) == (widths, epochs, lr, wd)
+        # the study's optimizer, encoder and output: Adam at a constant rate, stride-2
+        # convolutions from L*, a*b* at the full side, in float32
+        assert (c.optimizer, c.schedule, c.stem, c.ab_stride, c.precision, c.ema) == (
+            "adam", "constant", "conv", 1, "float32", 0.0)
+    assert "study" not in PRESETS      # the old name trained none of the study's settings
 
 
 def test_cli_refuses_bad_settings_before_reading_data(tmp_path):

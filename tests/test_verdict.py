@@ -1,9 +1,20 @@
 """The verdict rule: "better" only past the baselines and beyond the seeds' spread."""
 
 import json
+import math
+
+import pytest
 
 from colorizer import findings
-from colorizer.verdict import BETTER, CANNOT_TELL, NOT_CONVERGED, compare
+from colorizer.verdict import (
+    BETTER,
+    CANNOT_TELL,
+    NOT_CONVERGED,
+    PRESENT,
+    best_cell,
+    compare,
+    two_way,
+)
 
 BASELINES = {"train_mean": 42.4, "oracle_image_mean": 31.0}
 
@@ -112,3 +123,45 @@ def test_the_studys_conclusion_is_read_from_the_width_and_cases_verdicts(tmp_pat
     _write(tmp_path, "cases-long", {"case 1": _arm(good), "case 2": _arm([9.1, 9.4, 10.1])},
            [("case 1", "case 2")])
     assert "cannot be decided at this budget" in findings.conclusion(tmp_path)
+
+
+# A 2 x 2 of width and case, every cell three seeds with the same small spread
+SPREAD = (-0.1, 0.0, 0.1)
+
+
+def _cells(m11, m12, m21, m22):
+    means = {("A1", "c1"): m11, ("A1", "c2"): m12, ("A2", "c1"): m21, ("A2", "c2"): m22}
+    return {k: [m + d for d in SPREAD] for k, m in means.items()}
+
+
+def test_two_way_finds_an_interaction_where_the_second_case_helps_one_width_and_hurts_the_other():
+    width, case, inter = two_way(_cells(10.0, 7.0, 10.0, 13.0), BASELINES)
+    assert (width.kind, case.kind, inter.kind) == (PRESENT, CANNOT_TELL, PRESENT)
+    assert inter.estimate == pytest.approx(6.0)       # (13 - 10) - (7 - 10)
+    assert width.estimate == pytest.approx(3.0)       # A2 - A1, averaged over the cases
+    assert case.estimate == pytest.approx(0.0)
+
+
+def test_two_way_finds_no_interaction_where_the_effects_add():
+    width, case, inter = two_way(_cells(10.0, 8.0, 12.0, 10.0), BASELINES)
+    assert (width.kind, case.kind, inter.kind) == (PRESENT, PRESENT, CANNOT_TELL)
+    assert inter.estimate == pytest.approx(0.0)
+    assert case.estimate == pytest.approx(-2.0)
+    # the standard error of a difference of differences: four cells' variances of the mean
+    assert inter.se == pytest.approx(math.sqrt(4 * 0.01 / 3))
+
+
+def test_two_way_decides_nothing_for_a_cell_still_at_the_baselines():
+    *_, inter = two_way(_cells(10.0, 8.0, 12.0, 41.0), BASELINES)
+    assert inter.kind == NOT_CONVERGED and "A2, c2" in inter.text
+
+
+def test_best_cell_needs_to_beat_each_of_the_other_three():
+    assert best_cell(_cells(10.0, 7.0, 10.0, 13.0), BASELINES, ("A1", "c2"))[0] == BETTER
+    assert best_cell(_cells(10.0, 7.0, 7.05, 13.0), BASELINES, ("A1", "c2"))[0] == CANNOT_TELL
+    assert best_cell(_cells(10.0, 9.0, 7.0, 13.0), BASELINES, ("A1", "c2"))[0] == "worse"
+
+
+def test_two_way_refuses_what_is_not_a_2_x_2():
+    with pytest.raises(ValueError, match="2 x 2"):
+        two_way({("A1", "c1"): [1.0, 1.1], ("A1", "c2"): [1.0, 1.2]}, BASELINES)
