@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorizer.report import markdown_table
+from research.report import markdown_table
 
 from .common import command, machine, write_result
 

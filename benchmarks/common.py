@@ -16,6 +16,31 @@ from colorizer.devices import cpu_name
 from colorizer.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# One folder per kind of result; benchmarks/results/index.md lists every file (benchmarks.index)
+KINDS = {"study": "the study's own questions, answered on validation",
+         "design": "the project's own choices, on validation",
+         "speed": "speed and memory",
+         "test-era": "records of the test-split era: choices made on the test split, which "
+                     "decide nothing now"}
+STUDY_QUESTIONS = ("width", "heads", "classify", "cases", "cases-long", "cases-adam",
+                   "regressor", "regressor-2x2", "study-spread", "answers", "conclusion")
+SPEED = ("levers", "step_profile", "onnx_speed", "colorize_memory", "demo_load", "scale",
+         "gpu_check", "throughput")
+TOP = ("headline",)      # the README's results table, at the top
+
+
+def kind_of(name):
+    """The folder of result `name` under RESULTS ("" for the few at the top)."""
+    if name in TOP:
+        return ""
+    if name.startswith("study_"):
+        return "study" if name.removeprefix("study_") in STUDY_QUESTIONS else "design"
+    return "speed" if name.startswith(SPEED) else "test-era"
+
+
+def result_path(name, suffix=".json"):
+    """Where result `name` lives: RESULTS/KIND/NAME.json (or .md)."""
+    return RESULTS / kind_of(name) / f"{name}{suffix}"
 
 
 def machine():
@@ -51,11 +76,12 @@ def command(module, argv):
 
 
 def write_result(name, obj, markdown=None):
-    """benchmarks/results/NAME.json (and NAME.md): the files the README's tables come from."""
-    RESULTS.mkdir(exist_ok=True)
+    """benchmarks/results/KIND/NAME.json (and NAME.md): the files the README's tables come
+    from, in the folder of their kind (kind_of)."""
+    result_path(name).parent.mkdir(parents=True, exist_ok=True)
     if markdown is not None:
-        (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
-    return write_json(RESULTS / f"{name}.json", obj)
+        result_path(name, ".md").write_text(markdown.rstrip() + "\n")
+    return write_json(result_path(name), obj)
 
 
 def one_colour_png(path, side):

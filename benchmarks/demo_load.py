@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorizer.report import markdown_table
+from research.report import markdown_table
 
 from .colorize_memory import photo
 from .common import command, machine, one_colour_png, write_result

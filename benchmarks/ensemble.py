@@ -16,8 +16,8 @@ from colorizer import ColorizerError, ab_mean, evaluate, load_checkpoint
 from colorizer.checkpoint import CHECKPOINT
 from colorizer.config import Config
 from colorizer.models import build_model
-from colorizer.report import markdown_table
-from colorizer.shipping import compact, expand
+from research.report import markdown_table
+from research.shipping import compact, expand
 
 from .common import command, machine, train_split, write_result
 

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from .common import RESULTS, command, machine, write_result
+from .common import command, machine, result_path, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 480              # the default command: 8 minutes, inside a 10-minute slot
@@ -64,7 +64,7 @@ STEPS = (Step("train", 60, 25), Step("resume", 90, 35), Step("evaluate", 45, 20)
 BY_NAME = {s.name: s for s in STEPS}
 DEFAULT = ("train", "resume", "evaluate", "colorize", "notebook", "torchrun", "throughput")
 assert sum(BY_NAME[s].limit_s for s in DEFAULT) <= BUDGET_S
-# The full profile's epochs (colorizer.study.PROFILES["full"]: regressor, sigmoid, tanh,
+# The full profile's epochs (research.runs.PROFILES["full"]: regressor, sigmoid, tanh,
 # Architecture 1, the cases at 100 and 400, classify twice) and a guess of a GPU epoch's time
 FULL_EPOCHS = 100 * 6 + 100 + 400
 GUESS_EPOCH_S = 3.0
@@ -320,7 +320,7 @@ class Check:
     def throughput(self):
         self.sh(sys.executable, "-m", "benchmarks.throughput", "--device", self.device,
                 "--name", "throughput_cuda", "--rounds", "3")
-        rows = json.loads((RESULTS / "throughput_cuda.json").read_text())["rows"]
+        rows = json.loads((result_path("throughput_cuda")).read_text())["rows"]
         return {f"arch{r['arch']} {r['head']} img/s": round(r["pipeline_images_per_s"], 1)
                 for r in rows}
 

@@ -11,8 +11,6 @@ contiguous      the model and inputs in the default (channels-first) memory form
 space_to_depth  the space-to-depth stem (`--stem space_to_depth`): the first two halvings as
                 one dense 3x3 convolution on L* folded into 16 channels at 32 px (with it, the
                 default since 2026-12-02: `--preset space-to-depth`)
-fusion_8        the decoder started at 8 px from the encoder's map and the 1x1 code
-                (`--fusion 8`): its 1 -> 8 px layers, wide and small, are not run
 batch_128       batches of 128 (the same images a round, half as many steps)
 bfloat16        bfloat16 autocast (`--precision bfloat16`; emulated on a CPU without
                 AVX512-BF16 / AMX, which the table says)
@@ -41,9 +39,8 @@ from colorizer import build_model, random_resized_crop, train_one_epoch
 from colorizer.config import PRESETS, preset
 from colorizer.devices import get_device, native_bf16
 from colorizer.models import loss_fn
-from colorizer.optim import build_optimizer
-from colorizer.report import markdown_table
-from colorizer.train import Training, autocast_for
+from colorizer.train import Training, autocast_for, build_optimizer
+from research.report import markdown_table
 
 from .common import command, machine, train_split, write_result
 from .throughput import flops_per_image, matmul_gflops
@@ -51,7 +48,7 @@ from .throughput import flops_per_image, matmul_gflops
 # Each lever: the settings it changes; "compile" and "contiguous" change how the step runs
 LEVERS = {"eager": {}, "compile": {}, "contiguous": {},
           "space_to_depth": {"stem": "space_to_depth"}, "batch_128": {"batch_size": 128},
-          "bfloat16": {"precision": "bfloat16"}, "fusion_8": {"fusion": 8},
+          "bfloat16": {"precision": "bfloat16"},
           "study": PRESETS["study-short"]}
 DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_depth+compile",
                 "batch_128", "space_to_depth+batch_128", "space_to_depth+batch_128+compile",

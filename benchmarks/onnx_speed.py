@@ -17,7 +17,7 @@ import torch
 from colorizer import load_model, predict
 from colorizer.deploy import OnnxColorizer, export_onnx
 from colorizer.pretrained import shipped_weights
-from colorizer.report import markdown_table
+from research.report import markdown_table
 
 from .common import command, machine, train_split, write_result
 

@@ -27,10 +27,11 @@ import statistics
 import time
 from dataclasses import fields
 
-from colorizer import ARCHS, Config, fit, load_images, study
+from colorizer import ARCHS, Config, fit, load_images
 from colorizer.config import PRESETS, preset
 from colorizer.evaluation import TTA
-from colorizer.report import markdown_table
+from research import runs as study
+from research.report import markdown_table
 
 from .common import command, machine, write_result
 

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from colorizer.data import BUNDLED, list_images
-from colorizer.report import markdown_table
+from research.report import markdown_table
 
 from .common import command, machine, write_result
 

@@ -14,11 +14,10 @@ import time
 
 import torch
 
-from colorizer.augment import random_resized_crop
+from colorizer.data import random_resized_crop
 from colorizer.models import build_model, loss_fn
-from colorizer.optim import build_optimizer
-from colorizer.report import markdown_table
-from colorizer.train import autocast_for
+from colorizer.train import autocast_for, build_optimizer
+from research.report import markdown_table
 
 from .common import command, machine, train_split, write_result
 from .quality import config

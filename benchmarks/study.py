@@ -16,14 +16,7 @@ the test figures is printed beside it. The questions:
   cases-long the same at twice the epochs (8 : 32), where case 1 leaves the baselines behind
   cases-adam the same under the study's own Adam at a constant rate
   regressor  the mean-colour regressor against the training-mean constant
-  design     the screens that chose the project's own settings, on one seed (SCREENS)
-  design-final  those settings against the best screened alternative, over the seeds
   time-5min, time-10min  the training-step levers at five minutes, then the finalists at ten
-  average-10min  an exponential average of the weights over the decay (--ema) against the
-             same runs' own weights: the trajectory is the same, only the average differs
-  distill-41 a student of those runs' own weights (--teachers, --distill 0.5) against one alone
-  decoder-10min  the decoder from the 1x1 code alone against the encoder's maps added in
-             (--skips add) or fused at 8 px with the code (--fusion 8, Iizuka et al. 2016)
   budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
   precision-10min  the default against it with bfloat16 autocast, ten minutes of that CPU
   regressor-2x2  the study's own claim where it made it: the regressor, Architecture 1 and 2 x
@@ -32,7 +25,9 @@ the test figures is printed beside it. The questions:
   study-spread  the study's Architecture 2 setting on five seeds: one setting's spread, beside
              the 10.11 / 13.89 units² its report gives for that setting run twice
 
-Runs are named by their options: the options every arm of a question shares once, then what
+Questions whose experiment lost (design, average-10min, distill-41, decoder-10min) left the code
+with their options; their pages stay under benchmarks/results/, each naming the commit that ran
+it. Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
 reused, so questions that share an arm train it once. Results: benchmarks/results/study_NAME.
 
@@ -47,19 +42,18 @@ import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from colorizer import ARCHS, Config, findings, fit, load_images, plot_study_curves, study
-from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model, save_checkpoint
-from colorizer.config import PLACE_SETTINGS, PRESETS, SINCE_ADDED, STUDY_CASES, option_words
-from colorizer.evaluation import evaluate
-from colorizer.report import markdown_table
-from colorizer.verdict import CLEAR, best_cell, mean_sd, two_way
+from colorizer import ARCHS, Config, fit, load_images
+from colorizer.config import PLACE_SETTINGS, PRESETS, STUDY_CASES, option_words
+from research import findings, runs
+from research.plots import plot_study_curves
+from research.report import markdown_table
+from research.verdict import CLEAR, best_cell, mean_sd, two_way
 
-from .common import RESULTS, command, machine, write_result
-from .ensemble import MeanOutput
+from .common import RESULTS, command, machine, result_path, write_result
 
 DOCS = RESULTS.parent.parent / "docs"
 BUDGET = 12         # epochs of x10 augmented passes: every arm clearly past the baselines
-STUDY_ADAM = dict(optimizer="adam", schedule="constant", fused=False, ema=0.0)
+STUDY_ADAM = dict(optimizer="adam", schedule="constant")
 
 
 @dataclass
@@ -76,11 +70,7 @@ class Question:
     screen: tuple | None = None         # arms None: (the question whose finalists these are,
                                         # its chosen arm, its candidates {label: settings})
     clock: dict | None = None           # set by timed_arms: {label: quiet seconds per epoch}
-    own_weights: str | None = None      # an --ema arm whose runs' own weights are an arm too
-    teachers_of: str | None = None      # the arm whose runs teach the arms with --distill
     references: dict | None = None      # set by answer: {label: {split: figures}}, untrained
-    paced_by: str | None = None         # timed by this arm instead of `minutes`: each arm gets
-                                        # the time of its epochs at its quiet epoch time
     factorial: tuple | None = None      # a 2 x 2: (levels of the first factor, of the second);
                                         # arm labels are "first, second"
     best: str | None = None             # with factorial: the cell asked to be the best
@@ -93,7 +83,7 @@ def project(**kw):
     BUDGET epochs, scored on validation."""
     return {"holdout": "val", "epochs": BUDGET, "widths": ARCHS[2], "head": "sigmoid",
             "optimizer": "adamw", "schedule": "wsd", "lr": 2e-3, "weight_decay": 1e-4,
-            "ab_stride": 4, "fused": True, "stem": "conv", "precision": "float32", **kw}
+            "ab_stride": 4, "stem": "conv", "precision": "float32", **kw}
 
 
 CASE_1 = dict(lr=5e-3, weight_decay=1e-7, epochs=4)      # the study's 100 : 400 epochs as 4 : 16
@@ -127,26 +117,7 @@ QUESTIONS = {
     "regressor": Question("the regressor against the training-mean constant",
                           {"regressor": dict(model="regressor")}, [], project()),
 }
-# The screens that chose the project's `train` settings, again on validation, at ten minutes of
-# this CPU: each alternative at the epochs its measured step time buys in the time of 28 epochs
-# of the chosen settings (benchmarks/results/step_profile.md: per-image step time 0.567 for
-# --ab-stride 4 --fused against 1 for --ab-stride 1, 0.657 for --ab-stride 2 unfused). Screened
-# on one seed; the best alternative then runs on three (design-final). The learning rate, the
-# cool-down and skips were screened on test too and are still to add here.
-CHOSEN = "--ab-stride 4 --fused, 28 epochs"
-SCREENS = {CHOSEN: {},
-           "--ab-stride 1 --no-fused, 20 epochs": dict(ab_stride=1, fused=False, epochs=20),
-           "--ab-stride 2 --no-fused, 26 epochs": dict(ab_stride=2, fused=False, epochs=26),
-           "--schedule onecycle, 28 epochs": dict(schedule="onecycle")}
-QUESTIONS["design"] = Question("the design's screens on validation (one seed)", SCREENS,
-                               [(CHOSEN, k) for k in SCREENS if k != CHOSEN],
-                               project(epochs=28))
-QUESTIONS["design-final"] = Question("the chosen settings against the best screened "
-                                     "alternative, on validation", None, None,
-                                     project(epochs=28), screen=("design", CHOSEN, SCREENS))
-
-
-# Levers of the training step (issue 29: benchmarks/results/levers.md) against today's settings
+# Levers of the training step (benchmarks/results/speed/levers.md) against today's settings
 # at five minutes of this CPU, each arm at the epochs its quiet epoch time on the whole training
 # split buys; then today's settings against the best of them at ten minutes, over the seeds.
 # Batches of 128 take the rate up by sqrt(2) (AdamW's usual square-root scaling).
@@ -160,46 +131,7 @@ QUESTIONS["time-5min"] = Question("the training-step levers against today's sett
 QUESTIONS["time-10min"] = Question("today's settings against the best lever at five minutes, "
                                    "ten minutes of training", None, None, project(), minutes=10,
                                    screen=("time-5min", TODAY, STEMS))
-# The weights averaged over the decay: the default (ten minutes at 41 epochs: time-10min) with
-# an exponential average whose horizon, 1 / (1 - 0.999) = 1000 steps, is about the cool-down's
-# (30 % of 41 epochs x 95 steps). The average changes nothing the optimizer sees, so each run's
-# own weights, read from its checkpoint, are the arm without it, on the very same trajectory.
-AVERAGED = "--stem space_to_depth --epochs 41 --ema 0.999"
-OWN_WEIGHTS = "the same runs' own weights (--ema 0)"
-QUESTIONS["average-10min"] = Question("the weights averaged over the decay against the same "
-                                      "runs' own weights, the default's ten minutes",
-                                      {AVERAGED: dict(stem="space_to_depth", epochs=41, ema=0.999)},
-                                      [(OWN_WEIGHTS, AVERAGED)], project(),
-                                      own_weights=AVERAGED)
-# Distillation: one network of the default's size and 41 epochs learning, beside the truth, the
-# mean a*b* of three such networks (the own weights of the average-10min runs: the default at
-# seeds 0, 1, 2), the students seeded as the teachers were. A student's step runs the three
-# teachers' forward passes too: its clock is in the table (s/epoch).
-OWN_CHECKPOINT = "own_weights.pt"
-DISTILLED = "--distill 0.5, the three runs' own weights teaching"
-TAUGHT = "the teachers' mean output (three networks, no training)"
-QUESTIONS["distill-41"] = Question("one network learning the mean of three, beside the truth, "
-                                   "against one network alone, the default's 41 epochs",
-                                   {AVERAGED: dict(stem="space_to_depth", epochs=41, ema=0.999),
-                                    DISTILLED: dict(stem="space_to_depth", epochs=41,
-                                                    distill=0.5)},
-                                   [(OWN_WEIGHTS, DISTILLED)], project(), own_weights=AVERAGED,
-                                   teachers_of=AVERAGED)
-# The decoder's use of the encoder's maps, at the default's ten minutes: the default, each
-# encoder map added to the decoder's of its side (--skips add), and Iizuka et al.'s fusion of
-# global and local features: the decoder starts at 8 px from the encoder's 8 px map with the 1x1
-# code stacked onto every position (--fusion 8). Each arm gets the time of the default's 41
-# epochs at the quiet epoch times measured in the same call (what ten minutes bought on the AVX2
-# machine that chose it; less on a faster one).
 DEFAULT = "--stem space_to_depth"
-DECODERS = {DEFAULT: dict(stem="space_to_depth", epochs=41),
-            f"{DEFAULT} --skips add": dict(stem="space_to_depth", skips="add"),
-            f"{DEFAULT} --fusion 8": dict(stem="space_to_depth", fusion=8)}
-QUESTIONS["decoder-10min"] = Question("the decoder from the 1x1 code alone against the "
-                                      "encoder's maps added in, or fused at 8 px with the code, "
-                                      "the default's ten minutes", DECODERS,
-                                      [(DEFAULT, k) for k in DECODERS if k != DEFAULT],
-                                      project(), paced_by=DEFAULT)
 # Issue 29's targets on the CPU a call runs on: the default at five and at ten minutes of it,
 # its epochs from its quiet epoch time there (time-5min and time-10min: the AVX2 machine's)
 for minutes in (5, 10):
@@ -208,8 +140,7 @@ for minutes in (5, 10):
         {DEFAULT: dict(stem="space_to_depth")}, [], project(), minutes=minutes)
 # bfloat16 autocast (issue 29: chosen only where the CPU runs it natively and it wins on both
 # speed and error): the default against the same with --precision bfloat16, each at the epochs
-# ten minutes of the CPU the call runs on buy it (benchmarks/results/levers_avx512.md: 1.13x the
-# default's images/s on the AVX512-BF16 EPYC; emulated, and slower, on an AVX2-only CPU)
+# ten minutes of the CPU the call runs on buy it (emulated, and slower, on an AVX2-only CPU)
 BFLOAT16 = f"{DEFAULT} --precision bfloat16"
 QUESTIONS["precision-10min"] = Question(
     "float32 against bfloat16 autocast, ten minutes of the CPU it ran on",
@@ -247,8 +178,8 @@ QUESTIONS["regressor-2x2"] = Question(
     [(BEST, k) for k in TWO_BY_TWO if k != BEST], study_training(),
     factorial=(WIDTH_LEVELS, CASE_LEVELS), best=BEST)
 ARCH2_SETTING = "the study's Architecture 2 setting"
-# The study's report: its Architecture 2 "case 1" and "case 2", one setting (x 255²)
-STUDY_ARCH2_RUNS = (0.00015548 * 255**2, 0.00021356 * 255**2)
+# The study's report: its Architecture 2 "case 1" and "case 2", one setting run twice
+STUDY_ARCH2_RUNS = tuple(findings.STUDY_REGRESSOR[WIDTH_LEVELS[1], c] for c in CASE_LEVELS)
 QUESTIONS["study-spread"] = Question(
     "one setting's spread over seeds: the study's Architecture 2 setting on the regressor",
     {ARCH2_SETTING: study_cell("study-arch2", ARCHS[2])}, [], study_training(),
@@ -258,12 +189,11 @@ PROBE_ROUNDS = 2    # probes of each arm, interleaved: the quiet epoch time is t
 
 
 def timed_arms(q, data, keep):
-    """A question set in minutes (or by the time of one arm's epochs: `paced_by`), its arms at
-    the epochs each one's quiet epoch time buys and labelled with them: (arms {label:
-    settings}, pairs, clock {label: quiet s per epoch})."""
+    """A question set in minutes, its arms at the epochs each one's quiet epoch time buys and
+    labelled with them: (arms {label: settings}, pairs, clock {label: quiet s per epoch})."""
     seconds = quiet_epoch_seconds({label: Config(**{**q.base, **over})
                                    for label, over in q.arms.items()}, data, keep)
-    minutes = q.minutes or q.arms[q.paced_by]["epochs"] * seconds[q.paced_by] / 60
+    minutes = q.minutes
     arms, label_of, clock = {}, {}, {}
     for label, over in q.arms.items():
         epochs = budget_epochs(minutes, seconds[label])
@@ -307,7 +237,7 @@ def quiet_epoch_seconds(configs, data, keep):
     return {label: probes[key[label]]["epoch_s"] for label in configs}
 
 
-def finalists(screened, chosen=CHOSEN, candidates=SCREENS):
+def finalists(screened, chosen, candidates):
     """The chosen arm and the screen's alternative with the lowest mean validation error:
     ({label: settings}, [the pair]), labelled as `candidates` label them (a timed screen's
     labels add the epochs: '--stem conv, 28 epochs' is the candidate '--stem conv')."""
@@ -326,16 +256,9 @@ def options(cfg, reference=None):
     return option_words(cfg, reference or Config())
 
 
-# Settings added after the study's runs were kept (SINCE_ADDED holds the value those runs had)
-HASH_NEUTRAL = ("stem", "teachers", "distill", "fusion")
-
-
 def run_folder(keep, cfg):
-    """A run's folder under `keep`: named by its model, head and a hash of its settings (a
-    setting added since the study's runs were first kept counts only where it differs from
-    the value they all had, so their folders keep their names)."""
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in PLACE_SETTINGS
-                and not (k in HASH_NEUTRAL and v == SINCE_ADDED[k])}
+    """A run's folder under `keep`: named by its model, head and a hash of its settings."""
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in PLACE_SETTINGS}
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return f"{keep}/{cfg.model}-{cfg.head}-{digest}-seed{cfg.seed}"
 
@@ -346,45 +269,20 @@ def train_arm(cfg, seeds, data, keep):
     records = []
     for seed in seeds:
         c = replace(cfg, seed=seed)
-        run = study.fit_or_reuse(c, run_folder(keep, c), data, log=None)
+        run = runs.fit_or_reuse(c, run_folder(keep, c), data, log=None)
         rec = {"seed": seed, "config": c.to_dict(), "val": _figures(run.metrics),
                "test": _figures(run.metrics["test"]), "history": run.history,
                "seconds_per_epoch": statistics.median(run.history["seconds"]),
                "n_train": len(run.train), "n_val": len(run.scored), "n_test": len(run.test),
                "baselines_val": _baselines(run.metrics),
                "baselines_test": _baselines(run.metrics["test"])}
-        if c.ema:
-            rec["own_weights"] = own_weights_figures(run, run_folder(keep, c))
         if c.head == "classify":
             rec["temperatures"] = {str(t): {"val": _figures(m), "test": _figures(m["test"])}
-                                   for t, m in study.temperature_sweep(run).items()}
+                                   for t, m in runs.temperature_sweep(run).items()}
         print(f"  seed {seed}: val {_headline(rec['val'])}, test {_headline(rec['test'])} "
               f"({rec['seconds_per_epoch']:.1f} s/epoch)", flush=True)
         records.append(rec)
     return records
-
-
-def own_weights_figures(run, folder):
-    """{split: figures} of an averaged run's own weights (kept in its checkpoint beside the
-    average), on the images the run was scored on; written as a checkpoint of their own too
-    (OWN_CHECKPOINT, in the run's folder: what teaches a distilling arm)."""
-    ckpt = load_checkpoint(Path(folder) / CHECKPOINT)
-    own = {k: v for k, v in ckpt.items() if k not in ("ema", "train_model")}
-    save_checkpoint(Path(folder) / OWN_CHECKPOINT, {**own, "model": ckpt["train_model"],
-                                                     "config": {**ckpt["config"], "ema": 0.0}})
-    model, _ = load_model(Path(folder) / OWN_CHECKPOINT, "cpu")
-    return {split: _figures(evaluate(model, images.lab, train_mean=ckpt["train_ab_mean"]))
-            for split, images in (("val", run.scored), ("test", run.test))}
-
-
-def own_weights_record(rec):
-    """The record of an averaged run as its own weights score: the same run, seed, history
-    and clock, without the average."""
-    own = {k: v for k, v in rec.items() if k != "own_weights"}
-    # the epoch curve scored the average: the own weights keep the run's losses and clock only
-    history = {k: rec["history"][k] for k in ("train_loss", "seconds")}
-    return {**own, "config": {**rec["config"], "ema": 0.0}, "history": history,
-            **rec["own_weights"]}
 
 
 def _figures(m):
@@ -408,12 +306,10 @@ def answer(name, seeds, data, keep):
         screen, chosen, candidates = q.screen
         over, pairs = finalists(findings.load(screen), chosen, candidates)
         q = replace(q, arms=over, pairs=pairs)
-    if q.minutes or q.paced_by:
+    if q.minutes:
         over, pairs, clock = timed_arms(q, data, keep)
         q = replace(q, arms=over, pairs=pairs, clock=clock)
     seeds = [s for s in seeds if s in q.seeds] if q.seeds else seeds
-    if q.teachers_of:
-        q = with_teachers(q, seeds, keep)
     arms = {label: Config(**{**q.base, **over}) for label, over in q.arms.items()}
     records = {}
     for label, cfg in arms.items():
@@ -424,36 +320,7 @@ def answer(name, seeds, data, keep):
         label, cfg = equal_time_arm(stretch, arms[stretch], records[stretch], to, records[to])
         print(f"{label}: {options(cfg)}", flush=True)
         arms[label], records[label] = cfg, train_arm(cfg, seeds, data, keep)
-    if q.own_weights:
-        averaged = arms[q.own_weights]
-        arms[OWN_WEIGHTS] = replace(averaged, ema=0.0)
-        records[OWN_WEIGHTS] = [own_weights_record(rec) for rec in records[q.own_weights]]
-    if q.teachers_of:
-        teachers = next(a.teachers for a in arms.values() if a.teachers)
-        q = replace(q, references={TAUGHT: mean_output_figures(teachers, data)})
     return q, arms, records
-
-
-def with_teachers(q, seeds, keep):
-    """`q` with its teaching arm's runs (one per seed, under `keep`), each its own weights
-    without the average, as the teachers of every arm that distils."""
-    teaching = Config(**{**q.base, **q.arms[q.teachers_of]})
-    paths = tuple(str(Path(run_folder(keep, replace(teaching, seed=s))) / OWN_CHECKPOINT)
-                  for s in seeds)
-    arms = {label: {**over, "teachers": paths} if over.get("distill") else over
-            for label, over in q.arms.items()}
-    return replace(q, arms=arms)
-
-
-def mean_output_figures(paths, data):
-    """{split: figures} of the mean output of the checkpoints `paths` (one configuration's
-    seeds: the same split), on their validation and test images."""
-    models, ckpts = zip(*(load_model(p) for p in paths))
-    model = MeanOutput(list(models)).eval()
-    split = ckpts[0]["split"]
-    return {name: _figures(evaluate(model, data.subset(split[name]).lab,
-                                    train_mean=ckpts[0]["train_ab_mean"]))
-            for name in findings.SPLITS}
 
 
 def equal_time_arm(stretch, cfg, mine, to, theirs):
@@ -520,10 +387,10 @@ def write_answers():
     answer = "\n\n".join([findings.conclusion(), "**Classification or regression?** "
                            + findings.classify_answer()])
     print(findings.claims_table(), answer, sep="\n\n")
-    (RESULTS / "study_answers.md").write_text(findings.claims_table() + "\n")
-    (RESULTS / "study_conclusion.md").write_text(answer + "\n")
+    result_path("study_answers", ".md").write_text(findings.claims_table() + "\n")
+    result_path("study_conclusion", ".md").write_text(answer + "\n")
     for name in QUESTIONS:
-        if (RESULTS / f"study_{name}.json").is_file():
+        if result_path(f"study_{name}").is_file():
             plot_study_curves(findings.load(name)).savefig(DOCS / f"study_{name}.png", dpi=90)
 
 

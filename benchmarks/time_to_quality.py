@@ -35,10 +35,11 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from colorizer import ARCHS, Config, findings
+from colorizer import ARCHS, Config
 from colorizer.config import option_words, preset
+from research import findings
 
-from .common import RESULTS
+from .common import result_path
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = (8, 9, 10, 12, 15, 20, 30, 40, 60)    # test ab MSE, raw units²
@@ -51,7 +52,7 @@ def curves(results):
     `results` (the clock: see the module's docstring)."""
     by_config, seen, pace = {}, set(), {}
     for name in results:
-        for run in json.loads((RESULTS / f"{name}.json").read_text())["runs"]["colorizer"]:
+        for run in json.loads((result_path(name)).read_text())["runs"]["colorizer"]:
             h = run["history"]
             key = f"{label(run['config'])}, {run['epochs']} epochs"   # a schedule spans its run
             if run.get("tta", "none") != "none" or (key, run["seed"]) in seen:
@@ -110,7 +111,7 @@ def main(argv=None):
         oracle = findings.load(args.questions[0])["baselines"]["val"]["oracle_image_mean"]
     else:
         split, images = "test", "75 test images"
-        oracle = json.loads((RESULTS / f"{args.results[0]}.json").read_text())["baselines"][
+        oracle = json.loads((result_path(args.results[0])).read_text())["baselines"][
             "colorizer"]["oracle_image_mean"]
     ax.axhline(oracle["ab_mse"], color="gray", ls=":", label="oracle: each image's own mean a*b*")
     ax.set_xlabel("training minutes on this 2-core CPU (quiet epoch time)")

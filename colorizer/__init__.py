@@ -1,9 +1,8 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
-__version__ = "0.6.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
+__version__ = "0.7.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
 
-from . import findings, quantize, report, study, verdict
-from .augment import random_resized_crop
+from . import quantize
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
 from .config import ARCHS, ColorizerError, Config
 from .data import (
@@ -11,6 +10,7 @@ from .data import (
                    ab_mean,
                    lab_to_rgb,
                    load_images,
+                   random_resized_crop,
                    read_image,
                    resolve_data_dir,
                    rgb_to_lab,
@@ -26,7 +26,6 @@ from .pretrained import pretrained
 from .train import Run, Training, fit, train_one_epoch
 from .viz import (
                    plot_loss,
-                   plot_study_curves,
                    save_triples,
                    show_augmented,
                    show_channels,
@@ -43,7 +42,7 @@ __all__ = [
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch", "Training",
-    "plot_loss", "plot_study_curves", "save_triples", "show_augmented", "show_channels",
-    "show_triples", "side_by_side", "pretrained", "triples", "findings", "quantize", "report",
-    "study", "verdict", "from_pretrained", "save_pretrained",
+    "plot_loss", "save_triples", "show_augmented", "show_channels",
+    "show_triples", "side_by_side", "pretrained", "triples", "quantize", "from_pretrained",
+    "save_pretrained",
 ]

@@ -12,18 +12,17 @@ from tqdm import tqdm
 
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
-from .config import ARCHS, PRESETS, ColorizerError, Config
+from .config import ARCHS, PRESETS, ColorizerError, Config, option_words, preset
 from .console import LOUD, QUIET, Reporter, TensorBoard
-from .data import MAX_PIXELS, ab_mean, set_pixel_limit
+from .data import MAX_PIXELS, ab_mean, load_images, resolve_data_dir, set_pixel_limit
 from .demo import Limits
 from .deploy import OPSET
 from .devices import get_device, use_tf32
-from .evaluation import TTA, evaluate
-from .heads import head
+from .evaluation import TTA, evaluate, format_report
+from .hub import save_pretrained
 from .metrics import HEADLINE
-from .pretrained import CARD, WEIGHTS, shipped_name, shipped_weights
-from .report import format_report
-from .shipping import export
+from .models import head
+from .pretrained import WEIGHTS, shipped_name, shipped_weights
 from .train import fit
 
 
@@ -38,31 +37,32 @@ def _numbers(kind):
     return parse
 
 
-def _paths(text):
-    return tuple(p for p in text.split(",") if p)
-
-
 def add_config_options(parser):
     """One option per Config field, its type, default, help and choices taken from the field."""
     for f in fields(Config):
-        flag = "--" + f.name.replace("_", "-")
-        kw = {"help": _help(f.name), "default": None}
-        if "choices" in f.metadata:
-            kw["choices"] = f.metadata["choices"]
-        if "metavar" in f.metadata:
-            kw["metavar"] = f.metadata["metavar"]
-        kind = typing.get_args(f.type)[0] if typing.get_origin(f.type) else f.type
-        if kind is bool:
-            kw["action"] = argparse.BooleanOptionalAction
-        elif kind is tuple and f.default == ():      # a list of paths
-            kw["type"] = _paths
-        elif kind is tuple:
-            kw["type"] = _numbers(type(f.default[0]) if f.default is not MISSING else float)
-        else:
-            kw["type"] = kind
-        if f.default is not None and not kw.get("action"):
-            kw["help"] += f" (default: {_show(f.default)})"
-        parser.add_argument(flag, **kw)
+        add_setting(parser, f.name)
+
+
+def add_setting(parser, name, default=None, help=None):
+    """The option of Config field `name` (a command other than train passes `default` where it
+    has one of its own, and `help` where the setting means more there)."""
+    f = next(f for f in fields(Config) if f.name == name)
+    kw = {"help": help or _help(name), "default": default}
+    if "choices" in f.metadata:
+        kw["choices"] = f.metadata["choices"]
+    if "metavar" in f.metadata:
+        kw["metavar"] = f.metadata["metavar"]
+    kind = typing.get_args(f.type)[0] if typing.get_origin(f.type) else f.type
+    if kind is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif kind is tuple:
+        kw["type"] = _numbers(type(f.default[0]) if f.default is not MISSING else float)
+    else:
+        kw["type"] = kind
+    shown = default if default is not None else f.default
+    if shown is not None and not kw.get("action"):
+        kw["help"] += f" [{_show(shown)}]"
+    parser.add_argument("--" + name.replace("_", "-"), **kw)
 
 
 def _show(value):
@@ -122,24 +122,32 @@ def build_parser():
 
 
 def _add_train(commands):
-    train = commands.add_parser("train", help="train a model on the seeded split; write a run "
-                                "folder")
+    train = commands.add_parser(
+        "train", help="train a model on the seeded split; write a run folder",
+        usage="python -m colorizer train [--preset NAME | --config FILE] [OPTION ...]",
+        formatter_class=_OneLine, epilog="presets (each the options it sets over the defaults):\n"
+        + "\n".join(f"  {name:<14}{option_words(preset(name), Config())}" for name in PRESETS))
+    train.add_argument("--preset", metavar="NAME", choices=sorted(PRESETS),
+                       help="start from a named configuration (below)")
+    train.add_argument("--config", metavar="FILE", help="settings from JSON / TOML (a run's "
+                       "config.json runs it again)")
     train.add_argument("--arch", type=int, choices=sorted(ARCHS),
-                       help="width preset: " + ", ".join(f"{k} = {v}" for k, v in ARCHS.items())
-                       + " (default: 2)")
-    train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="start from named settings: " + "; ".join(
-                           f"{name} = " + ", ".join(f"{k} {v}" for k, v in settings.items())
-                           for name, settings in PRESETS.items()))
-    train.add_argument("--config", metavar="FILE", help="settings from a JSON or TOML file "
-                       "(a run folder's config.json runs that run again), options over them")
+                       help="the study's widths: " + ", ".join(
+                           f"{k} = {v[0]}..{v[-1]}" for k, v in ARCHS.items()))
     add_config_options(train)
-    train.add_argument("--out", help="run folder (default: runs/<model>_<head>_arch<N>)")
+    train.add_argument("--out", metavar="DIR", help="run folder (default: runs/MODEL_HEAD_archN)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    train.add_argument("--tensorboard", action="store_true", help="also log each epoch's figures "
-                       "for TensorBoard, into RUN/tensorboard (pip install -e \".[track]\")")
+    train.add_argument("--tensorboard", action="store_true", help="also log for TensorBoard "
+                       "(RUN/tensorboard)")
     _add_tf32_option(train)
+
+
+class _OneLine(argparse.RawDescriptionHelpFormatter):
+    """Help with each option on one line where it fits, and the epilog as written."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=32, width=104)
 
 
 def _add_evaluate(commands):
@@ -149,9 +157,8 @@ def _add_evaluate(commands):
                           "model)")
     evaluate.add_argument("--data", help="image folder (default: the checkpoint's, "
                           "$COLORIZER_DATA, ...)")
-    evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--temperature", type=float,
-                          help="classify head: annealed-mean temperature")
+    add_setting(evaluate, "device", default="auto")
+    add_setting(evaluate, "temperature", help="classify: annealed-mean temperature [the model's]")
     _add_tta_option(evaluate)
     evaluate.add_argument("--json", action="store_true",
                           help="one JSON object on stdout, nothing else")
@@ -184,9 +191,8 @@ def _add_colorize(commands):
     colorize.add_argument("--no-metadata", action="store_true",
                           help="write bare PNGs: no text saying they are colorized, no ICC "
                           "profile or EXIF of the input")
-    colorize.add_argument("--device", default="auto")
-    colorize.add_argument("--temperature", type=float,
-                          help="classify head: annealed-mean temperature")
+    add_setting(colorize, "device", default="auto")
+    add_setting(colorize, "temperature", help="classify: annealed-mean temperature [the model's]")
     _add_tta_option(colorize)
     colorize.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_tf32_option(colorize)
@@ -213,13 +219,12 @@ def _pixel_count(text):
 
 
 def _add_export(commands):
-    export = commands.add_parser("export", help="a run's colorizer as a model folder (weights, "
-                                 "config.json, card, figures): the package's own, or --out DIR")
+    export = commands.add_parser("export", help="a run's colorizer as a model folder (int8 "
+                                 "weights, config.json, a card) that from_pretrained loads")
     export.add_argument("run", nargs="?", metavar="RUN_DIR", help="the run folder (its "
                         "checkpoint.pt), or give --checkpoint")
     export.add_argument("--checkpoint", help="the run's checkpoint.pt")
-    export.add_argument("--out", metavar="DIR", help="write the model folder here (default: "
-                        "ship it as the package's model, colorizer/weights/)")
+    export.add_argument("--out", metavar="DIR", required=True, help="the model folder to write")
     export.add_argument("--data", help="image folder (default: the checkpoint's, then "
                         "./face_images)")
 
@@ -255,24 +260,21 @@ def _add_demo(commands):
 def _add_cache(commands):
     cache = commands.add_parser("cache", help="decode a folder into its on-disk cache now "
                                 "(train --cache on does it when needed)")
-    cache.add_argument("--data", help="image folder (default: $COLORIZER_DATA, then "
-                       "./face_images)")
-    cache.add_argument("--image-size", type=int, default=Config().image_size, metavar="PX",
-                       help="side in px (default: %(default)s)")
-    cache.add_argument("--cache-dir", metavar="DIR", help=_help("cache_dir"))
+    add_setting(cache, "data")
+    add_setting(cache, "image_size", default=Config().image_size, help="side in px")
+    add_setting(cache, "cache_dir")
     cache.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
 
 
 def _add_tf32_option(parser):
-    parser.add_argument("--tf32", action="store_true", help="CUDA: let float32 convolutions and "
-                        "products run in TF32 (faster, ~1e-3 relative error; default: off, "
-                        "docs/usage.md \"On a GPU\")")
+    parser.add_argument("--tf32", action="store_true", help="CUDA: float32 convolutions and "
+                        "products in TF32 (faster, ~1e-3 relative error)")
 
 
 def _add_tta_option(parser):
     parser.add_argument("--tta", choices=TTA, default="flip",
                         help="test-time augmentation: flip averages the prediction with the "
-                        "mirrored image's (default: %(default)s; benchmarks/results/tta_flip.md)")
+                        "mirrored image's (default: %(default)s)")
 
 
 def _help(name):
@@ -364,16 +366,21 @@ def cmd_export(args):
     if bool(args.run) == bool(args.checkpoint):
         raise ColorizerError("give a RUN_DIR or --checkpoint FILE (one of them)")
     checkpoint = args.checkpoint or Path(args.run) / CHECKPOINT
-    where = {}
-    if args.out:
-        out = Path(args.out)
-        where = dict(weights=out / "model.safetensors", card=out / "README.md",
-                     figure=out / "colorized.png", out_of_domain_figure=out / "out_of_domain.png")
-    m = export(checkpoint, args.data, **where)
-    weights, card = where.get("weights", WEIGHTS), where.get("card", CARD)
-    print(f"exported {weights} ({weights.stat().st_size / 2**20:.2f} MiB): test ab_mse "
-          f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; card {card}; "
-          f"config {weights.with_name('config.json')}")
+    ckpt = load_checkpoint(checkpoint)
+    model, _ = load_model(checkpoint, "cpu")
+    if model.kind != "colorizer":
+        raise ColorizerError(f"export writes a colorizer; this checkpoint holds a {model.kind}")
+    facts = {k: ckpt[k] for k in ("split", "train_ab_mean", "epoch", "history") if k in ckpt}
+    folder = save_pretrained(model, args.out, facts)
+    shipped, _ = load_model(folder / "model.safetensors", "cpu")
+    cfg = Config.from_dict(ckpt["config"])
+    test = load_images(resolve_data_dir(args.data or cfg.data), cfg.image_size,
+                       names=ckpt["split"]["test"])
+    m = evaluate(shipped, test.lab, train_mean=ckpt["train_ab_mean"])
+    weights = folder / "model.safetensors"
+    print(f"exported {weights} ({weights.stat().st_size / 2**20:.2f} MiB, int8): test ab_mse "
+          f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; load it with "
+          f"colorizer.from_pretrained({str(folder)!r})")
     return 0
 
 

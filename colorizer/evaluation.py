@@ -6,7 +6,15 @@ import torch
 from .config import ColorizerError
 from .data import chunks
 from .devices import configure_backends
-from .metrics import ab_mse, baseline_predictions, mean_ab_mse, per_image_metrics, r2, summarize
+from .metrics import (
+    UNITS,
+    ab_mse,
+    baseline_predictions,
+    mean_ab_mse,
+    per_image_metrics,
+    r2,
+    summarize,
+)
 from .models import loss_fn
 
 # Test-time augmentation: "none", or "flip": the mean of the prediction for L* and the mirrored
@@ -96,3 +104,24 @@ def _averages(parts):
     return {k: _averages([p[k] for p in parts]) if isinstance(v, dict)
             else summarize(torch.cat([p[k] for p in parts]))
             for k, v in parts[0].items()}
+
+
+_TTA_WORDS = {"flip": ", each prediction averaged with the mirrored image's (--tta flip)"}
+
+
+def format_report(metrics):
+    """evaluate's readable table: the model's metrics next to the baselines', with units."""
+    base = metrics["baselines"]
+    keys = [k for k in UNITS if k in metrics and k != "loss"]
+    lines = [f"{metrics['model']} / {metrics['head']}, widths {tuple(metrics['widths'])}, epoch "
+             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})"
+             + _TTA_WORDS.get(metrics.get("tta", "none"), ""),
+             "",
+             f"{'metric':<20}{'model':>10}" + "".join(f"{b:>19}" for b in base)]
+    for k in keys:
+        lines.append(f"{k:<20}{metrics[k]:>10.3f}"
+                     + "".join(f"{base[b].get(k, float('nan')):>19.3f}" for b in base))
+    lines += ["", "units: " + "; ".join(f"{k}: {UNITS[k]}" for k in keys),
+              "oracle_image_mean paints each test image's own mean a*b*: it sees the answer."
+              if "oracle_image_mean" in base else ""]
+    return "\n".join(lines).rstrip()

@@ -1,4 +1,6 @@
-"""The Regressor and the Colorizer, and each head's scaling of raw a*b*."""
+"""The Regressor and the Colorizer, and their heads: what a model's last layer predicts, how raw
+a*b* becomes its target and its output raw a*b* again, and its loss. A new head is one class here
+and one line in HEADS (and its choice in config.HEADS)."""
 
 import copy
 import math
@@ -8,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import heads, quantize
+from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
@@ -25,17 +27,110 @@ def normalize_l(L):
     return (L - L_CENT) / L_NORM
 
 
-def encode_ab(ab, head):
-    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh (heads.Head.encode;
-    the classify head has no such map: see colorizer.quantize)."""
-    if not isinstance(heads.head(head), (heads.Sigmoid, heads.Tanh)):
-        raise ColorizerError(f"the {head} head has no range to encode into")
-    return heads.head(head).encode(ab)
+class Head:
+    """A regression head: MSE between the output and the target in the head's range."""
+    name = ""
+    decodes_at_temperature = False      # whether --temperature means something for it
+    loss_name = "MSE (head space)"
+
+    def encode(self, ab):
+        """Raw a*b* -> the head's range (the training target)."""
+        raise NotImplementedError
+
+    def decode(self, out, temperature=None):
+        """The network's output -> raw a*b*."""
+        raise NotImplementedError
+
+    def loss(self, model, out, ab):
+        """The training loss of `out` for raw a*b* `ab` at the output's side."""
+        target = ab.mean(dim=(2, 3)) if model.kind == "regressor" else ab
+        return F.mse_loss(out, self.encode(target))
+
+    def fit_to(self, model, train_ab_chunks, rebalance):
+        """What the model learns from the training split before it trains (nothing here)."""
+
+    def output_side(self, ab_stride):
+        """Where a colorizer with this head predicts a*b*, in words (model cards)."""
+        if ab_stride > 1:
+            return f"a*b* predicted at 1/{ab_stride} of the side and upsampled bilinearly"
+        return "a*b* predicted at the full side"
 
 
-def decode_ab(y, head):
+class Sigmoid(Head):
+    """(ab + 128) / 255 in (0, 1): the study's own scaling, so its loss compares with the
+    study's table."""
+    name = "sigmoid"
+
+    def encode(self, ab):
+        return (ab + 128.0) / 255.0
+
+    def decode(self, out, temperature=None):
+        return out * 255.0 - 128.0
+
+
+class Tanh(Head):
+    """ab / 128 in (-1, 1)."""
+    name = "tanh"
+
+    def encode(self, ab):
+        return ab / 128.0
+
+    def decode(self, out, temperature=None):
+        return out * 128.0
+
+
+class Classify(Head):
+    """Scores over the Q in-gamut a*b* bins at 1/4 of the side (Zhang et al. 2016): soft-encoded
+    targets, cross-entropy weighted by each pixel's rebalancing weight (Eq. 2-4), decoded by the
+    annealed mean at a temperature."""
+    name = "classify"
+    decodes_at_temperature = True
+    loss_name = "cross-entropy"
+
+    def decode(self, out, temperature=quantize.TEMPERATURE):
+        return quantize.annealed_mean(out, temperature)
+
+    def loss(self, model, out, ab):
+        index, weight = quantize.encode(ab)                              # (B, k, h, w)
+        # Classes last: the scores come channels-last, so the softmax runs over contiguous memory
+        ce = quantize.cross_entropy(out.permute(0, 2, 3, 1), index.permute(0, 2, 3, 1),
+                                    weight.permute(0, 2, 3, 1))            # (B, h, w)
+        return (model.class_weights[index[:, 0]] * ce).mean()
+
+    def fit_to(self, model, train_ab_chunks, rebalance):
+        """The class prior of the training split (Sec. 3.2), and its rebalancing weights."""
+        counts = sum(quantize.class_counts(F.avg_pool2d(ab, CLASSIFY_DOWNSAMPLE))
+                     for ab in train_ab_chunks)
+        prior = quantize.smoothed_prior_of(counts)
+        model.prior.copy_(prior)
+        if rebalance:
+            model.class_weights.copy_(quantize.rebalance_weights(prior))
+
+    def output_side(self, ab_stride):
+        return f"a*b* bins scored at 1/{CLASSIFY_DOWNSAMPLE} of the side"
+
+
+HEADS = {h.name: h for h in (Sigmoid(), Tanh(), Classify())}
+
+
+def head(name):
+    """The head of that name, or one line naming the heads there are."""
+    if name not in HEADS:
+        raise ColorizerError(f"unknown head {name!r}; one of {', '.join(HEADS)}")
+    return HEADS[name]
+
+
+def encode_ab(ab, name):
+    """Raw a*b* -> the head's range: (0, 1) for sigmoid, (-1, 1) for tanh (Head.encode; the
+    classify head has no such map: see colorizer.quantize)."""
+    if not isinstance(head(name), (Sigmoid, Tanh)):
+        raise ColorizerError(f"the {name} head has no range to encode into")
+    return head(name).encode(ab)
+
+
+def decode_ab(y, name):
     """The head's output -> raw a*b*; the inverse of encode_ab."""
-    return heads.head(head).decode(y)
+    return head(name).decode(y)
 
 
 # in place: each overwrites its BatchNorm's output, which backward does not need (less memory)
@@ -149,11 +244,10 @@ class Colorizer(nn.Module):
 
     With `ab_stride` N > 1 the decoder stops N times short of the full side, (B, 2, H/N, W/N),
     is trained against the target's block means, and its decoded a*b* is upsampled to full
-    size: the last, largest maps (the costliest part of a step,
-    benchmarks/results/step_profile.md) are not computed. With the classify head
-    the decoder stops at a quarter of the side and predicts scores over the Q in-gamut a*b* bins,
-    (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the decoded a*b* is upsampled to
-    full size.
+    size: the last, largest maps (the costliest part of a step) are not computed. With the
+    classify head the decoder stops at a quarter of the side and predicts scores over the Q
+    in-gamut a*b* bins, (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the decoded
+    a*b* is upsampled to full size.
     """
 
     kind = "colorizer"
@@ -161,12 +255,11 @@ class Colorizer(nn.Module):
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
                  depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
-                 stem=DEFAULTS["stem"], fusion=DEFAULTS["fusion"]):
+                 stem=DEFAULTS["stem"]):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
-        self.fusion = fusion
         self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
         self.encoder = encoder(widths, activation, depth, stem)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
@@ -178,11 +271,6 @@ class Colorizer(nn.Module):
         else:                                                       # or ab_stride short of it
             chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
-        if fusion:                              # start at side `fusion`: chans[i] is 2^i px
-            first = fusion.bit_length() - 1
-            chans = chans[first:]
-            self.fuse = nn.Sequential(nn.Conv2d(chans[0] + rungs[-1], chans[0], 1, bias=False),
-                                      nn.BatchNorm2d(chans[0]), _activation(activation))
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
             layers += _up(c_in * (grow if i else 1), c_out, activation)
@@ -198,34 +286,24 @@ class Colorizer(nn.Module):
 
     def forward(self, L):
         x = normalize_l(L)
-        if self.skips == "none" and not self.fusion:
-            return self.decoder(self.encoder(x))
+        if self.skips == "none":
+            return self.decoder(self.encoder(x))            # the study's: through the 1x1 code
         maps = []                                   # the encoder's map at each side, 64 px first
         for layer in self.encoder:
             x = layer(x)
             if isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
-        if self.fusion:
-            return self.decoder(self.fused(maps))
         maps.pop()                                  # the 1x1 code is the decoder's input itself
         for layer in self.decoder:
             if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
-                skip = maps.pop()                   # the encoder's map of x's side
-                x = x + skip if self.skips == "add" else torch.cat([x, skip], 1)
+                x = torch.cat([x, maps.pop()], 1)   # stacked with the encoder's map of its side
             x = layer(x)
         return x
-
-    def fused(self, maps):
-        """The decoder's input with --fusion: the encoder's map of that side, its 1x1 code (the
-        global feature) stacked onto every position, mixed by a 1x1 convolution."""
-        local = next(m for m in maps if m.shape[-1] == self.fusion)
-        code = maps[-1].expand(-1, -1, *local.shape[-2:])
-        return self.fuse(torch.cat([local, code], 1))
 
     def decode(self, out, size=None):
         """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its stride times
         the output's side), upsampled bilinearly where the network predicts at a lower side."""
-        ab = heads.head(self.head).decode(out, self.temperature)
+        ab = head(self.head).decode(out, self.temperature)
         size = tuple(size or (self.stride * s for s in ab.shape[-2:]))
         if tuple(ab.shape[-2:]) == size:
             return ab
@@ -235,7 +313,7 @@ class Colorizer(nn.Module):
 def with_temperature(model, temperature):
     """A classify model decoding at `temperature`, sharing `model`'s weights and leaving it as it
     was (a shallow copy: what one caller sets, no other caller sees); other heads as they are."""
-    if not heads.head(model.head).decodes_at_temperature or temperature is None:
+    if not head(model.head).decodes_at_temperature or temperature is None:
         return model
     model = copy.copy(model)
     model.temperature = float(temperature)
@@ -252,8 +330,8 @@ def input_side(model):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips, "ab_stride": cfg.ab_stride,
-          "fusion": cfg.fusion} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
+          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
                 stem=cfg.stem, **kw)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)
@@ -269,8 +347,8 @@ def target(ab, model_kind, head):
 
 def loss_fn(model, out, ab):
     """The training loss of a model's output for raw a*b* (B, 2, H, W): its head's
-    (heads.Head.loss). A colorizer's output below the full side is scored against the target's
+    (Head.loss). A colorizer's output below the full side is scored against the target's
     block means at its own side."""
     if model.kind == "colorizer" and out.shape[-2:] != ab.shape[-2:]:
         ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])
-    return heads.head(model.head).loss(model, out, ab)
+    return head(model.head).loss(model, out, ab)

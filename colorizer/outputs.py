@@ -7,7 +7,7 @@ import torch
 from .data import chunks
 from .evaluation import predict
 from .files import write_json
-from .heads import head
+from .models import head
 from .viz import plot_loss, save_triples
 
 MAX_TRIPLES = 200         # image triples written per run: every test image of the face set

@@ -1,4 +1,4 @@
-"""The colorizer the package ships, loaded (colorizer.shipping makes it)."""
+"""The colorizer the package ships, loaded (research.shipping makes it)."""
 
 from pathlib import Path
 

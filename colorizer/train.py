@@ -2,29 +2,33 @@
 
 import contextlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import update_bn
 
 from . import distributed
-from .augment import crop_draws, random_resized_crop
 from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
-from .config import ColorizerError, Config, check_inputs
+from .config import COOLDOWN, SPLIT_SEED, WARMUP, ColorizerError, Config, check_inputs
 from .console import QUIET, Reporter
-from .data import LabImages, ab_mean, chunks, save_split, split_names, validation_names
+from .data import (
+    LabImages,
+    ab_mean,
+    chunks,
+    crop_draws,
+    random_resized_crop,
+    save_split,
+    split_names,
+    validation_names,
+)
 from .devices import native_bf16, to_device
-from .distill import load_teachers, target_ab
 from .distributed import ProcessContext
 from .evaluation import evaluate
 from .files import write_json
-from .heads import head
 from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
-from .models import build_model, loss_fn
-from .optim import build_ema, build_optimizer, build_schedule, steps_per_epoch
+from .models import build_model, head, loss_fn
 from .outputs import write_outputs
 
 SINGLE_PROCESS = ProcessContext()      # a plain run: one process
@@ -58,7 +62,7 @@ def epoch_batches(n, cfg, generator, device, smallest=2):
 def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc="train"):
     """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); the mean loss.
 
-    The schedule and the weight average step after every batch. With several processes
+    The schedule steps after every batch. With several processes
     (`procs`), each draws the same global batch and trains on its share through DDP. The host
     waits for the device once, for the epoch's loss (and every LOG_EVERY batches for the
     progress bar's, when it is shown).
@@ -77,17 +81,11 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
         with autocast_for(cfg, device):
-            out = t.net(L)
-            ab = target_ab(t.teachers, cfg.distill, L, x[:, 1:], out.shape[-2:]) \
-                if t.teachers else x[:, 1:]
-            loss = loss_fn(t.model, out, ab)
+            loss = loss_fn(t.model, t.net(L), x[:, 1:])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
         t.optimizer.step()
-        if t.schedule is not None:
-            t.schedule.step()                               # the rate moves every batch
-        if t.ema is not None:
-            t.ema.update_parameters(t.model)
+        t.schedule.step()                                   # the rate moves every batch
         total += loss.detach().double() * len(x)           # summed on the device: no wait here
         count += len(x)
         if report.progress and step % LOG_EVERY == 0:
@@ -96,18 +94,37 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
     return total / count
 
 
-def remeasure_batchnorm(model, lab, cfg, device):
-    """The BatchNorm statistics of `model` measured again, on one augmented pass over the
-    training images `lab` (seeded by `cfg.seed`: the same figures every time). An average of
-    weights is not the average of their BatchNorm statistics: averaged over the decay with its
-    buffers, the default's averaged weights scored 35.9 units² on validation, measured again
-    10.8 (benchmarks/results/study_average-10min.md)."""
-    generator = torch.Generator().manual_seed(cfg.seed)
-    order = batch_indices(len(lab), cfg.batch_size, 1, generator)
-    batches = (random_resized_crop(lab[idx].to(device), generator, cfg.crop_scale, cfg.crop_ratio,
-                                   cfg.flip)[:, :1].contiguous(memory_format=torch.channels_last)
-               for idx in order)
-    update_bn(batches, model)
+def build_optimizer(cfg, model):
+    """Adam (the study's: weight decay as L2 in the gradient) or AdamW (decoupled decay), the
+    whole update fused into one kernel where torch has one for the device (the same update up
+    to rounding; on a CPU much faster than its per-tensor lists)."""
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+    device = next(model.parameters()).device
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                fused=device.type in ("cpu", "cuda") or None)
+
+
+def build_schedule(cfg, optimizer, total_steps):
+    """A per-step LR schedule: constant (the study's), or wsd (Hägele et al. 2024): a linear
+    warm-up over WARMUP of the steps, the full rate, then a linear decay to zero over the last
+    COOLDOWN of them."""
+    warm = max(1, round(WARMUP * total_steps))
+    cool = max(1, round(COOLDOWN * total_steps))
+
+    def factor(step):
+        if cfg.schedule == "constant":
+            return 1.0
+        if step < warm:
+            return (step + 1) / warm
+        return min(1.0, (total_steps - step) / cool)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def steps_per_epoch(n, batch_size, repeats, smallest=2):
+    """How many batches batch_indices cuts an epoch into."""
+    total = n * repeats
+    steps, last = -(-total // batch_size), total % batch_size
+    return steps - 1 if steps > 1 and 0 < last < smallest else steps
 
 
 def resolved_precision(precision, device):
@@ -158,33 +175,24 @@ class Run:
 
 @dataclass
 class Training:
-    """What one run trains with: the model, its optimizer, the augmentation RNG, and optionally
-    an LR schedule, a weight average, teachers to distil (colorizer.distill), and `net`, what
-    the forward pass runs (DDP around the model; default: the model itself)."""
+    """What one run trains with: the model, its optimizer, the augmentation RNG, the LR schedule,
+    and `net`, what the forward pass runs (DDP around the model; default: the model itself)."""
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
-    schedule: torch.optim.lr_scheduler.LRScheduler | None = None
-    ema: torch.nn.Module | None = None
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None   # None: a constant rate
     net: torch.nn.Module | None = None
-    teachers: list = field(default_factory=list)
 
     def __post_init__(self):
+        if self.schedule is None:
+            self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
         if self.net is None:            # (not `net or model`: a module may define len)
             self.net = self.model
 
-    @property
-    def eval_model(self):
-        """The weights a run is judged and saved by: the moving average when there is one."""
-        return self.ema.module if self.ema is not None else self.model
-
     def state(self):
         """The checkpoint entries that let a run continue exactly."""
-        state = {"model": self.eval_model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "schedule": self.schedule.state_dict(), "rng": self.generator.get_state()}
-        if self.ema is not None:
-            state |= {"train_model": self.model.state_dict(), "ema": self.ema.state_dict()}
-        return state
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "rng": self.generator.get_state()}
 
 
 def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
@@ -222,17 +230,12 @@ def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
     _train_epochs(t, (train.lab.to(device), scored.lab.to(device)), cfg, history,
                   (procs, report, out_dir, run_info))
     if not procs.main:                  # rank 0 alone evaluates and writes
-        return Run(cfg, t.eval_model, history, {}, train, test, None, val)
-    if t.ema is not None:               # averaged weights need statistics of their own
-        remeasure_batchnorm(t.eval_model, train.lab, cfg, device)
-        if out_dir is not None:
-            save_checkpoint(out_dir / CHECKPOINT, {**run_info, **t.state(), "history": history,
-                                                   "epoch": len(history["train_loss"])})
-    metrics = _final_metrics(t.eval_model, (scored, test), cfg, history, run_info["train_ab_mean"])
+        return Run(cfg, t.model, history, {}, train, test, None, val)
+    metrics = _final_metrics(t.model, (scored, test), cfg, history, run_info["train_ab_mean"])
     metrics["processes"] = distributed.describe(procs, t.net)
     if out_dir is not None:
-        write_outputs(out_dir, t.eval_model, test, history, metrics)
-    return Run(cfg, t.eval_model, history, metrics, train, test, out_dir, val)
+        write_outputs(out_dir, t.model, test, history, metrics)
+    return Run(cfg, t.model, history, metrics, train, test, out_dir, val)
 
 
 def _train_epochs(t, labs, cfg, history, where):
@@ -245,7 +248,7 @@ def _train_epochs(t, labs, cfg, history, where):
         t0 = time.perf_counter()
         loss = train_one_epoch(t, train_lab, cfg, procs, report, f"epoch {epoch + 1}/{cfg.epochs}")
         release_free_memory()                   # the epoch's freed heap back to the system
-        _record(history, loss, time.perf_counter() - t0, evaluate(t.eval_model, test_lab), cfg,
+        _record(history, loss, time.perf_counter() - t0, evaluate(t.model, test_lab), cfg,
                 report)
         if out_dir is not None and ((epoch + 1) % cfg.checkpoint_every == 0
                                     or epoch + 1 == cfg.epochs):
@@ -255,7 +258,7 @@ def _train_epochs(t, labs, cfg, history, where):
 
 def _split_record(cfg, train, val, test):
     """The names of each split, as the checkpoint and split.json keep them."""
-    return {"seed": cfg.split_seed, "train": train.names, "test": test.names,
+    return {"seed": SPLIT_SEED, "train": train.names, "test": test.names,
             **({"val": val.names} if val is not None else {})}
 
 
@@ -276,7 +279,7 @@ def _final_metrics(model, splits, cfg, history, train_mean):
     on; a run scored on validation also carries its test figures under "test"."""
     scored, test = splits
     out = {**evaluate(model, scored.lab, train_mean=train_mean), "split": cfg.holdout,
-           "n_test": len(scored), "seed": cfg.seed, "split_seed": cfg.split_seed,
+           "n_test": len(scored), "seed": cfg.seed, "split_seed": SPLIT_SEED,
            "epochs": len(history["train_loss"]), "train_seconds": sum(history["seconds"]),
            "units": UNITS}
     if scored is not test:
@@ -307,14 +310,14 @@ def _split(cfg, data, ckpt, report=QUIET):
     if saved:
         train, val, test = saved["train"], saved.get("val"), saved["test"]
     else:
-        train, test = split_names(data.names, cfg.test_fraction, cfg.split_seed)
-        train, val = validation_names(train, cfg.split_seed) if cfg.holdout == "val" else (
+        train, test = split_names(data.names)
+        train, val = validation_names(train) if cfg.holdout == "val" else (
             train, None)
     return data.subset(train), data.subset(val) if val else None, data.subset(test)
 
 
 def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
-    """A seeded model, its optimizer, LR schedule and weight average, and the augmentation RNG."""
+    """A seeded model, its optimizer and LR schedule, and the augmentation RNG."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if cfg.init_from:                   # fine-tuning: weights from another run, refused if unlike
@@ -326,16 +329,13 @@ def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
     head(cfg.head).fit_to(model, (lab[:, 1:] for lab in chunks(train.lab, 256)), cfg.rebalance)
     steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
                                          smallest=2 * procs.world)
-    return Training(model, optimizer, generator, schedule=build_schedule(cfg, optimizer, steps),
-                    ema=build_ema(cfg, model), net=distributed.wrap(model, procs, device),
-                    teachers=load_teachers(cfg.teachers, device))
+    return Training(model, optimizer, generator, build_schedule(cfg, optimizer, steps),
+                    net=distributed.wrap(model, procs, device))
 
 
 def _restore_training(ckpt, t):
-    """Weights, optimizer, schedule, weight average and RNG state; returns the history."""
-    restore(t.model, {**ckpt, "model": ckpt.get("train_model", ckpt["model"])})
-    if t.ema is not None:
-        t.ema.load_state_dict(ckpt["ema"])
+    """Weights, optimizer, schedule and RNG state; returns the history."""
+    restore(t.model, ckpt)
     t.optimizer.load_state_dict(ckpt["optimizer"])
     if "schedule" in ckpt:
         t.schedule.load_state_dict(ckpt["schedule"])

@@ -104,7 +104,7 @@ def show_channels(data, n=4):
 
 def show_augmented(data, n=8, seed=0, **crop):
     """A figure: one image and `n` random resized crops / flips of it, as the training sees them."""
-    from .augment import random_resized_crop
+    from .data import random_resized_crop
 
     g = torch.Generator().manual_seed(seed)
     lab = random_resized_crop(data.lab[:1].expand(n, -1, -1, -1).contiguous(), g, **crop)
@@ -131,32 +131,6 @@ def side_by_side(runs, test, n=4):
             axes[i, j].imshow(imgs[i])
             axes[i, j].set_axis_off()
         axes[0, j].set_title(name, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_study_curves(result, key=None):
-    """A question's result (findings.load): each arm's validation error per epoch, the mean over
-    its seeds (the band: lowest to highest seed), against the constants on validation."""
-    fig = _figure(figsize=(5.6, 3.4))
-    ax = fig.subplots()
-    for label, arm in result["arms"].items():
-        split = heldout_split(arm["runs"][0]["history"])
-        if f"{split}_error" not in arm["runs"][0]["history"]:
-            continue                    # scored once, at the end (an average's own weights)
-        curves = torch.tensor([r["history"][f"{split}_error"] for r in arm["runs"]])
-        epochs = range(1, curves.shape[1] + 1)
-        ax.plot(epochs, curves.mean(0), label=label)
-        ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, alpha=0.2)
-    for (name, m), style in zip(result["baselines"]["val"].items(), (":", "--", "-.")):
-        value = m.get(key or ("ab_mse" if "ab_mse" in m else "mean_ab_mse"))
-        if name != "gray" and value is not None:
-            ax.axhline(value, color="gray", ls=style, lw=1, label=f"{name} (constant)")
-    ax.set_xlabel("epoch (x10 augmented passes)")
-    ax.set_ylabel("validation error, units² (log)")
-    ax.set_yscale("log")
-    ax.set_title(result["title"], fontsize=9)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

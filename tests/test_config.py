@@ -19,7 +19,6 @@ from .test_cli import cli, one_line_error
     ("batch_size", 1, "--batch-size takes a whole number >= 2"),
     ("augment_factor", 0, "--augment-factor takes a whole number >= 1"),
     ("limit", 1, "--limit takes a whole number >= 2"),
-    ("test_fraction", 1.0, "--test-fraction takes a number between 0 and 1"),
     ("crop_scale", (0.9, 0.5), "--crop-scale takes MIN,MAX"),
     ("crop_ratio", (0.0, 1.0), "--crop-ratio takes MIN,MAX"),
     ("temperature", -0.1, "--temperature takes a positive finite number"),
@@ -33,9 +32,6 @@ from .test_cli import cli, one_line_error
     ("seed", -1, "--seed takes a whole number >= 0"),
     ("ab_stride", 3, "--ab-stride takes a power of 2 below the image size"),
     ("ab_stride", 128, "--ab-stride takes a power of 2 below the image size"),
-    ("fusion", 3, "--fusion takes 0, or a power of 2 from 2 below the colorizer's output side"),
-    ("fusion", 1, "--fusion takes 0, or a power of 2 from 2"),
-    ("fusion", 32, "--fusion takes 0, or a power of 2"),        # the output's own side (1/4)
 ])
 def test_each_bad_value_is_named_with_what_it_accepts(field, value, says):
     with pytest.raises(ColorizerError) as e:
@@ -89,8 +85,7 @@ def test_the_study_preset_is_one_flag_away_and_options_win_over_it():
     parse = build_parser().parse_args
     assert config_from_args(parse(["train", "--preset", "study-short"])) == preset("study-short")
     study = config_from_args(parse(["train", "--preset", "study-short", "--head", "sigmoid"]))
-    assert (study.head, study.schedule, study.optimizer, study.ema) == (
-        "sigmoid", "constant", "adam", 0.0)
+    assert (study.head, study.schedule, study.optimizer) == ("sigmoid", "constant", "adam")
 
 
 # The study's table of hyper-parameters, as its report prints it: (widths, epochs, lr, wd)
@@ -106,8 +101,8 @@ def test_the_study_presets_are_the_studys_table():
         assert (c.widths, c.epochs, c.lr, c.weight_decay) == (widths, epochs, lr, wd)
         # the study's optimizer, encoder and output: Adam at a constant rate, stride-2
         # convolutions from L*, a*b* at the full side, in float32
-        assert (c.optimizer, c.schedule, c.stem, c.ab_stride, c.precision, c.ema) == (
-            "adam", "constant", "conv", 1, "float32", 0.0)
+        assert (c.optimizer, c.schedule, c.stem, c.ab_stride, c.precision) == (
+            "adam", "constant", "conv", 1, "float32")
     assert "study" not in PRESETS      # the old name trained none of the study's settings
 
 
@@ -130,9 +125,3 @@ def test_a_config_saved_before_the_stem_option_loads_with_the_conv_stem():
     assert Config.from_dict({**saved, "stem": "space_to_depth"}).stem == "space_to_depth"
 
 
-@pytest.mark.parametrize("other", [dict(skips="add"), dict(model="regressor"),
-                                   dict(stem="space_to_depth", ab_stride=1, fusion=64)])
-def test_fusion_needs_a_decoder_of_its_own_and_an_encoder_map_of_its_side(other):
-    with pytest.raises(ColorizerError, match="--fusion takes"):
-        Config(**{"fusion": 8, **other})
-    assert Config(fusion=16).fusion == 16 and Config(stem="conv", ab_stride=1, fusion=64)

@@ -8,9 +8,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from colorizer import devices, load_model, study
+from colorizer import devices, load_model
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint
 from colorizer.pretrained import shipped_weights
+from research import runs as study
 
 from .conftest import REAL_CUDA, tiny_config
 from .test_optim import Interrupt, _stop_after

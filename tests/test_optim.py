@@ -1,14 +1,11 @@
-import copy
 import json
 
 import pytest
 import torch
 
-from colorizer import ColorizerError, Config, fit, load_checkpoint, load_model
+from colorizer import ColorizerError, Config, fit, load_checkpoint
 from colorizer.checkpoint import CHECKPOINT
-from colorizer.evaluation import evaluate
-from colorizer.optim import build_optimizer, build_schedule, steps_per_epoch
-from colorizer.train import batch_indices, remeasure_batchnorm
+from colorizer.train import batch_indices, build_optimizer, build_schedule, steps_per_epoch
 
 from .conftest import tiny_config
 
@@ -23,9 +20,8 @@ def test_steps_per_epoch_counts_the_batches(n, bs, repeats, smallest):
         assert all(len(b) >= smallest for b in batches)
 
 
-def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2, cooldown=0.3):
-    cfg = tiny_config(schedule=schedule, lr=lr, warmup=warmup, cooldown=cooldown,
-                      optimizer="adamw")
+def _lrs(schedule, steps=100, lr=1e-2):
+    cfg = tiny_config(schedule=schedule, lr=lr, optimizer="adamw")
     opt = build_optimizer(cfg, torch.nn.Linear(2, 2))
     sched = build_schedule(cfg, opt, steps)
     out = []
@@ -36,20 +32,12 @@ def _lrs(schedule, steps=100, lr=1e-2, warmup=0.2, cooldown=0.3):
     return out
 
 
-def test_schedules_warm_up_peak_at_lr_and_decay():
+def test_the_constant_schedule_is_constant():
     assert _lrs("constant") == [1e-2] * 100
-    for kind in ("onecycle", "cosine"):
-        lrs = _lrs(kind)
-        peak = max(range(100), key=lrs.__getitem__)
-        assert lrs[peak] == pytest.approx(1e-2, rel=1e-3), kind
-        assert 15 <= peak <= 21, kind                         # at the end of the 20 % warm-up
-        assert lrs[0] < 0.1 * lrs[peak] and lrs[-1] < 0.01 * lrs[peak], kind
-        assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), kind
-
 
 
 def test_wsd_holds_the_rate_then_decays_linearly_to_zero():
-    lrs = _lrs("wsd", warmup=0.1, cooldown=0.3)
+    lrs = _lrs("wsd")                       # config.WARMUP 0.1, config.COOLDOWN 0.3
     assert lrs[0] == pytest.approx(1e-3) and lrs[9] == pytest.approx(1e-2)   # 10 warm-up steps
     assert lrs[10:71] == pytest.approx([1e-2] * 61)                          # stable up to 70
     tail = lrs[70:]                                                          # 30 steps to zero
@@ -65,35 +53,7 @@ def test_training_seed_leaves_the_split_alone(tiny_data, tmp_path):
     assert split[0] == split[1]
     assert a.test.names == b.test.names
     assert not torch.equal(a.model.encoder[0].weight, b.model.encoder[0].weight)
-    c = fit(tiny_config(epochs=1, split_seed=3), None, progress=False, data=tiny_data, log=None)
-    assert c.test.names != a.test.names
     assert json.loads((tmp_path / "a" / "split.json").read_text())["seed"] == 0
-
-
-def test_ema_weights_are_evaluated_and_saved(tiny_data, tmp_path):
-    run = fit(tiny_config(epochs=2, ema=0.9, schedule="onecycle"), tmp_path, progress=False,
-              data=tiny_data, log=None)
-    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
-    assert {"train_model", "ema", "schedule"} <= ckpt.keys()
-    w = "encoder.0.weight"
-    assert not torch.equal(ckpt["model"][w], ckpt["train_model"][w])
-    assert torch.equal(run.model.state_dict()[w], ckpt["model"][w])
-    model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
-    assert torch.equal(model.state_dict()[w], ckpt["model"][w])
-
-
-def test_an_averages_batchnorm_statistics_are_measured_again_and_saved(tiny_data, tmp_path):
-    """The average of the weights gets statistics of its own (an average of the running
-    statistics does not fit the averaged weights): those of one seeded augmented pass."""
-    cfg = tiny_config(epochs=2, ema=0.9)
-    run = fit(cfg, tmp_path, progress=False, data=tiny_data, log=None)
-    saved, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
-    again = copy.deepcopy(saved)
-    remeasure_batchnorm(again, run.train.lab, cfg, torch.device("cpu"))
-    stats = [k for k in saved.state_dict() if k.endswith(("running_mean", "running_var"))]
-    assert stats and all(torch.allclose(saved.state_dict()[k], again.state_dict()[k], atol=1e-6)
-                         for k in stats)
-    assert evaluate(saved, run.test.lab)["ab_mse"] == pytest.approx(run.metrics["ab_mse"])
 
 
 class Interrupt(Exception):
@@ -108,8 +68,8 @@ def _stop_after(epochs):
     return log
 
 
-@pytest.mark.parametrize("levers", [dict(schedule="onecycle", ema=0.9, optimizer="adamw"),
-                                    dict(schedule="cosine"), dict(schedule="wsd")])
+@pytest.mark.parametrize("levers", [dict(schedule="wsd", optimizer="adamw"),
+                                    dict(schedule="wsd", optimizer="adam")])
 def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
     cfg = tiny_config(epochs=3, **levers)
     straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
@@ -128,11 +88,14 @@ def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])
 def test_the_fused_update_is_the_plain_one_up_to_rounding(optimizer):
     results = []
+    plain = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimizer]
     for fused in (False, True):
         torch.manual_seed(0)
         model = torch.nn.Linear(5, 3)
-        opt = build_optimizer(Config(optimizer=optimizer, fused=fused, weight_decay=0.1), model)
-        assert bool(opt.defaults["fused"]) is fused
+        cfg = Config(optimizer=optimizer, weight_decay=0.1)
+        opt = build_optimizer(cfg, model) if fused else plain(
+            model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        assert bool(opt.defaults["fused"]) is fused         # on the CPU: fused, as on CUDA
         for _ in range(3):
             model(torch.randn(4, 5)).square().sum().backward()
             opt.step()

@@ -1,6 +1,8 @@
 """The package's own shape: no import cycle among its modules, a version."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import colorizer
@@ -48,12 +50,28 @@ def test_the_package_has_one_version_the_changelog_names():
 
 
 def test_a_head_is_one_class_and_one_registry_line():
-    from colorizer import heads
+    from colorizer import models
 
-    assert set(heads.HEADS) == set(__import__("colorizer.config").config.HEADS)
-    for name, head in heads.HEADS.items():
-        assert head.name == name and isinstance(head, heads.Head)
+    assert set(models.HEADS) == set(__import__("colorizer.config").config.HEADS)
+    for name, head in models.HEADS.items():
+        assert head.name == name and isinstance(head, models.Head)
     # the modules that only pass a head through never test its name
-    for module in ("train", "outputs", "shipping", "report", "cli", "evaluation", "colorize",
-                   "demo"):
-        assert '"classify"' not in (PACKAGE / f"{module}.py").read_text(), module
+    for path in [*(PACKAGE / f"{m}.py" for m in ("train", "outputs", "cli", "evaluation",
+                                                 "colorize", "demo")),
+                 *(PACKAGE.parent / "research" / f"{m}.py" for m in ("shipping", "report"))]:
+        assert '"classify"' not in path.read_text(), path
+
+
+def test_import_colorizer_loads_none_of_the_studys_bookkeeping():
+    """The package is what users run: `import colorizer` (and its CLI) pulls in no module of
+    the research record, and nothing in the package names it."""
+    code = ("import sys, colorizer, colorizer.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('research', 'benchmarks')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PACKAGE.parent).stdout.strip()
+    assert out == "[]"
+    for path in PACKAGE.glob("*.py"):
+        text = path.read_text()
+        assert "import research" not in text and "from research" not in text, path
+        assert "benchmarks/results" not in text, path

@@ -10,14 +10,15 @@ from colorizer import (
     Config,
     build_model,
     load_images,
-    out_of_domain,
     predict,
     pretrained,
 )
 from colorizer.checkpoint import load_checkpoint
 from colorizer.evaluation import evaluate
+from colorizer.packing import compact, expand, write_shipped
 from colorizer.pretrained import CARD, WEIGHTS
-from colorizer.shipping import ROOT, compact, expand, train_command, write_shipped
+from research import out_of_domain
+from research.shipping import ROOT, train_command
 
 from .conftest import smooth_face
 from .test_cli import cli

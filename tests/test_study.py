@@ -3,8 +3,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from colorizer import fit, load_images, report, study
+from colorizer import fit, load_images
 from colorizer.checkpoint import CHECKPOINT
+from research import report
+from research import runs as study
 
 from .conftest import tiny_config
 

@@ -3,7 +3,7 @@ on it reports."""
 
 from colorizer import fit, load_images
 from colorizer.data import split_names, validation_names
-from colorizer.study import at_temperature, rescore
+from research.runs import at_temperature, rescore
 
 from .conftest import make_folder, tiny_config
 

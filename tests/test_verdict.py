@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from colorizer import findings
-from colorizer.verdict import (
+from benchmarks.common import kind_of
+from research import findings
+from research.verdict import (
     BETTER,
     CANNOT_TELL,
     NOT_CONVERGED,
@@ -83,7 +84,9 @@ def _write(folder, name, arms, pairs):
                                 "oracle_image_mean": {"ab_mse": 31.0, "colourfulness_gap": 14.7}}
                             for s in findings.SPLITS}}
     result["verdicts"] = findings.question_verdicts(result, pairs)
-    (folder / f"study_{name}.json").write_text(json.dumps(result))
+    path = folder / kind_of(f"study_{name}") / f"study_{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result))
     return result
 
 
@@ -109,20 +112,42 @@ def test_claims_and_the_classify_answer_come_from_the_result_files(tmp_path):
     assert "T = 1.0" in answer
 
 
-def test_the_studys_conclusion_is_read_from_the_width_and_cases_verdicts(tmp_path):
-    good, bad = [9.0, 9.5, 10.0], [44.0, 43.0, 45.0]
+def _regressor_arm(errors, epochs=40):
+    runs = [{"seed": i, "config": {"model": "regressor", "epochs": epochs},
+             "val": {"mean_ab_mse": e}, "test": {"mean_ab_mse": e + 0.5}}
+            for i, e in enumerate(errors)]
+    return {"config": {"model": "regressor", "epochs": epochs}, "runs": runs}
+
+
+def _write_2x2(folder, cells):
+    """A regressor-2x2 result with `cells` {label: errors}, its two-way verdicts as the
+    benchmark writes them."""
+    from benchmarks import study as bench
+
+    result = {"title": "2 x 2", "seeds": [0, 1, 2],
+              "arms": {label: _regressor_arm(e) for label, e in cells.items()},
+              "baselines": {s: {"train_mean": {"mean_ab_mse": 14.7}} for s in findings.SPLITS}}
+    result["two_way"] = bench.factorial_verdicts(result, (bench.WIDTH_LEVELS, bench.CASE_LEVELS),
+                                                 bench.BEST)
+    path = folder / "study" / "study_regressor-2x2.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result))
+
+
+def test_the_studys_conclusion_is_read_from_its_regressors_2x2(tmp_path):
     assert "not been measured" in findings.conclusion(tmp_path)
-    _write(tmp_path, "width", {"Architecture 1": _arm(good), "Architecture 2": _arm(bad)},
-           [("Architecture 1", "Architecture 2")])
-    for name in ("cases-long", "cases-adam"):
-        _write(tmp_path, name, {"case 1": _arm(bad), "case 2": _arm(good)}, [("case 1", "case 2")])
-    assert "it holds" in findings.conclusion(tmp_path)
-    _write(tmp_path, "cases-long", {"case 1": _arm(good), "case 2": _arm(bad)},
-           [("case 1", "case 2")])
-    assert "it does not hold" in findings.conclusion(tmp_path)
-    _write(tmp_path, "cases-long", {"case 1": _arm(good), "case 2": _arm([9.1, 9.4, 10.1])},
-           [("case 1", "case 2")])
-    assert "cannot be decided at this budget" in findings.conclusion(tmp_path)
+    spread = (-0.1, 0.0, 0.1)
+    means = {"Architecture 1, case 1": 9.0, "Architecture 1, case 2": 7.0,
+             "Architecture 2, case 1": 9.5, "Architecture 2, case 2": 10.0}
+    _write_2x2(tmp_path, {k: [m + d for d in spread] for k, m in means.items()})
+    text = findings.conclusion(tmp_path)
+    assert "Architecture 1, case 2 is better than each of the other three" in text
+    assert "interaction" in text and "present" in text
+    assert "7.38 units² against 9.91 for the next best, a gap of 2.53" in text
+    means["Architecture 2, case 1"] = 6.0
+    _write_2x2(tmp_path, {k: [m + d for d in spread] for k, m in means.items()})
+    assert "another cell is better" in findings.conclusion(tmp_path)
+    assert "**does not hold**" in findings.claims_table(tmp_path)
 
 
 # A 2 x 2 of width and case, every cell three seeds with the same small spread

@@ -3,9 +3,9 @@
 import math
 import os
 
-from .devices import cpu_name
-from .heads import head
-from .metrics import UNITS
+from colorizer.devices import cpu_name
+from colorizer.models import head
+
 from .verdict import compare
 
 METRIC_COLUMNS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness")
@@ -70,27 +70,6 @@ def summary(run):
             f"{m['ssim']:.3f}, CIEDE2000 {m['ciede2000']:.2f}, AuC {m['auc']:.1f} %, "
             f"colourfulness {m['colourfulness']:.1f} (truth {m['colourfulness_true']:.1f}); "
             f"{m['n_test']} test images, {m['train_seconds']:.0f} s of training")
-
-
-_TTA_WORDS = {"flip": ", each prediction averaged with the mirrored image's (--tta flip)"}
-
-
-def format_report(metrics):
-    """evaluate's readable table: the model's metrics next to the baselines', with units."""
-    base = metrics["baselines"]
-    keys = [k for k in UNITS if k in metrics and k != "loss"]
-    lines = [f"{metrics['model']} / {metrics['head']}, widths {tuple(metrics['widths'])}, epoch "
-             f"{metrics['epoch']}: {metrics['n_test']} test images (split seed {metrics['seed']})"
-             + _TTA_WORDS.get(metrics.get("tta", "none"), ""),
-             "",
-             f"{'metric':<20}{'model':>10}" + "".join(f"{b:>19}" for b in base)]
-    for k in keys:
-        lines.append(f"{k:<20}{metrics[k]:>10.3f}"
-                     + "".join(f"{base[b].get(k, float('nan')):>19.3f}" for b in base))
-    lines += ["", "units: " + "; ".join(f"{k}: {UNITS[k]}" for k in keys),
-              "oracle_image_mean paints each test image's own mean a*b*: it sees the answer."
-              if "oracle_image_mean" in base else ""]
-    return "\n".join(lines).rstrip()
 
 
 def head_rows(runs, metrics_at):

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import LabImages, fit_size, read_image, rgb_to_lab
-from .evaluation import predict
-from .metrics import ab_mse
+from colorizer.data import LabImages, fit_size, read_image, rgb_to_lab
+from colorizer.evaluation import predict
+from colorizer.metrics import ab_mse
 
 # scikit-image's own colour photos, from its package folder (no download)
 PHOTOS = {"astronaut.png": "a person, not a frontal face crop", "chelsea.png": "a cat",

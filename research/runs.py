@@ -4,19 +4,13 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT, load_checkpoint
-from .config import ARCHS, PRESETS, Config
-from .data import ab_mean
-from .devices import get_device
-from .evaluation import evaluate
-from .train import fit, with_precision
+from colorizer.checkpoint import CHECKPOINT, load_checkpoint
+from colorizer.config import ARCHS, PRESETS, Config
+from colorizer.data import ab_mean
+from colorizer.devices import get_device
+from colorizer.evaluation import evaluate
+from colorizer.train import fit, with_precision
 
-# The study's two hyper-parameter cases, at its full epoch counts, with its optimizer (Adam at a
-# constant rate) whatever the profile trains the other runs with.
-_STUDY_OPTIMIZER = {k: PRESETS["study-short"][k]
-                    for k in ("optimizer", "schedule", "ema")}
-CASES = {"case 1": dict(epochs=100, lr=5e-3, weight_decay=1e-7),
-         "case 2": dict(epochs=400, lr=1e-4, weight_decay=1e-5)}
 TEMPERATURES = (0.01, 0.2, 0.38, 0.7, 1.0)     # annealed-mean decodings compared (Sec. 3.3)
 
 
@@ -100,9 +94,11 @@ def pick_profile(name=None, device=None):
 
 
 def case_configs(profile, base):
-    """The study's two hyper-parameter cases over `base`, with this profile's epochs."""
-    return {name: replace(base, **{**_STUDY_OPTIMIZER, **case, "epochs": epochs})
-            for (name, case), epochs in zip(CASES.items(), profile.case_epochs)}
+    """The study's two hyper-parameter cases as its table gives them (`--preset study-case1`,
+    `study-case2`: Architecture 1, Adam at a constant rate, the conv stem, full-side a*b*) with
+    `base`'s model, head and budget, at the profile's epochs (the `full` profile: the study's)."""
+    return {f"case {n}": replace(base, **{**PRESETS[f"study-case{n}"], "epochs": epochs})
+            for n, epochs in zip((1, 2), profile.case_epochs)}
 
 
 def compare_widths(profile, run, data, folder):

@@ -1,21 +1,25 @@
-"""Shipping a run's colorizer: int8 weights, the model card written from the run's own data and
-settings, and the figure of its test faces (`python -m colorizer export`)."""
+"""Shipping a run's colorizer as the package's model, a maintainer's command: int8 weights, the
+model card written from the run's own data and settings, and the figures of its test faces and
+of photos that are not faces (`python -m research.shipping RUN_DIR`)."""
 
+import argparse
 import platform
 from dataclasses import fields
 from pathlib import Path
 
 import torch
 
-from . import hub, out_of_domain
-from .checkpoint import load_checkpoint, load_model
-from .config import PLACE_SETTINGS, ColorizerError, Config
-from .data import lab_to_rgb, load_images, resolve_data_dir
-from .evaluation import evaluate, predict
-from .files import atomic_write, write_json
-from .heads import head
-from .packing import compact, expand, write_shipped  # noqa: F401 (shipping.compact: named in the card)
-from .pretrained import CARD, WEIGHTS
+from colorizer import hub
+from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model
+from colorizer.config import PLACE_SETTINGS, ColorizerError, Config
+from colorizer.data import lab_to_rgb, load_images, resolve_data_dir
+from colorizer.evaluation import evaluate, predict
+from colorizer.files import atomic_write, write_json
+from colorizer.models import head
+from colorizer.packing import compact, write_shipped
+from colorizer.pretrained import CARD, WEIGHTS
+
+from . import out_of_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "pretrained.png"
@@ -112,13 +116,13 @@ def model_card(ckpt, figures, weights, folder):
         f"passes, {seconds:.0f} s of training; exported on {platform.machine()} with "
         f"torch {torch.__version__}",
         "- shipped as int8 weights with a float32 scale per output channel "
-        f"(`colorizer.shipping.compact`): test ab MSE {before:.3f} before, "
+        f"(`colorizer.packing.compact`): test ab MSE {before:.3f} before, "
         f"{m['ab_mse']:.3f} after", "",
         f"## Test figures ({n_test} test images, split seed {ckpt['split']['seed']})", "",
         "ab MSE in raw CIELAB units² (scikit-image Lab), PSNR in dB on 8-bit sRGB, AuC in %; "
         "colourfulness after Hasler & Süsstrunk (ground truth "
         f"{m['colourfulness_true']:.1f}); the plain forward pass (no flip averaging). Written by "
-        "`python -m colorizer export`.", "",
+        "`python -m research.shipping`.", "",
         *_metric_rows(m), "",
         "oracle_image_mean paints each test image's own mean a*b*: it sees the answer.", "",
         *_uses(cfg, len(ckpt["split"]["train"]), away), ""])
@@ -205,3 +209,17 @@ def data_line(folder, ckpt, cfg):
     return (f"- data: {len(split['train']) + len(split['test'])} images of `{shown}/` at "
             f"{cfg.image_size} px ({terms}); split seed {split['seed']}: {len(split['train'])} "
             f"train, {len(split['test'])} test images")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m research.shipping", description=__doc__)
+    p.add_argument("run", metavar="RUN_DIR", help="the run folder (its checkpoint.pt)")
+    p.add_argument("--data", help="image folder (default: the checkpoint's, then ./face_images)")
+    args = p.parse_args(argv)
+    m = export(Path(args.run) / CHECKPOINT, args.data)
+    print(f"shipped {WEIGHTS}: test ab_mse {m['ab_mse']:.3f} raw CIELAB units^2, PSNR "
+          f"{m['psnr']:.2f} dB; card {CARD}")
+
+
+if __name__ == "__main__":
+    main()

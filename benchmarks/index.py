@@ -1,0 +1,99 @@
+"""benchmarks/results/index.md: every result file by folder, with its question, the command that
+wrote it, the split its figures are on, and whether it is current, generated from the files.
+
+    python -m benchmarks.index            # write the index
+    python -m benchmarks.index --check    # exit 1 if the committed index differs
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+
+from .common import KINDS, RESULTS, TOP
+
+INDEX = RESULTS / "index.md"
+# Questions whose experiment lost: their options left the code in 0.7.0 (their pages stay)
+LOST = {"study_design": "the screens' --schedule onecycle and --no-fused",
+        "study_design-final": "the screens' --schedule onecycle and --no-fused",
+        "study_average-10min": "--ema", "study_distill-41": "--teachers, --distill",
+        "study_decoder-10min": "--fusion, --skips add",
+        "levers_avx512": "the fusion_8 lever (--fusion)"}
+SPLIT = {"study": "validation (test beside)", "design": "validation (test beside)",
+         "speed": "-", "test-era": "test", "": "test"}
+COMMAND = re.compile(r"`(python -m [^`]+)`")
+TITLE = re.compile(r"^(?:# (.+)|\*\*(.+?)\*\*)", re.M)
+
+
+def rows():
+    """One row per result page: (folder, name, title, command, split, status)."""
+    out = []
+    for folder in ["", *KINDS]:
+        for page in sorted((RESULTS / folder).glob("*.md")):
+            if page == INDEX:
+                continue
+            text = page.read_text()
+            title = TITLE.search(text)
+            command = COMMAND.search(text)
+            if text.startswith("|"):
+                title = "the study's claims, each beside its measured answer (a table)"
+            elif title:
+                title = next(filter(None, title.groups()))
+            else:
+                title = text.split(";")[0]
+            out.append((folder, page.stem, _short(title),
+                        command.group(1) if command else "-", SPLIT[folder],
+                        status(folder, page)))
+    return out
+
+
+def status(folder, page):
+    """current; superseded (a record of the test-split era); or lost, with the commit that last
+    wrote it (`git checkout` it to run the page's command again)."""
+    if page.stem in LOST:
+        return f"lost ({LOST[page.stem]} removed in 0.7.0); written at {_written_at(page)}"
+    return "superseded: chosen on test" if folder == "test-era" else "current"
+
+
+def _written_at(page):
+    """The commit that last changed `page` before it moved into its folder."""
+    log = subprocess.run(["git", "log", "--follow", "--diff-filter=AM", "--format=%h", "-1",
+                          "--", str(page)], capture_output=True, text=True, cwd=RESULTS)
+    return log.stdout.strip() or "an earlier commit"
+
+
+def _short(text, n=90):
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n - 1].rstrip() + "…"
+
+
+def markdown():
+    lines = ["# Results", "",
+             "Every result file, generated from the files by `python -m benchmarks.index`. ab MSE "
+             "in raw CIELAB units², PSNR in dB on 8-bit sRGB. Folders:", ""]
+    lines += [f"- `{k}/`: {v}" for k, v in KINDS.items()]
+    lines += [f"- at the top: {', '.join(f'`{t}`' for t in TOP)}, the README's results table",
+              "", "| folder | file | question | command | split | status |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {folder or '.'} | [{name}]({folder + '/' if folder else ''}{name}.md) | "
+              f"{title} | `{command}` | {split} | {state} |"
+              for folder, name, title, command, split, state in rows()]
+    return "\n".join(lines).replace("|`-`|", "| - |") + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--check", action="store_true")
+    args = p.parse_args(argv)
+    text = markdown()
+    if args.check:
+        same = INDEX.is_file() and INDEX.read_text() == text
+        print("the index is current" if same else f"{INDEX} differs: python -m benchmarks.index")
+        return 0 if same else 1
+    INDEX.write_text(text)
+    print(f"wrote {INDEX} ({len(rows())} result pages)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
