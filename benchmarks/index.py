@@ -7,18 +7,18 @@ wrote it, the split its figures are on, and whether it is current, generated fro
 
 import argparse
 import re
-import subprocess
 import sys
 
 from .common import KINDS, RESULTS, TOP
 
 INDEX = RESULTS / "index.md"
-# Questions whose experiment lost: their options left the code in 0.7.0 (their pages stay)
-LOST = {"study_design": "the screens' --schedule onecycle and --no-fused",
-        "study_design-final": "the screens' --schedule onecycle and --no-fused",
-        "study_average-10min": "--ema", "study_distill-41": "--teachers, --distill",
-        "study_decoder-10min": "--fusion, --skips add",
-        "levers_avx512": "the fusion_8 lever (--fusion)"}
+# Pages whose experiment lost: (the options that left the code in 0.7.0, the commit that wrote the
+# page: `git checkout` it to run the page's command again)
+LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused", "bb12ea1"),
+        "study_average-10min": ("--ema", "80484f2"),
+        "study_distill-41": ("--teachers, --distill", "80484f2"),
+        "study_decoder-10min": ("--fusion, --skips add", "34ec71a"),
+        "levers_avx512": ("the fusion_8 lever (--fusion)", "45a2241")}
 SPLIT = {"study": "validation (test beside)", "design": "validation (test beside)",
          "speed": "-", "test-era": "test", "": "test"}
 COMMAND = re.compile(r"`(python -m [^`]+)`")
@@ -51,15 +51,9 @@ def status(folder, page):
     """current; superseded (a record of the test-split era); or lost, with the commit that last
     wrote it (`git checkout` it to run the page's command again)."""
     if page.stem in LOST:
-        return f"lost ({LOST[page.stem]} removed in 0.7.0); written at {_written_at(page)}"
+        options, commit = LOST[page.stem]
+        return f"lost ({options} removed in 0.7.0); written at {commit}"
     return "superseded: chosen on test" if folder == "test-era" else "current"
-
-
-def _written_at(page):
-    """The commit that last changed `page` before it moved into its folder."""
-    log = subprocess.run(["git", "log", "--follow", "--diff-filter=AM", "--format=%h", "-1",
-                          "--", str(page)], capture_output=True, text=True, cwd=RESULTS)
-    return log.stdout.strip() or "an earlier commit"
 
 
 def _short(text, n=90):

@@ -25,3 +25,11 @@ def test_a_changed_cell_is_caught(tmp_path):
     edited = text.replace("1.000", "0.999")
     assert stale(edited, tmp_path) == ["r.md"]
     assert refresh(edited, tmp_path) == text
+
+
+def test_the_results_index_is_generated_from_the_files():
+    from benchmarks import index
+
+    assert index.INDEX.read_text() == index.markdown()
+    top = [p.name for p in index.RESULTS.iterdir()]
+    assert len(top) <= 12 and "index.md" in top
