@@ -28,7 +28,8 @@ from .common import command, machine, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {"16 phone photos (4000 x 3000 JPEG)": (16, 4000, 3000),
-         "one 50-MP photo (8660 x 5774 JPEG)": (1, 8660, 5774)}
+         "one 50-MP photo (8660 x 5774 JPEG)": (1, 8660, 5774),
+         "one photo at the default cap (12247 x 8165 JPEG, 100 MP)": (1, 12247, 8165)}
 
 
 def photo(width, height, seed):
@@ -63,13 +64,18 @@ def main(argv=None):
     p.add_argument("--project", action="append", default=[], metavar="DIR",
                    help="another checkout to measure beside this one (repeatable)")
     p.add_argument("--name", default="colorize_memory")
+    p.add_argument("--cases", nargs="+", type=int, metavar="N",
+                   help="run these of the cases only (0-based: " + "; ".join(
+                       f"{i} {c}" for i, c in enumerate(CASES)) + ")")
     args = p.parse_args(argv)
 
     projects = {"this checkout": ROOT, **{str(d): Path(d).resolve() for d in args.project}}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for case, (n, width, height) in CASES.items():
-            inputs = make_folder(Path(tmp) / case.split()[0] / "in", n, width, height)
+        for i, (case, (n, width, height)) in enumerate(CASES.items()):
+            if args.cases is not None and i not in args.cases:
+                continue
+            inputs = make_folder(Path(tmp) / f"case{i}" / "in", n, width, height)
             for label, project in projects.items():
                 out = Path(tmp) / f"out-{len(rows)}"
                 peak, seconds, code = run_colorize(project, inputs, out)

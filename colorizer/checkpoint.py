@@ -11,6 +11,7 @@ from .models import build_model
 from .packing import expand, read_shipped
 
 CHECKPOINT = "checkpoint.pt"
+MODEL_FILE = "model.safetensors"        # a model folder's weights (hub.save_pretrained)
 # A checkpoint describing a larger model is refused before it is built: 3x the largest model here
 # (Architecture 1's colorizer, 16.1 M), so that a 2 KB file cannot make the process build gigabytes
 MAX_PARAMETERS = 50_000_000
@@ -23,20 +24,30 @@ def save_checkpoint(path, ckpt):
 
 def load_checkpoint(path, map_location="cpu"):
     """The checkpoint dict at `path`: a training checkpoint (torch.load with weights_only: plain
-    tensors and Python values), or the shipped .safetensors weights (see shipping)."""
+    tensors and Python values), int8 .safetensors weights (packing), or a model folder
+    (save_pretrained's: its model.safetensors). Its settings are read and its weights' kinds and
+    shapes checked before any arithmetic on them."""
     path = Path(path)
+    if path.is_dir() and (path / MODEL_FILE).is_file():
+        path = path / MODEL_FILE                # a model folder
     if not path.is_file():
-        raise ColorizerError(f"checkpoint not found: {path}")
+        raise ColorizerError(f"checkpoint not found: {path}" if not path.exists() else
+                             f"not a checkpoint file or model folder: {path}")
     if path.suffix == ".safetensors":           # shipped weights: no unpickling at all
         ckpt = read_shipped(path)
-        return {**ckpt, "model": expand(ckpt["model"])}
+    else:
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:      # torch raises many kinds here: pickle, zip, runtime errors
+            raise ColorizerError(f"not a readable checkpoint: {path} "
+                                 f"({type(e).__name__})") from None
+        if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
+            raise ColorizerError(f"not a colorizer checkpoint: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:          # torch raises many kinds here: pickle, zip, runtime errors
-        raise ColorizerError(f"not a readable checkpoint: {path} ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or not {"model", "config"} <= ckpt.keys():
-        raise ColorizerError(f"not a colorizer checkpoint: {path}")
-    return {**ckpt, "model": expand(ckpt["model"])}
+        Config.from_dict(ckpt["config"])
+        return {**ckpt, "model": expand(ckpt["model"])}
+    except ColorizerError as e:
+        raise ColorizerError(f"checkpoint {path}: {e}") from None
 
 
 def restore(model, ckpt):

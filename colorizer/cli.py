@@ -10,9 +10,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from . import distributed
 from .cache import cached_images, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, load_model
-from .config import ARCHS, PRESETS, ColorizerError, Config, option_words, preset
+from .config import (
+    ARCHS,
+    PRESETS,
+    ColorizerError,
+    Config,
+    option_words,
+    preset,
+    read_settings_file,
+)
 from .console import LOUD, QUIET, Reporter, TensorBoard
 from .data import MAX_PIXELS, ab_mean, load_images, resolve_data_dir, set_pixel_limit
 from .demo import Limits
@@ -89,17 +98,7 @@ def config_from_args(args):
 def read_settings(path):
     """The settings of a JSON or TOML file ({name: value}, Config's names: a run folder's
     config.json, or a file of your own), or one line on what is wrong with it."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-        if path.suffix == ".toml":
-            import tomllib
-
-            settings = tomllib.loads(text)
-        else:
-            settings = json.loads(text)
-    except (OSError, ValueError) as e:       # (tomllib and json errors are ValueErrors)
-        raise ColorizerError(f"--config {path}: cannot read it ({e})") from None
+    settings = read_settings_file(path, f"--config {path}")
     if not isinstance(settings, dict):
         raise ColorizerError(f"--config {path}: expected a table of settings")
     unknown = sorted(set(settings) - {f.name for f in fields(Config)})
@@ -153,8 +152,8 @@ class _OneLine(argparse.RawDescriptionHelpFormatter):
 def _add_evaluate(commands):
     evaluate = commands.add_parser("evaluate", help="test metrics of a checkpoint on its own test "
                                    "split")
-    evaluate.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped "
-                          "model)")
+    evaluate.add_argument("--checkpoint", help="a run's checkpoint.pt or a model folder "
+                          "(default: the shipped model)")
     evaluate.add_argument("--data", help="image folder (default: the checkpoint's, "
                           "$COLORIZER_DATA, ...)")
     add_setting(evaluate, "device", default="auto")
@@ -169,7 +168,8 @@ def _add_colorize(commands):
     colorize = commands.add_parser("colorize", help="colorize images of any size, keeping their "
                                    "own L*; never replaces an input")
     which = colorize.add_mutually_exclusive_group()
-    which.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
+    which.add_argument("--checkpoint", help="a run's checkpoint.pt or a model folder (default: "
+                       "the shipped model)")
     which.add_argument("--onnx", metavar="FILE", help="an exported model (python -m colorizer "
                        "onnx), run by onnxruntime on the CPU")
     colorize.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
@@ -183,8 +183,8 @@ def _add_colorize(commands):
                           "original (when it has colour) side by side")
     colorize.add_argument("--max-pixels", type=_pixel_count, default=MAX_PIXELS, metavar="N",
                           help="refuse images of more pixels than this, from their headers, "
-                          "before decoding (memory grows with pixels: ~25 bytes each; "
-                          "default: %(default)s)")
+                          "before decoding (memory grows with pixels: the default is held in "
+                          "about 1.5 GB; default: %(default)s)")
     colorize.add_argument("--saturation", type=_saturation, default=1.0, metavar="S",
                           help="a gain on the predicted a*b* before conversion, clipped to the "
                           "sRGB gamut (default: 1, as predicted; 1.5: more colour)")
@@ -211,7 +211,7 @@ def _saturation(text):
 def _pixel_count(text):
     try:
         n = int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):             # inf, 1e400
         n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
@@ -233,7 +233,8 @@ def _add_onnx(commands):
     onnx = commands.add_parser("onnx", help="export a colorizer to ONNX (raw L* in, raw a*b* out, "
                                "dynamic batch)")
     onnx.add_argument("out", metavar="OUT.onnx")
-    onnx.add_argument("--checkpoint", help="a run's checkpoint.pt (default: the shipped model)")
+    onnx.add_argument("--checkpoint", help="a run's checkpoint.pt or a model folder (default: "
+                      "the shipped model)")
 
 
 def _add_demo(commands):
@@ -306,11 +307,14 @@ def cmd_train(args):
     tracker = TensorBoard(out / "tensorboard") if args.tensorboard else None
     run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
               tracker=tracker)
+    distributed.finish()                # (a torchrun launch: every process done, then out)
     if not run.metrics:                 # another process of a torchrun launch: rank 0 reports
         return 0
-    key = HEADLINE[cfg.model]
-    print(f"test {key} {run.metrics[key]:.2f} raw CIELAB units^2 on {run.metrics['n_test']} test "
-          f"images (seed {run.cfg.seed}); run folder {out}")
+    key, m = HEADLINE[cfg.model], run.metrics
+    scored = [m, *([m["test"]] if "test" in m else [])]       # validation, then test beside it
+    print("; ".join(f"{s['split']} {key} {s[key]:.2f} raw CIELAB units^2 on {s['n_test']} "
+                    f"{s['split']} images" for s in scored)
+          + f" (seed {run.cfg.seed}); run folder {out}")
     return 0
 
 

@@ -5,6 +5,7 @@ checked against every input, before the first image is read.
 """
 
 import os
+import struct
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from .data import (
     image_pixels,
     lab_to_rgb,
     lightness,
+    quiet_exif,
     read_image,
     stripes,
 )
@@ -142,7 +144,8 @@ def _absolute(path):
 def _find(inputs, out_dir):
     """[(file, root)] of every input file, each once, with the folder its output path is
     relative to; the set of their resolved paths; and [(path, ColorizerError)] for inputs that
-    are missing or empty folders."""
+    are missing, empty folders, or neither a regular file nor a folder (a FIFO would block the
+    read forever, a device never end)."""
     found, problems, seen = [], [], set()
     for item in map(_absolute, inputs):
         if item.is_dir():
@@ -150,8 +153,11 @@ def _find(inputs, out_dir):
                      if not (out_dir != item and out_dir in p.parents)]
             if not files:
                 problems.append((item, ColorizerError(f"no files in folder {item}")))
-        elif item.exists():
+        elif item.is_file():
             files = [(item, item.parent)]
+        elif item.exists():
+            problems.append((item, ColorizerError(f"not a regular file or folder: {item}")))
+            continue
         else:
             problems.append((item, ColorizerError(f"no such file or folder: {item}")))
             continue
@@ -295,16 +301,16 @@ def output_metadata(source, model_name):
                   "the a*b* chroma is predicted from the lightness, not the original colours")
     extra = {"pnginfo": text}
     try:
-        with Image.open(source) as img:
+        with quiet_exif(), Image.open(source) as img:
             if img.info.get("icc_profile"):
                 extra["icc_profile"] = img.info["icc_profile"]
             exif = img.getexif()
-    except (OSError, ValueError, SyntaxError):
-        return extra
-    if exif:
-        if ORIENTATION in exif:
-            exif[ORIENTATION] = 1
-        extra["exif"] = exif.tobytes()
+            if exif:
+                if ORIENTATION in exif:
+                    exif[ORIENTATION] = 1
+                extra["exif"] = exif.tobytes()
+    except (OSError, ValueError, SyntaxError, struct.error):    # a malformed block: left out
+        extra.pop("exif", None)
     return extra
 
 

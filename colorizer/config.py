@@ -1,6 +1,8 @@
 """Run configuration: every setting once, with its help text and its check; errors."""
 
+import json
 import math
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -32,6 +34,7 @@ VAL_FRACTION = 0.1        # the share of the training split held out for validat
 HOLDOUTS = ("test", "val")
 MAX_WIDTH = 1024          # feature maps per layer at most (the widest model here has 512)
 MAX_SIDE = 1024           # training side in px at most (the largest trained here: 256)
+MAX_ITEMS = 64            # items in a list setting (widths: the deepest model here has 6)
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 # Settings that say where a run reads and computes and how often it saves, not what it trains
@@ -45,6 +48,47 @@ REMOVED = {"fusion": 0, "skips": "none"}
 
 class ColorizerError(Exception):
     """A problem the user can fix (bad path, bad image, wrong checkpoint): one line, no trace."""
+
+
+# A settings file or a weights file's JSON metadata is refused past these before it is parsed
+MAX_SETTINGS_BYTES = 1 << 20    # a run's history for 10,000 epochs fits in a tenth of this
+MAX_NESTING = 32                # a run's settings nest 3 deep
+
+
+def parse_settings(text, what, toml=False):
+    """JSON (or TOML) text a user can hand over, parsed once its size and nesting are bounded:
+    the value, or one line naming `what` is wrong with it."""
+    if len(text) > MAX_SETTINGS_BYTES:
+        raise ColorizerError(f"{what}: over {MAX_SETTINGS_BYTES} bytes of settings")
+    depth = deepest = 0
+    for ch in text:                     # brackets inside strings count too: a bound, not a parse
+        depth += (ch in "[{") - (ch in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise ColorizerError(f"{what}: nested deeper than {MAX_NESTING}")
+    try:
+        if toml:
+            import tomllib
+
+            return tomllib.loads(text)
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:       # (tomllib and json errors are ValueErrors)
+        raise ColorizerError(f"{what}: not {'TOML' if toml else 'JSON'} ({e})") from None
+
+
+def read_settings_file(path, what=None):
+    """parse_settings of a regular file (a FIFO or a device is refused, not read), its size
+    checked before it is read."""
+    path, what = Path(path), what or str(path)
+    try:
+        if not path.is_file():
+            raise ColorizerError(f"{what}: not a regular file")
+        if path.stat().st_size > MAX_SETTINGS_BYTES:
+            raise ColorizerError(f"{what}: over {MAX_SETTINGS_BYTES} bytes of settings")
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ColorizerError(f"{what}: cannot read it ({e})") from None
+    return parse_settings(text, what, toml=path.suffix == ".toml")
 
 
 def option(default, help, **kw):
@@ -122,6 +166,8 @@ class Config:
                                    metavar="N")
 
     def __post_init__(self):
+        for f in fields(self):                  # kinds first: nothing below sees a wrong one
+            _check_kind(f, getattr(self, f.name))
         self.widths = tuple(int(w) for w in self.widths)
         if self.image_size is None:
             self.image_size = 2 ** (len(self.widths) + 1)
@@ -261,6 +307,29 @@ def check_inputs(c):
     wherever that went since."""
     if c.init_from and not Path(c.init_from).is_file():
         _refuse("init_from", "an existing checkpoint file", c.init_from)
+
+
+def _check_kind(f, value):
+    """Refuse a value of the wrong kind for field `f`, on one line: an int setting takes a whole
+    number (not 128.0, not "five", not True), a float setting a number, a tuple setting a list of
+    numbers (widths: of whole numbers), a text setting text; None only where the field allows it."""
+    kinds = [k for k in (typing.get_args(f.type) or (f.type,)) if k is not type(None)]
+    if value is None and len(kinds) < len(typing.get_args(f.type) or (f.type,)):
+        return
+    kind = kinds[0]
+    if kind is tuple:
+        number = int if f.name == "widths" else (int, float)
+        ok = isinstance(value, (list, tuple)) and 0 < len(value) <= MAX_ITEMS and all(
+            isinstance(v, number) and not isinstance(v, bool) for v in value)
+        accepts = "a list of whole numbers" if f.name == "widths" else "a list of numbers"
+    elif kind is float:
+        ok, accepts = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif kind is int:
+        ok, accepts = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    else:
+        ok, accepts = isinstance(value, kind), {str: "text", bool: "true or false"}[kind]
+    if not ok:
+        _refuse(f.name, accepts, value)
 
 
 def _power_of_2(n):

@@ -21,7 +21,10 @@ _NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
 _CHUNK = 16               # images converted to Lab per call (see load_images)
 STRIPE = 2**18            # pixels per rgb2lab / lab2rgb call: both work in float64 with several
                           # temporaries (~100 bytes a pixel), so a photo is converted in stripes
-MAX_PIXELS = 250_000_000  # the largest image read (pixels, from its header): above any camera's
+# The largest image read by default (pixels, from its header): what `colorize` holds in about
+# 1.5 GB (benchmarks.colorize_memory: its peak grows some 10 MB a megapixel above ~0.5 GB);
+# `--max-pixels` raises it for a machine with the memory
+MAX_PIXELS = 100_000_000
 # The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
 BUNDLED = Path(__file__).resolve().parents[1] / "face_images"
 
@@ -87,8 +90,9 @@ def read_image(path, max_pixels=MAX_PIXELS):
     try:
         with _opened(path) as img:
             refuse_too_large(path, img.size, max_pixels)
-            img.load()
-            ImageOps.exif_transpose(img, in_place=True)
+            with quiet_exif():
+                img.load()
+                ImageOps.exif_transpose(img, in_place=True)
             return to_rgb8(img)
     except Image.DecompressionBombError:
         raise ColorizerError(f"cannot read image {path}: more than twice Pillow's limit of "
@@ -118,12 +122,22 @@ set_pixel_limit(MAX_PIXELS)
 
 @contextmanager
 def _opened(path):
-    """Image.open without Pillow's bomb warning: the size is checked here (refuse_too_large)."""
-    with warnings.catch_warnings():
+    """Image.open without Pillow's bomb warning (the size is checked here: refuse_too_large) or
+    its warnings on a malformed EXIF block (quiet_exif)."""
+    with warnings.catch_warnings(), quiet_exif():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         img = Image.open(path)
     with img:
         yield img
+
+
+@contextmanager
+def quiet_exif():
+    """Pillow's warnings on a malformed EXIF block silenced: the image is read all the same
+    (its orientation as far as the block tells it), and a user sees nothing of Pillow's paths."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def refuse_too_large(path, size, max_pixels):

@@ -5,6 +5,8 @@ import platform
 
 import torch
 
+from .config import ColorizerError
+
 # TF32 (a 10-bit mantissa inside CUDA's float32 convolutions and products) only when asked:
 # `--tf32`, or use_tf32(True) before the first device is chosen. One policy for the process.
 _POLICY = {"tf32": False, "configured": None}
@@ -15,14 +17,23 @@ def get_device(device="auto"):
     device gets the process's backend policy (configure_backends) before it is handed out."""
     if device == "auto":
         device = "cuda" if cuda_present() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ColorizerError(f"--device takes auto, cpu, cuda or cuda:N; got {device!r}") from None
     configure_backends(device)
     return device
 
 
 def cuda_present():
-    """Whether a CUDA device is there for "auto" to take (the one place that asks)."""
+    """Whether a CUDA device is there for "auto" to take. This module is the one place in the
+    package that asks torch about CUDA (tests/test_package.py holds every other module to it)."""
     return torch.cuda.is_available()
+
+
+def cuda_count():
+    """How many CUDA devices this process sees."""
+    return torch.cuda.device_count() if cuda_present() else 0
 
 
 def use_tf32(on=True):

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from .config import ColorizerError
-from .devices import get_device
+from .devices import cuda_count, get_device
 
 # How long the other processes wait for rank 0's own work (building the image cache of a large
 # folder) before giving up; nccl's own timeout (10 minutes) stays on the training's collectives.
@@ -92,12 +92,21 @@ def _local_gpu():
     than processes."""
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     procs = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
-    gpus = torch.cuda.device_count()
+    gpus = cuda_count()
     if procs > gpus or local_rank >= gpus:
         raise ColorizerError(f"{procs} processes on this machine but {gpus} GPU(s): start at "
                              f"most {gpus} (torchrun --nproc_per_node {gpus}), or pass "
                              "--device cpu")
     return local_rank
+
+
+def finish():
+    """Leave torchrun's process group, once every process is done with it: none is left waiting
+    on a collective, and gloo's threads stop before the interpreter exits (a group torn down at
+    exit can abort a process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def wrap(model, procs, device):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_model
-from .config import ColorizerError, Config
+from .config import ColorizerError, Config, read_settings_file
 from .files import write_json
 from .packing import compact, write_shipped
 
@@ -52,9 +52,10 @@ def from_pretrained(folder_or_repo_id: str | Path,
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ColorizerError(f"{folder} is not a model folder: it has no {WEIGHTS}")
-    model, ckpt = load_model(weights, device)
     stated = folder / CONFIG
-    if stated.is_file() and _read_config(stated) != Config.from_dict(ckpt["config"]):
+    cfg = _read_config(stated) if stated.exists() else None        # read before the weights
+    model, ckpt = load_model(weights, device)
+    if cfg is not None and cfg != Config.from_dict(ckpt["config"]):
         raise ColorizerError(f"{stated} does not describe the model in {weights}")
     return model
 
@@ -87,12 +88,7 @@ def card_metadata(results=()):
 
 
 def _read_config(path):
-    import json
-
-    try:
-        return Config.from_dict(json.loads(Path(path).read_text()))
-    except ValueError as e:
-        raise ColorizerError(f"{path}: not JSON ({e})") from None
+    return Config.from_dict(read_settings_file(path))
 
 
 def _fetch(repo_id):

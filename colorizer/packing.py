@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import ColorizerError
+from .config import ColorizerError, parse_settings
 from .files import atomic_write
 
 SHIPPED_FORMAT = "colorizer-int8/1"     # the safetensors layout write_shipped writes
@@ -29,10 +29,31 @@ def compact(state):
 
 
 def expand(state):
-    """The float32 state dict a compacted one stands for (plain state dicts pass through)."""
-    return {name: (t["int8"].float() * t["scale"] if isinstance(t, dict) else
-                   t.float() if t.is_floating_point() else t)
-            for name, t in state.items()}
+    """The float32 state dict a compacted one stands for (plain state dicts pass through). Every
+    entry's kind and shape is checked before any arithmetic: a scale must have one value per
+    output channel of its int8 tensor, so the product is the int8 tensor's size, never a
+    broadcast of two vectors into a matrix."""
+    if not isinstance(state, dict):
+        raise ColorizerError(f"weights must be a table of tensors, got {type(state).__name__}")
+    return {name: _expanded(name, t) for name, t in state.items()}
+
+
+def _expanded(name, t):
+    if isinstance(t, torch.Tensor):
+        return t.float() if t.is_floating_point() else t
+    if not isinstance(t, dict) or set(t) != {"int8", "scale"}:
+        got = sorted(t) if isinstance(t, dict) else type(t).__name__
+        raise ColorizerError(f"weights entry {name!r} is neither a tensor nor an int8 tensor "
+                             f"with its scale (got {got})")
+    q, scale = t["int8"], t["scale"]
+    if not (isinstance(q, torch.Tensor) and isinstance(scale, torch.Tensor)
+            and q.dtype == torch.int8 and scale.is_floating_point() and q.dim() >= 1
+            and scale.shape == (q.shape[0], *[1] * (q.dim() - 1))):
+        shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                  for v in (q, scale)]
+        raise ColorizerError(f"weights entry {name!r}: an int8 tensor {shapes[0]} needs one "
+                             f"scale per output channel, got {shapes[1]}")
+    return q.float() * scale.float()
 
 
 def write_shipped(path, compacted, facts):
@@ -69,5 +90,8 @@ def read_shipped(path):
             compacted.setdefault(name, {})[part] = t
         else:
             compacted[name] = t
-    return {"model": compacted, **{k: json.loads(v) for k, v in metadata.items()
-                                   if k != "format"}}
+    facts = {k: parse_settings(v, f"{path}: metadata {k!r}") for k, v in metadata.items()
+             if k != "format"}
+    if not isinstance(facts.get("config"), dict):
+        raise ColorizerError(f"{path}: its metadata holds no settings (config)")
+    return {"model": compacted, **facts}

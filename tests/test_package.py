@@ -75,3 +75,14 @@ def test_import_colorizer_loads_none_of_the_studys_bookkeeping():
         text = path.read_text()
         assert "import research" not in text and "from research" not in text, path
         assert "benchmarks/results" not in text, path
+
+
+def test_only_devices_asks_torch_about_cuda():
+    """Every question to torch.cuda goes through colorizer.devices, so the suite's guard (which
+    patches torch's own answer) sees every path that could pick a GPU by itself."""
+    asks = ("torch.cuda.is_available", "torch.cuda.device_count", "torch.cuda.get_device",
+            "torch.cuda.is_bf16")
+    for path in PACKAGE.glob("*.py"):
+        if path.name != "devices.py":
+            text = path.read_text()
+            assert not any(a in text for a in asks), path
