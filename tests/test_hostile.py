@@ -37,7 +37,8 @@ def test_a_scale_that_would_broadcast_into_gigabytes_is_refused_before_any_produ
 
 @pytest.mark.parametrize("config, says", [("{not json", "not JSON"),
                                           ("[" * 200_000 + "]" * 200_000, "nested deeper"),
-                                          (None, "holds no settings")])
+                                          (None, "holds no settings")],
+                         ids=["not-json", "nested-deep", "no-settings"])
 def test_weights_metadata_that_does_not_parse_is_one_line(tmp_path, config, says):
     from safetensors.torch import save_file
 
