@@ -338,7 +338,7 @@ def cmd_evaluate(args):
 
 
 def cmd_colorize(args):
-    from .colorize import colorize_paths
+    from .colorize import Options, colorize_paths
     from .deploy import OnnxColorizer
 
     if args.onnx and args.temperature is not None:
@@ -346,10 +346,10 @@ def cmd_colorize(args):
     model = OnnxColorizer(args.onnx) if args.onnx else _load(args)[0]
     set_pixel_limit(max(MAX_PIXELS, args.max_pixels))
     counts = {"written": 0, "kept": 0, "failed": 0}
-    for _, outcome in colorize_paths(model, args.inputs, args.out, args.tta, args.overwrite,
-                                     args.compare, progress=False if args.no_progress else None,
-                                     max_pixels=args.max_pixels, saturation=args.saturation,
-                                     model_name=None if args.no_metadata else _model_name(args)):
+    options = Options(args.tta, args.saturation, args.overwrite, args.compare, args.max_pixels,
+                      None if args.no_metadata else _model_name(args))
+    progress = False if args.no_progress else None
+    for _, outcome in colorize_paths(model, args.inputs, args.out, options, progress):
         if isinstance(outcome, ColorizerError):
             counts["failed"] += 1
             tqdm.write(f"colorizer: error: {outcome}", file=sys.stderr)

@@ -219,11 +219,23 @@ def prepare_out_dir(out_dir):
     return out_dir
 
 
-def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=False,
-                   progress=None, max_pixels=MAX_PIXELS, saturation=1.0, model_name=None):
+@dataclass(frozen=True)
+class Options:
+    """How `colorize_paths` colorizes and writes: the decoding (`tta`, a `saturation` gain),
+    whether it replaces outputs there already, writes grayscale | colorized | original strips
+    (`compare`), refuses images over `max_pixels`, and names `model_name` in each output."""
+    tta: str = "flip"
+    saturation: float = 1.0
+    overwrite: bool = False
+    compare: bool = False
+    max_pixels: int = MAX_PIXELS
+    model_name: str | None = None
+
+
+def colorize_paths(model, inputs, out_dir, options=None, progress=None, **settings):
     """Colorize every input file into `out_dir` (see plan); yields (input, outcome) with outcome
     the output Path written, "kept" (the output was there already and `overwrite` is off) or a
-    ColorizerError. `compare` writes grayscale | colorized | original strips instead.
+    ColorizerError. `options` (Options), or its fields as keywords.
 
     Memory follows the pixels, not the number of files: a batch holds at most BATCH_PIXELS of
     full-resolution L* (one larger photo goes alone), each image is read, converted and written
@@ -232,6 +244,7 @@ def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=
     With `model_name` each output says in its PNG text that it is machine-colorized (by which
     model) and keeps its input's ICC profile and EXIF (see output_metadata); None: neither.
     """
+    options = options or Options(**settings)
     out_dir = prepare_out_dir(out_dir)
     jobs, problems = plan(inputs, out_dir)
     yield from problems
@@ -239,8 +252,7 @@ def colorize_paths(model, inputs, out_dir, tta="flip", overwrite=False, compare=
     with tqdm(total=len(jobs), desc="colorize", unit="img", leave=False,
               disable=None if progress is None else not progress) as bar:
         for batch in _pixel_batches(jobs):
-            yield from _colorize_jobs(model, batch, (tta, saturation), overwrite, compare,
-                                      (max_pixels, model_name))
+            yield from _colorize_jobs(model, batch, options)
             bar.update(len(batch))
 
 
@@ -259,33 +271,32 @@ def _pixel_batches(jobs):
         yield batch
 
 
-def _colorize_jobs(model, jobs, how, overwrite, compare, limits):
+def _colorize_jobs(model, jobs, options):
     """(source, outcome) for a batch of jobs: the readable images' L* in one forward pass, each
-    then painted and written on its own (only L*, and the input itself for `compare`, kept).
-    `how`: (tta, saturation); `limits`: (max_pixels, model_name)."""
-    (tta, saturation), (max_pixels, model_name) = how, limits
+    then painted and written on its own (only L*, and the input itself for `compare`, kept)."""
+    o = options
     todo = []
     for job in jobs:
-        if job.target.exists() and not overwrite:
+        if job.target.exists() and not o.overwrite:
             yield job.source, "kept"
             continue
         try:
-            rgb = read_image(job.source, max_pixels)
+            rgb = read_image(job.source, o.max_pixels)
         except ColorizerError as e:
             yield job.source, e
             continue
-        todo.append((job, lightness(rgb), rgb if compare else None))
+        todo.append((job, lightness(rgb), rgb if o.compare else None))
         del rgb
     if not todo:
         return
-    predicted = chroma(model, [L for _, L, _ in todo], tta, saturation)
+    predicted = chroma(model, [L for _, L, _ in todo], o.tta, o.saturation)
     for i, ab in enumerate(predicted):
         job, L, rgb = todo[i]
         todo[i] = None                                  # what is written is let go
         colorized = paint(L, ab)
-        picture = comparison_strip(rgb, colorized, L) if compare else colorized
+        picture = comparison_strip(rgb, colorized, L) if o.compare else colorized
         del L, colorized
-        extra = {} if model_name is None else output_metadata(job.source, model_name)
+        extra = {} if o.model_name is None else output_metadata(job.source, o.model_name)
         yield job.source, _write(job.target, picture, extra)
 
 

@@ -199,39 +199,50 @@ def build_app(models, limits=Limits(), folders=None):
         return (strips, [*files, *filter(None, [zip_of(files, folder)])],
                 pairs[0] if pairs else None, pairs)
 
+    def show(pairs, picked: gr.SelectData):
+        """The selected photo's grayscale | colorized on the slider."""
+        return pairs[picked.index] if pairs and picked.index < len(pairs) else None
+
     with gr.Blocks(title="colorizer", delete_cache=(KEEP_S, KEEP_S)) as app:
         gr.Markdown("# colorizer\n" + INTRO + f"\n\nAt most {limits.max_files} photos of "
                     f"{limits.max_file_mb:g} MB and {limits.max_pixels / 1e6:g} MP each.")
         pairs = gr.State([])
-        with gr.Row():
-            photos = gr.File(label="photos", file_count="multiple", file_types=["image"],
-                             elem_id="photos")
-            with gr.Column():
-                model = gr.Dropdown(list(models), value=SHIPPED, label="model",
-                                    elem_id="model")
-                saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
-                                       label="saturation (a gain on the predicted a*b*)")
-                temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
-                                        label="temperature (classify head only)")
-                go = gr.Button("Colorize", variant="primary", elem_id="go")
-        if examples():
-            gr.Examples([[[p]] for p in examples()], inputs=[photos], label="test faces",
-                        elem_id="examples")
-        before_after = gr.ImageSlider(label="before | after (select a photo below)",
-                                      elem_id="before-after", type="numpy", format="png")
-        gallery = gr.Gallery(label="grayscale | colorized | original", format="png",
-                             elem_id="result", columns=1, object_fit="contain", height="auto")
-        downloads = gr.File(label="colorized PNGs and colorized.zip", file_count="multiple",
-                            elem_id="downloads")
+        photos, model, saturation, temperature, go = _inputs(gr, models)
+        before_after, gallery, downloads = _outputs(gr)
         go.click(run, [photos, model, temperature, saturation],
                  [gallery, downloads, before_after, pairs], api_name="colorize",
                  concurrency_limit=CONCURRENCY)
-        def show(pairs, picked: gr.SelectData):
-            """The selected photo's grayscale | colorized on the slider."""
-            return pairs[picked.index] if pairs and picked.index < len(pairs) else None
-
         gallery.select(show, [pairs], [before_after])
     return app
+
+
+def _inputs(gr, models):
+    """The photos, the model, the two sliders and the button (inside the app's Blocks)."""
+    with gr.Row():
+        photos = gr.File(label="photos", file_count="multiple", file_types=["image"],
+                         elem_id="photos")
+        with gr.Column():
+            model = gr.Dropdown(list(models), value=SHIPPED, label="model", elem_id="model")
+            saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
+                                   label="saturation (a gain on the predicted a*b*)")
+            temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
+                                    label="temperature (classify head only)")
+            go = gr.Button("Colorize", variant="primary", elem_id="go")
+    if examples():
+        gr.Examples([[[p]] for p in examples()], inputs=[photos], label="test faces",
+                    elem_id="examples")
+    return photos, model, saturation, temperature, go
+
+
+def _outputs(gr):
+    """The before | after slider, the strips and the downloads (inside the app's Blocks)."""
+    before_after = gr.ImageSlider(label="before | after (select a photo below)",
+                                  elem_id="before-after", type="numpy", format="png")
+    gallery = gr.Gallery(label="grayscale | colorized | original", format="png",
+                         elem_id="result", columns=1, object_fit="contain", height="auto")
+    downloads = gr.File(label="colorized PNGs and colorized.zip", file_count="multiple",
+                        elem_id="downloads")
+    return before_after, gallery, downloads
 
 
 def parse_auth(text):
