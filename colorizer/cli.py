@@ -307,14 +307,14 @@ def cmd_train(args):
     tracker = TensorBoard(out / "tensorboard") if args.tensorboard else None
     run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
               tracker=tracker)
-    distributed.finish()                # (a torchrun launch: every process done, then out)
-    if not run.metrics:                 # another process of a torchrun launch: rank 0 reports
-        return 0
-    key, m = HEADLINE[cfg.model], run.metrics
-    scored = [m, *([m["test"]] if "test" in m else [])]       # validation, then test beside it
-    print("; ".join(f"{s['split']} {key} {s[key]:.2f} raw CIELAB units^2 on {s['n_test']} "
-                    f"{s['split']} images" for s in scored)
-          + f" (seed {run.cfg.seed}); run folder {out}")
+    if run.metrics:                     # (a torchrun launch: rank 0 alone reports)
+        key, m = HEADLINE[cfg.model], run.metrics
+        scored = [m, *([m["test"]] if "test" in m else [])]   # validation, then test beside it
+        print("; ".join(f"{s['split']} {key} {s[key]:.2f} raw CIELAB units^2 on {s['n_test']} "
+                        f"{s['split']} images" for s in scored)
+              + f" (seed {run.cfg.seed}); run folder {out}")
+    del run                             # (with it DDP's hooks on the model: see finish)
+    distributed.finish()
     return 0
 
 

@@ -6,6 +6,7 @@ augmented global batches (same seed), trains on its own share of each, and DDP a
 gradients, so together they see what one process would. Rank 0 alone logs, evaluates and writes.
 """
 
+import gc
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -101,10 +102,11 @@ def _local_gpu():
 
 
 def finish():
-    """Leave torchrun's process group, once every process is done with it: none is left waiting
-    on a collective, and gloo's threads stop before the interpreter exits (a group torn down at
-    exit can abort a process)."""
+    """Leave torchrun's process group, once every process is done with it and DDP is gone (its
+    hooks on a model hold the group): gloo's threads then stop while Python still runs (a group
+    torn down at the interpreter's exit can abort a process)."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 

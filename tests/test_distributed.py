@@ -1,6 +1,7 @@
 """Several processes on the CPU: torchrun + DistributedDataParallel over gloo."""
 
 import copy
+import gc
 import json
 import subprocess
 import sys
@@ -59,12 +60,13 @@ def _first_step_gradients(rank, world, init, batch, out):
     loss_fn(model, net(x[:, :1]), x[:, 1:]).backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in model.named_parameters()}, out)
-    # Tear down in order: both processes done with the group, then DDP's reducer (which holds
-    # the group) gone, then the group. A process that destroyed its group while its peer was
-    # still saving, or DDP outliving the group into the interpreter's exit, aborted one run in
-    # a few ("terminate called without an active exception").
+    # Tear down in order: both processes done with the group, then DDP's reducer gone (it holds
+    # the group, and the model's gradient hooks hold it), then the group. A reducer outliving the
+    # group into the interpreter's exit aborted one run in twenty ("terminate called without an
+    # active exception": gloo's threads torn down after Python).
     dist.barrier()
-    del net
+    del net, model, x
+    gc.collect()
     dist.destroy_process_group()
 
 
