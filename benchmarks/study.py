@@ -24,6 +24,7 @@ the test figures is printed beside it. The questions:
              verdict (main effects, interaction) and whether Architecture 1, case 2 is the best
   study-spread  the study's Architecture 2 setting on five seeds: one setting's spread, beside
              the 10.11 / 13.89 units² its report gives for that setting run twice
+  colorizer-2x2  the regressor-2x2 on the study's colorizer (sigmoid head, full-side a*b*)
 
 Questions whose experiment lost (design, average-10min, distill-41, decoder-10min) left the code
 with their options; their pages stay under benchmarks/results/, each naming the commit that ran
@@ -176,6 +177,11 @@ BEST = "Architecture 1, case 2"
 QUESTIONS["regressor-2x2"] = Question(
     "the regressor: Architecture 1 and 2 x the study's case 1 and 2", TWO_BY_TWO,
     [(BEST, k) for k in TWO_BY_TWO if k != BEST], study_training(),
+    factorial=(WIDTH_LEVELS, CASE_LEVELS), best=BEST)
+# The same 2 x 2 on the colorizer the study trained (sigmoid head, a*b* at the full side)
+QUESTIONS["colorizer-2x2"] = Question(
+    "the colorizer: Architecture 1 and 2 x the study's case 1 and 2", TWO_BY_TWO,
+    [(BEST, k) for k in TWO_BY_TWO if k != BEST], study_training(model="colorizer"),
     factorial=(WIDTH_LEVELS, CASE_LEVELS), best=BEST)
 ARCH2_SETTING = "the study's Architecture 2 setting"
 # The study's report: its Architecture 2 "case 1" and "case 2", one setting run twice

@@ -160,7 +160,7 @@ def regressor_rows(results=RESULTS):
     rows = [f"| {claim} | {_study_cells()} | {cells} | {_best_word(best['val'])} | "
             f"{_best_word(best['test'])} |"]
     for k, name in enumerate(("width (Architecture 2 against 1)", "case (2 against 1)",
-                              "their interaction")):
+                              "width x case interaction")):
         effects = [r["two_way"][split]["effects"][k] for split in SPLITS]
         rows.append(f"| ... the regressor's {name} | see the study's four | "
                     f"{effects[0]['estimate']:+.2f} ± {effects[0]['se']:.2f} "
@@ -190,34 +190,59 @@ def study_spread(results=RESULTS):
 
 def conclusion(results=RESULTS):
     """Whether the study's "Architecture 1, Case 2" holds where the study made it (the
-    regressor's 2 x 2), with its own spread beside the gap it rests on; then on the colorizer."""
+    regressor's 2 x 2): the best cell against each other one, the main effects and their
+    interaction, on validation; then the study's own spread beside the gap it rests on."""
     try:
         r = load("regressor-2x2", results)
     except FileNotFoundError:
         return "The study's conclusion has not been measured on its regressor yet."
-    two = r["two_way"]["val"]
-    a1c2, gap = STUDY_REGRESSOR[STUDY_BEST], sorted(STUDY_REGRESSOR.values())[1] - \
-        STUDY_REGRESSOR[STUDY_BEST]
+    best, theirs = _cell_label(STUDY_BEST), sorted(STUDY_REGRESSOR.values())
+    gap = theirs[1] - STUDY_REGRESSOR[STUDY_BEST]
+    word = {"better": "holds", "worse": "does not hold"}.get(
+        r["two_way"]["val"]["best"]["kind"], "is not borne out")
     lines = [f"**Does \"Architecture 1, Case 2\" hold?** The study chose it from its regressor's "
-             f"test MSE: {a1c2:.2f} units² against {sorted(STUDY_REGRESSOR.values())[1]:.2f} for "
-             f"the next best, a gap of {gap:.2f}. On the regressor, at "
-             f"{r['arms'][_cell_label(STUDY_BEST)]['config']['epochs']} epochs of its 400 and "
-             f"{len(r['seeds'])} seeds a cell, on validation: "
-             f"{_best_sentence(two['best']['kind'])}; "
-             + "; ".join(e["text"] for e in two["effects"]) + ". The constant that predicts "
-             f"the training split's mean a\\*b\\* for every image scores "
-             f"{_constant(r, 'val'):.2f} on validation and {_constant(r, 'test'):.2f} on test "
-             "here; the study reports no such baseline."]
+             f"test MSE: {STUDY_REGRESSOR[STUDY_BEST]:.2f} units² against {theirs[1]:.2f} for the "
+             f"next best, a gap of {gap:.2f}. On the regressor, at "
+             f"{r['arms'][best]['config']['epochs']} epochs of its 400 and {len(r['seeds'])} "
+             f"seeds a cell, on validation, it {word}: {best} ({figure(r, best)}) "
+             + "; ".join(_against(r, best, other) for other in r["arms"] if other != best) + ".",
+             _effects_sentence(r)]
     try:
-        theirs, their_range, our_range, sd = study_spread(results)
+        their_pair, their_range, our_range, sd = study_spread(results)
         lines.append(f"The study's two runs of its one Architecture 2 setting differ by "
-                     f"{their_range:.2f} units² ({theirs[0]:.2f} and {theirs[1]:.2f}), "
+                     f"{their_range:.2f} units² ({their_pair[0]:.2f} and {their_pair[1]:.2f}), "
                      f"{'more' if their_range > gap else 'less'} than the {gap:.2f} its "
                      f"conclusion rests on; five seeds of that setting here span "
                      f"{our_range:.2f} on test (sd {sd:.2f}).")
     except FileNotFoundError:
         pass
     return " ".join(lines)
+
+
+def _against(r, best, other):
+    """'beats X (figure)', 'loses to X', or 'cannot be told from X' by the stored verdict."""
+    v = verdict_of(r, best, other)
+    if v["kind"] != BETTER:
+        return f"cannot be told from {other} ({figure(r, other)}: {v['kind']})"
+    return f"{'beats' if v['winner'] == best else 'loses to'} {other} ({figure(r, other)})"
+
+
+def _effects_sentence(r):
+    """The main effects and the interaction on validation, and what keeps them undecided."""
+    width, case, inter = r["two_way"]["val"]["effects"]
+    stuck = [k for k in r["arms"] if not past(r, k, "val")]
+    text = (f"Averaged over the other factor, case 2 changes the error by "
+            f"{case['estimate']:+.2f} ± {case['se']:.2f} units² and Architecture 2 (against 1) "
+            f"by {width['estimate']:+.2f} ± {width['se']:.2f}; their interaction (what case 2 "
+            f"does at Architecture 2 minus at Architecture 1) is {inter['estimate']:+.2f} ± "
+            f"{inter['se']:.2f}")
+    if stuck:
+        text += (f": none decided by the rule while {' and '.join(stuck)} "
+                 f"{'is' if len(stuck) == 1 else 'are'} not past the training-mean constant")
+    else:
+        text += f" (width: {width['kind']}; case: {case['kind']}; interaction: {inter['kind']})"
+    return (text + f" ({_constant(r, 'val'):.2f} on validation, {_constant(r, 'test'):.2f} on "
+            "test; the study reports no such baseline).")
 
 
 def _constant(result, split):

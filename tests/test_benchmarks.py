@@ -308,15 +308,17 @@ def _tiny_question(bench, name, real_data, monkeypatch):
     return written
 
 
+@pytest.mark.parametrize("name, key", [("regressor-2x2", "mean_ab_mse"),
+                                       ("colorizer-2x2", "ab_mse")])
 def test_the_2x2_question_writes_main_effects_an_interaction_and_the_best_cell(
-        real_data, tmp_path, monkeypatch):
+        real_data, tmp_path, monkeypatch, name, key):
     from benchmarks import study as bench
 
-    written = _tiny_question(bench, "regressor-2x2", real_data, monkeypatch)
+    written = _tiny_question(bench, name, real_data, monkeypatch)
     args = bench.argparse.Namespace(seeds=[0, 1], keep=str(tmp_path))
-    bench.write_answer("regressor-2x2", args, None, ["regressor-2x2"])
+    bench.write_answer(name, args, None, [name])
     result = written["result"]
-    assert written["name"] == "study_regressor-2x2"
+    assert written["name"] == f"study_{name}"
     assert set(result["arms"]) == set(bench.TWO_BY_TWO)
     for split in ("val", "test"):
         effects = result["two_way"][split]["effects"]
@@ -326,7 +328,7 @@ def test_the_2x2_question_writes_main_effects_an_interaction_and_the_best_cell(
         assert result["two_way"][split]["best"]["cell"] == bench.BEST
         assert len(result["two_way"][split]["best"]["texts"]) == 3
     # the interaction is the difference of differences of the four cells' means
-    m = {tuple(label.split(", ")): sum(r["val"]["mean_ab_mse"] for r in arm["runs"]) / 2
+    m = {tuple(label.split(", ")): sum(r["val"][key] for r in arm["runs"]) / 2
          for label, arm in result["arms"].items()}
     a1, a2, c1, c2 = "Architecture 1", "Architecture 2", "case 1", "case 2"
     inter = result["two_way"]["val"]["effects"][2]["estimate"]

@@ -127,6 +127,8 @@ def _write_2x2(folder, cells):
     result = {"title": "2 x 2", "seeds": [0, 1, 2],
               "arms": {label: _regressor_arm(e) for label, e in cells.items()},
               "baselines": {s: {"train_mean": {"mean_ab_mse": 14.7}} for s in findings.SPLITS}}
+    result["verdicts"] = findings.question_verdicts(
+        result, [(bench.BEST, k) for k in cells if k != bench.BEST])
     result["two_way"] = bench.factorial_verdicts(result, (bench.WIDTH_LEVELS, bench.CASE_LEVELS),
                                                  bench.BEST)
     path = folder / "study" / "study_regressor-2x2.json"
@@ -141,12 +143,13 @@ def test_the_studys_conclusion_is_read_from_its_regressors_2x2(tmp_path):
              "Architecture 2, case 1": 9.5, "Architecture 2, case 2": 10.0}
     _write_2x2(tmp_path, {k: [m + d for d in spread] for k, m in means.items()})
     text = findings.conclusion(tmp_path)
-    assert "Architecture 1, case 2 is better than each of the other three" in text
+    assert "it holds" in text and text.count("beats Architecture") == 3
     assert "interaction" in text and "present" in text
     assert "7.38 units² against 9.91 for the next best, a gap of 2.53" in text
     means["Architecture 2, case 1"] = 6.0
     _write_2x2(tmp_path, {k: [m + d for d in spread] for k, m in means.items()})
-    assert "another cell is better" in findings.conclusion(tmp_path)
+    text = findings.conclusion(tmp_path)
+    assert "it does not hold" in text and "loses to Architecture 2, case 1" in text
     assert "**does not hold**" in findings.claims_table(tmp_path)
 
 
