@@ -36,7 +36,8 @@ class Profile:
 
     def describe(self):
         """The profile's training and budget, in words, for the notebook's tables."""
-        training = (f"the study's settings ({self.preset} preset)" if self.preset else
+        training = (f"`--preset {self.preset}` (the study's Adam at a constant rate; its two "
+                    "cases as its table gives them)" if self.preset else
                     "the project's training (AdamW, warm-up-stable-decay; `python -m colorizer "
                     "train`)")
         return f"profile {self.name}: {training}, x{self.augment_factor} augmented passes per epoch"
