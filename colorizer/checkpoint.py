@@ -52,17 +52,17 @@ def load_checkpoint(path, map_location="cpu"):
 
 def restore(model, ckpt):
     """Load a checkpoint's weights into `model`, refusing another model type, head or width."""
-    cfg = ckpt["config"]
-    if (cfg["model"], cfg["head"]) != (model.kind, model.head):
+    cfg = Config.from_dict(ckpt["config"])      # (its settings as read: a key may be missing)
+    if (cfg.model, cfg.head) != (model.kind, model.head):
         raise ColorizerError(
-            f"checkpoint holds a {cfg['model']} with a {cfg['head']} head; "
+            f"checkpoint holds a {cfg.model} with a {cfg.head} head; "
             f"cannot load it into a {model.kind} with a {model.head} head")
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
         # torch's message lists every mismatched tensor over many lines: keep its first reason
         reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()]
-        raise ColorizerError(f"checkpoint (widths {tuple(cfg['widths'])}) does not fit this "
+        raise ColorizerError(f"checkpoint (widths {cfg.widths}) does not fit this "
                              f"model: {reasons[0] if reasons else e}") from None
     return model
 
