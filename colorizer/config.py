@@ -41,9 +41,9 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
 SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv"}
-# Settings removed since (0.7.0), with the value under which a saved model is one this code
-# builds; a model saved with another is refused (its result page names the commit that ran it)
-REMOVED = {"fusion": 0, "skips": "none"}
+# Settings removed (or narrowed) in 0.7.0, with the values under which a saved model is one this
+# code builds; a model saved with another is refused (its result page names the commit that ran it)
+REMOVED = {"fusion": (0,), "skips": SKIPS}
 
 
 class ColorizerError(Exception):
@@ -210,8 +210,8 @@ def migrate(d):
     (REMOVED)."""
     if not isinstance(d, dict):
         raise ColorizerError(f"settings must be a mapping, got {type(d).__name__}")
-    for name, neutral in REMOVED.items():
-        if name in d and d[name] != neutral and d[name] not in SKIPS:
+    for name, buildable in REMOVED.items():
+        if name in d and d[name] not in buildable:
             raise ColorizerError(f"this model was trained with --{name} {d[name]}, removed in "
                                  "0.7.0 (its result page names the commit that can load it)")
     known = {f.name for f in fields(Config)}
