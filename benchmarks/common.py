@@ -35,6 +35,8 @@ def kind_of(name):
         return ""
     if name.startswith("study_"):
         return "study" if name.removeprefix("study_") in STUDY_QUESTIONS else "design"
+    if name.startswith("hints"):
+        return "design"
     return "speed" if name.startswith(SPEED) else "test-era"
 
 

@@ -23,6 +23,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "wsd")
 SKIPS = ("none", "concat")
+HINTS = ("none", "random", "corrective")
 WARMUP, COOLDOWN = 0.1, 0.3   # wsd: shares of the steps spent warming up and decaying to zero
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
@@ -40,7 +41,8 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
-SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv"}
+SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv",
+               "hints": "none"}
 # Settings removed (or narrowed) in 0.7.0, with the values under which a saved model is one this
 # code builds; a model saved with another is refused (its result page names the commit that ran it)
 REMOVED = {"fusion": (0,), "skips": SKIPS}
@@ -113,6 +115,11 @@ class Config:
                                     metavar="PX")
     skips: str = option("none", "colorizer: encoder maps stacked onto the decoder's (concat)",
                         choices=SKIPS)
+    # random: the network also takes colour hints (colorizer.hints), trained on points simulated
+    # from the truth as Zhang et al. 2017 do; corrective: and, for half the images, one more where
+    # the prediction with those points is most wrong (where a person would click next)
+    hints: str = option("none", "colorizer: colour hints beside L* (none, random, corrective)",
+                        choices=HINTS)
     # space_to_depth: L* folded STEM_FOLD x STEM_FOLD into channels at a quarter of the side,
     # then one 3x3 convolution to the second width: the first two halvings as one dense operation
     stem: str = option("space_to_depth", "first halvings: conv (the study's) or space_to_depth",
@@ -273,6 +280,8 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
+        ("hints", "none for the regressor (it paints one colour)",
+         c.model == "colorizer" or c.hints == "none"),
         ("stem", "conv where there are fewer than two widths to fold into",
          c.stem == "conv" or len(c.widths) >= 2),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",

@@ -6,6 +6,7 @@ import torch
 from .config import ColorizerError
 from .data import chunks
 from .devices import configure_backends
+from .hints import as_maps
 from .metrics import (
     UNITS,
     ab_mse,
@@ -24,15 +25,20 @@ TTA = ("none", "flip")
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128, tta: str = "none",
-            saturation: float = 1.0) -> torch.Tensor:
+            saturation: float = 1.0, hints=None) -> torch.Tensor:
     """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor;
-    `saturation` a gain on them (1: as predicted)."""
-    ab = _outputs(model, L, None, batch_size, tta)[0]
+    `saturation` a gain on them (1: as predicted).
+
+    `hints`: colour hints for a model trained to take them (`--hints`): colorizer.hints.Hint
+    points (x, y in L's pixels), a list of them for each image (for one image, the list
+    itself), or hint maps (N, 3, H, W) as hints.maps makes them."""
+    maps = as_maps(hints, L.shape, getattr(model, "takes_hints", False))
+    ab = _outputs(model, L, None, batch_size, tta, maps)[0]
     return ab * saturation if saturation != 1 else ab
 
 
 @torch.no_grad()
-def _outputs(model, L, ab, batch_size, tta="none"):
+def _outputs(model, L, ab, batch_size, tta="none", hints=None):
     """Predictions (raw units, CPU) and, when `ab` is given, the mean loss of the model's plain
     forward pass (the training loss, without test-time augmentation), in one pass."""
     if tta not in TTA:
@@ -42,10 +48,12 @@ def _outputs(model, L, ab, batch_size, tta="none"):
     preds, loss = [], 0.0
     for i in range(0, len(L), batch_size):
         x = L[i:i + batch_size].to(device)
-        out = model(x)
+        h = () if hints is None else (hints[i:i + batch_size].to(device),)
+        out = model(x, *h)
         pred = model.decode(out, x.shape[-2:])
-        if tta == "flip":
-            pred = (pred + _unmirror(model.decode(model(x.flip(-1)), x.shape[-2:]))) / 2
+        if tta == "flip":                       # (the hints mirrored with the image)
+            mirrored = model(x.flip(-1), *(m.flip(-1) for m in h))
+            pred = (pred + _unmirror(model.decode(mirrored, x.shape[-2:]))) / 2
         preds.append(pred.cpu())
         if ab is not None:
             loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)

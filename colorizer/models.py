@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
+from .hints import CHANNELS as HINT_CHANNELS
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
@@ -197,20 +198,21 @@ def ladder(widths, depth=None):
     return (*widths, *[widths[-1]] * (depth - len(widths)))
 
 
-def encoder(widths, act="relu", depth=None, stem="conv"):
-    """`depth` halvings from 1 x 2^depth x 2^depth down to widths[-1] x 1 x 1.
+def encoder(widths, act="relu", depth=None, stem="conv", channels=1):
+    """`depth` halvings from `channels` x 2^depth x 2^depth down to widths[-1] x 1 x 1.
 
     With widths (8, 16, 32, 64, 128, 256) and depth 7, seven stride-2 convolutions:
     1 x 128 x 128 -> 8 x 64 x 64 -> 16 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8
     -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width;
     at 256 px, depth 8, an eighth does too). With the space_to_depth stem the first two halvings
     are one: 1 x 128 x 128 folded into 16 x 32 x 32, then a 3x3 convolution to 16 x 32 x 32.
+    A colorizer that takes hints starts from 4 channels: L* and the hint maps.
     """
-    chans = (1, *ladder(widths, depth))
+    chans = (channels, *ladder(widths, depth))
     layers = []
     if stem == "space_to_depth":
         layers += [nn.PixelUnshuffle(STEM_FOLD),
-                   nn.Conv2d(STEM_FOLD ** 2, chans[2], 3, 1, 1, bias=False),
+                   nn.Conv2d(channels * STEM_FOLD ** 2, chans[2], 3, 1, 1, bias=False),
                    nn.BatchNorm2d(chans[2]), _activation(act)]
         chans = chans[2:]
     for c_in, c_out in zip(chans[:-1], chans[1:]):
@@ -222,6 +224,7 @@ class Regressor(nn.Module):
     """L* (B, 1, H, W) -> the image's mean a*, mean b* in head space (B, 2)."""
 
     kind = "regressor"
+    takes_hints = False
 
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], depth=None, stem=DEFAULTS["stem"]):
@@ -248,6 +251,10 @@ class Colorizer(nn.Module):
     classify head the decoder stops at a quarter of the side and predicts scores over the Q
     in-gamut a*b* bins, (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the decoded
     a*b* is upsampled to full size.
+
+    With `hints` other than "none" it also takes colour hints, (B, 3, H, W) hint maps
+    (colorizer.hints) stacked onto L* at its input, as Zhang et al. 2017's network takes them;
+    none given is all zeros (no point).
     """
 
     kind = "colorizer"
@@ -255,13 +262,15 @@ class Colorizer(nn.Module):
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
                  depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
-                 stem=DEFAULTS["stem"]):
+                 stem=DEFAULTS["stem"], hints=DEFAULTS["hints"]):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
+        self.takes_hints = hints != "none"
         self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
-        self.encoder = encoder(widths, activation, depth, stem)
+        self.encoder = encoder(widths, activation, depth, stem,
+                               channels=1 + HINT_CHANNELS * self.takes_hints)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
         rungs = ladder(widths, depth)
@@ -284,8 +293,14 @@ class Colorizer(nn.Module):
             layers += [Up(chans[-1] * grow, 2, bias=True), _HEADS[head]()]  # 2 x 128 x 128 / N
         self.decoder = nn.Sequential(*layers)
 
-    def forward(self, L):
+    def forward(self, L, hints=None):
         x = normalize_l(L)
+        if self.takes_hints:                        # (B, 1 + 3, H, W): L*, a*, b*, mask
+            hints = L.new_zeros(len(L), HINT_CHANNELS, *L.shape[-2:]) if hints is None else hints
+            x = torch.cat([x, hints.to(x.dtype)], 1).contiguous(
+                memory_format=torch.channels_last)
+        elif hints is not None:
+            raise ColorizerError("this model takes no colour hints (train one with --hints)")
         if self.skips == "none":
             return self.decoder(self.encoder(x))            # the study's: through the 1x1 code
         maps = []                                   # the encoder's map at each side, 64 px first
@@ -330,8 +345,8 @@ def input_side(model):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
-          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips, "ab_stride": cfg.ab_stride,
+          "hints": cfg.hints} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
                 stem=cfg.stem, **kw)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)

@@ -1,0 +1,271 @@
+"""Colour hints measured like Zhang et al. 2017's sweep, and like a person: the error with 0, 1,
+2, 5, 10, 20 and 50 random true-colour points, and along a corrective sequence (each next point
+at the centre of the worst 9 x 9 error of the current result), for models trained to take hints,
+beside the plain default trained for the same time (its 0-point line).
+
+Every run holds out the fixed, seeded validation split (`--holdout val`) and is scored on it and,
+once, on the test split. The random points are the same for every model (seeded by their
+count); a point covers 3 x 3 px of the 128 px input and carries the true mean a*b* there.
+
+    python -m benchmarks.hints --arms random corrective --seeds 0 --name hints_choice
+    python -m benchmarks.hints --arms corrective --seeds 0 1 2 --plain --name hints_sweep
+
+`--arms`: the --hints settings trained (with --skips concat); `--plain`: the default without
+hints beside, at the epochs its quiet epoch time buys in the first arm's training time.
+Finished runs in --keep are reused. Results: benchmarks/results/design/NAME.{md,json}, and the
+plot docs/NAME.png.
+"""
+
+import argparse
+import statistics
+from dataclasses import replace
+
+import torch
+
+from colorizer import Config, load_images
+from colorizer import hints as hint_maps
+from colorizer.data import ab_mean, lab_to_rgb
+from colorizer.evaluation import predict
+from colorizer.metrics import ab_mse, psnr
+from research import runs
+from research.verdict import mean_sd
+
+from .common import RESULTS, command, machine, write_result
+from .study import options, quiet_epoch_seconds, run_folder
+
+DOCS = RESULTS.parent.parent / "docs"
+COUNTS = (0, 1, 2, 5, 10, 20, 50)      # random points, as Zhang et al.'s sweep (Fig. 6)
+CORRECTIVE = 10                        # points of the corrective sequence
+SWEEP_SEED = 1000                      # the random points' generator: seeded by their count too
+SPLITS = ("val", "test")
+
+
+def hint_config(arm, **kw):
+    """The default with hints `arm` (random or corrective), the encoder's maps stacked onto the
+    decoder's (skips concat: the U-Net that lets a hint keep its place), on validation."""
+    return Config(hints=arm, skips="concat", holdout="val", **kw)
+
+
+def scores(model, lab, maps):
+    """(ab MSE, PSNR) per image of `model` given hint maps `maps` (None: no point)."""
+    L, ab = lab[:, :1], lab[:, 1:]
+    pred = predict(model, L, hints=maps)
+    return ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab))
+
+
+def random_sweep(model, lab):
+    """{count: per-image (ab MSE, PSNR)} with `count` seeded random true-colour points."""
+    out = {}
+    for n in COUNTS:
+        g = torch.Generator().manual_seed(SWEEP_SEED + n)
+        maps = hint_maps.random_points(lab[:, 1:], n, g) if n else None
+        out[n] = scores(model, lab, maps)
+    return out
+
+
+def corrective_sweep(model, lab, n=CORRECTIVE):
+    """[per-image (ab MSE, PSNR)] after 0..n points, each at the centre of the worst 9 x 9
+    error of the result before it, of the true colour there."""
+    L, ab = lab[:, :1], lab[:, 1:]
+    maps, out = torch.zeros(len(lab), hint_maps.CHANNELS, *lab.shape[-2:]), []
+    for k in range(n + 1):
+        pred = predict(model, L, hints=maps if k else None)
+        out.append((ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab))))
+        maps = hint_maps.add_points(maps, ab, *hint_maps.worst_centres(pred, ab))
+    return out
+
+
+def _means(pair):
+    return {"ab_mse": float(pair[0].mean()), "psnr": float(pair[1].mean())}
+
+
+def sweep_run(run):
+    """A run's sweeps on validation and test: {split: {"random": {n: figures}, "corrective":
+    [figures], "worse_steps": [share of images a corrective point made worse]}}."""
+    out = {}
+    for split, images in (("val", run.scored), ("test", run.test)):
+        rand = random_sweep(run.model, images.lab) if run.model.takes_hints else {
+            0: scores(run.model, images.lab, None)}
+        corr = corrective_sweep(run.model, images.lab) if run.model.takes_hints else []
+        const = torch.as_tensor(ab_mean(run.train))[None, :, None, None].expand_as(
+            images.lab[:, 1:])
+        out[split] = {"train_mean": float(ab_mse(const, images.lab[:, 1:]).mean()),
+                      "random": {str(n): _means(v) for n, v in rand.items()},
+                      "corrective": [_means(v) for v in corr],
+                      "worse_steps": [float((b[0] > a[0]).double().mean())
+                                      for a, b in zip(corr, corr[1:])]}
+    return out
+
+
+def train_and_sweep(cfg, seeds, data, keep):
+    records = []
+    for seed in seeds:
+        c = replace(cfg, seed=seed)
+        run = runs.fit_or_reuse(c, run_folder(keep, c), data, log=None)
+        rec = {"seed": seed, "config": c.to_dict(), "sweeps": sweep_run(run),
+               "train_seconds": sum(run.history["seconds"]),
+               "seconds_per_epoch": statistics.median(run.history["seconds"]),
+               "n": {"train": len(run.train), "val": len(run.scored), "test": len(run.test)}}
+        zero = rec["sweeps"]["val"]["random"]["0"]["ab_mse"]
+        print(f"  seed {seed}: val {zero:.2f} at 0 points", flush=True)
+        records.append(rec)
+    return records
+
+
+def equal_time_plain(arm_cfg, records, data, keep):
+    """The default without hints at the epochs that take as long as the arm's runs took, from
+    both settings' quiet epoch times (benchmarks.study.quiet_epoch_seconds)."""
+    plain = Config(holdout="val")
+    clock = quiet_epoch_seconds({"arm": arm_cfg, "plain": plain}, data, keep)
+    epochs = round(arm_cfg.epochs * clock["arm"] / clock["plain"])
+    return replace(plain, epochs=epochs), clock
+
+
+def summary(records, split, path):
+    """{x: (mean, sd) over seeds} of one curve: path ("random", n) or ("corrective", k)."""
+    kind, key = path
+    vals = [r["sweeps"][split][kind][key] for r in records]
+    return {m: mean_sd([v[m] for v in vals]) for m in ("ab_mse", "psnr")}
+
+
+def markdown(result, cmd):
+    m = result["machine"]
+    lines = [f"**{result['title']}** (seeds {', '.join(map(str, result['seeds']))}; "
+             f"{result['n']['train']} training, {result['n']['val']} validation, "
+             f"{result['n']['test']} test images; ab MSE in raw CIELAB units², PSNR in dB on "
+             f"8-bit sRGB, mean ± sd over seeds). {m['date']}, {m['cores']} cores ({m['cpu']}), "
+             f"torch {m['torch']}, commit {m.get('commit')}; `{cmd}`", "",
+             "| arm | options | epochs | s/epoch | training (min) |", "|---|---|---:|---:|---:|"]
+    for label, arm in result["arms"].items():
+        rs = arm["runs"]
+        lines.append(f"| {label} | `train {arm['options']}` | {arm['config']['epochs']} | "
+                     f"{statistics.mean(r['seconds_per_epoch'] for r in rs):.1f} | "
+                     f"{statistics.mean(r['train_seconds'] for r in rs) / 60:.1f} |")
+    for split in SPLITS:
+        lines += ["", f"Random points, {split} (ab MSE / PSNR):", "",
+                  "| arm | " + " | ".join(str(n) for n in COUNTS) + " |",
+                  "|---|" + "---:|" * len(COUNTS)]
+        for label, arm in result["arms"].items():
+            cells = []
+            for n in COUNTS:
+                if str(n) not in arm["runs"][0]["sweeps"][split]["random"]:
+                    cells.append("-")
+                    continue
+                s = summary(arm["runs"], split, ("random", str(n)))
+                cells.append(f"{s['ab_mse'][0]:.2f} ± {s['ab_mse'][1]:.2f} / "
+                             f"{s['psnr'][0]:.2f}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines += ["", f"Corrective points, {split} (ab MSE; share of images the point made "
+                  "worse):", "", "| arm | " + " | ".join(str(k) for k in range(CORRECTIVE + 1))
+                  + " |", "|---|" + "---:|" * (CORRECTIVE + 1)]
+        for label, arm in result["arms"].items():
+            if not arm["runs"][0]["sweeps"][split]["corrective"]:
+                continue
+            cells = []
+            for k in range(CORRECTIVE + 1):
+                s = summary(arm["runs"], split, ("corrective", k))
+                worse = ("" if k == 0 else " (%.0f%%)" % (100 * statistics.mean(
+                    r["sweeps"][split]["worse_steps"][k - 1] for r in arm["runs"])))
+                cells.append(f"{s['ab_mse'][0]:.2f}{worse}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"- {t}" for t in result["targets"]]
+    return "\n".join(lines)
+
+
+def targets(result, split):
+    """The issue's targets, each as a line with its figures, on `split`."""
+    arms = result["arms"]
+    hinted = next(a for a in arms.values() if a["runs"][0]["sweeps"][split]["corrective"])
+    rs = hinted["runs"]
+    zero = [r["sweeps"][split]["random"]["0"]["ab_mse"] for r in rs]
+    ten_c = [r["sweeps"][split]["corrective"][10]["ab_mse"] for r in rs]
+    ten_r = [r["sweeps"][split]["random"]["10"]["ab_mse"] for r in rs]
+    steps = [statistics.mean(r["sweeps"][split]["corrective"][k]["ab_mse"] for r in rs)
+             for k in range(CORRECTIVE + 1)]
+    rises = [k for k in range(1, CORRECTIVE + 1) if steps[k] > steps[k - 1]]
+    z, c, r = statistics.mean(zero), statistics.mean(ten_c), statistics.mean(ten_r)
+    out = [f"{split}: 10 corrective points {c:.2f} against {z:.2f} at 0 points: "
+           f"{c / z:.0%} of it (target: at most 50 %) — **{'met' if c <= z / 2 else 'not met'}**",
+           f"{split}: 10 random points {r:.2f}: {1 - r / z:.0%} below 0 points (target: at "
+           f"least 30 %) — **{'met' if r <= 0.7 * z else 'not met'}**",
+           f"{split}: a corrective point that made the mean error worse: "
+           + (", ".join(f"point {k}" for k in rises) + " — **not met**" if rises
+              else "none — **met**")]
+    if "plain default, equal time" in arms:
+        from research.verdict import compare
+        plain = [r["sweeps"][split]["random"]["0"]["ab_mse"]
+                 for r in arms["plain default, equal time"]["runs"]]
+        v = compare({"hints at 0 points": zero, "plain default": plain},
+                    {"train_mean": rs[0]["sweeps"][split]["train_mean"]})
+        out.append(f"{split}: at 0 points against the plain default trained as long: "
+                   f"{v.text}")
+    return out
+
+
+def plot(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, kind in zip(axes, ("random", "corrective")):
+        for label, arm in result["arms"].items():
+            rs = arm["runs"]
+            if kind == "corrective" and not rs[0]["sweeps"]["test"]["corrective"]:
+                continue
+            if not rs[0]["sweeps"]["test"]["corrective"]:       # the plain default: a line
+                m = summary(rs, "test", ("random", "0"))["ab_mse"][0]
+                ax.axhline(m, color="gray", ls="--", label=f"{label} ({m:.2f})")
+                continue
+            xs = COUNTS if kind == "random" else range(CORRECTIVE + 1)
+            keys = [str(n) for n in xs] if kind == "random" else list(xs)
+            ys = [summary(rs, "test", (kind, k))["ab_mse"] for k in keys]
+            ax.errorbar(list(xs), [y[0] for y in ys], yerr=[y[1] for y in ys], marker="o",
+                        ms=3, capsize=2, label=label)
+        ax.set_xscale("symlog", linthresh=1) if kind == "random" else None
+        ax.set_xlabel(f"{kind} points")
+        ax.set_title(f"{kind} true-colour points, test split")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("ab MSE (raw CIELAB units²)")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--arms", nargs="+", default=["corrective"], choices=("random", "corrective"))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--plain", action="store_true", help="the default without hints beside, "
+                   "trained as long as the first arm")
+    p.add_argument("--epochs", type=int, default=Config().epochs)
+    p.add_argument("--keep", default="runs/hints")
+    p.add_argument("--name", default="hints_sweep")
+    args = p.parse_args(argv)
+    data = load_images()
+    arms, records, clock = {}, {}, None
+    for arm in args.arms:
+        cfg = hint_config(arm, epochs=args.epochs)
+        print(f"hints {arm}: {options(cfg)}", flush=True)
+        arms[f"hints {arm}"], records[f"hints {arm}"] = cfg, train_and_sweep(cfg, args.seeds,
+                                                                             data, args.keep)
+    if args.plain:
+        cfg, clock = equal_time_plain(arms[f"hints {args.arms[0]}"], None, data, args.keep)
+        print(f"plain default, equal time: {options(cfg)}", flush=True)
+        arms["plain default, equal time"] = cfg
+        records["plain default, equal time"] = train_and_sweep(cfg, args.seeds, data, args.keep)
+    first = next(iter(records.values()))[0]
+    result = {"title": "colour hints: error against points given", "machine": machine(),
+              "seeds": args.seeds, "n": first["n"], "quiet_epoch_s": clock,
+              "arms": {label: {"options": options(cfg), "config": cfg.to_dict(),
+                               "runs": records[label]} for label, cfg in arms.items()}}
+    result["targets"] = [t for split in SPLITS for t in targets(result, split)]
+    text = markdown(result, command("benchmarks.hints", argv))
+    print(text)
+    write_result(args.name, result, text)
+    plot(result, DOCS / f"{args.name}.png")
+
+
+if __name__ == "__main__":
+    main()
