@@ -4,7 +4,8 @@ project's run of it, and the constants every model must beat.
 
 The trained rows come from committed result files, mean ± sd over their training seeds: the
 default from its arm of the timed study question `time-10min` (41 epochs, ten minutes of the AVX2
-CPU it was chosen on, where `--precision auto` is float32), the regressor from `regressor-2x2`
+CPU it was chosen on, where `--precision auto` is float32), the colorizer that takes colour
+hints from benchmarks.hints' sweep, the regressor from `regressor-2x2`
 (the study's Architecture 1 case 2 at a tenth of its epochs); the baselines are that default's
 (the training mean of its training split). The shipped model is scored now, by `evaluate`.
 
@@ -69,6 +70,25 @@ def regressor_rows():
                  f"{result['baselines']['test']['train_mean']['mean_ab_mse']:.2f}"}]
 
 
+def hint_rows():
+    """The colorizer that takes colour hints (benchmarks.hints' sweep, test split): with no
+    point, ten random true-colour points, and ten corrective ones."""
+    result = findings.load_result("hints_sweep")
+    label, arm = next((k, a) for k, a in result["arms"].items() if a["config"]["hints"] != "none")
+    sweeps = [r["sweeps"]["test"] for r in arm["runs"]]
+    training = (f"`python -m colorizer train {arm['options']}` (`benchmarks.hints`), "
+                f"{len(sweeps)} seeds")
+    rows = []
+    for name, pick in (("colorizer with colour hints, no point", lambda s: s["random"]["0"]),
+                       ("... 10 random true-colour points", lambda s: s["random"]["10"]),
+                       ("... 10 corrective points", lambda s: s["corrective"][10])):
+        rows.append({"model": name, "training": training if not rows else "as above",
+                     "test error (units²)": mean_sd([pick(s)["ab_mse"] for s in sweeps],
+                                                    "{:.2f}"),
+                     "PSNR (dB)": mean_sd([pick(s)["psnr"] for s in sweeps], "{:.2f}")})
+    return rows
+
+
 def _row(model, runs, training):
     return {"model": model, "training": training,
             "test error (units²)": mean_sd([r["ab_mse"] for r in runs], "{:.2f}"),
@@ -106,7 +126,7 @@ def main(argv=None):
 
     default, baselines, seeds = default_row()
     shipped, truth, n_test = shipped_rows()
-    rows = [default, *shipped, *baseline_rows(baselines), *regressor_rows()]
+    rows = [default, *shipped, *hint_rows(), *baseline_rows(baselines), *regressor_rows()]
     m = machine()
     text = "\n".join([
         f"Test split: the fixed seed-0 one ({n_test} of the 750 faces). Trained rows: mean ± sd "

@@ -17,6 +17,7 @@ plot docs/NAME.png.
 """
 
 import argparse
+import json
 import statistics
 from dataclasses import replace
 
@@ -25,12 +26,13 @@ import torch
 from colorizer import Config, load_images
 from colorizer import hints as hint_maps
 from colorizer.data import ab_mean, lab_to_rgb
-from colorizer.evaluation import predict
+from colorizer.evaluation import corrective_sequence, predict
 from colorizer.metrics import ab_mse, psnr
 from research import runs
+from research.plots import plot_hint_sweep
 from research.verdict import mean_sd
 
-from .common import RESULTS, command, machine, write_result
+from .common import RESULTS, command, machine, result_path, write_result
 from .study import options, quiet_epoch_seconds, run_folder
 
 DOCS = RESULTS.parent.parent / "docs"
@@ -64,15 +66,11 @@ def random_sweep(model, lab):
 
 
 def corrective_sweep(model, lab, n=CORRECTIVE):
-    """[per-image (ab MSE, PSNR)] after 0..n points, each at the centre of the worst 9 x 9
-    error of the result before it, of the true colour there."""
+    """[per-image (ab MSE, PSNR)] after 0..n corrective points (evaluation.corrective_sequence:
+    each at the centre of the worst 9 x 9 error of the result before it, the true colour)."""
     L, ab = lab[:, :1], lab[:, 1:]
-    maps, out = torch.zeros(len(lab), hint_maps.CHANNELS, *lab.shape[-2:]), []
-    for k in range(n + 1):
-        pred = predict(model, L, hints=maps if k else None)
-        out.append((ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab))))
-        maps = hint_maps.add_points(maps, ab, *hint_maps.worst_centres(pred, ab))
-    return out
+    return [(ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab)))
+            for _, pred in corrective_sequence(model, lab, n)]
 
 
 def _means(pair):
@@ -112,7 +110,7 @@ def train_and_sweep(cfg, seeds, data, keep):
     return records
 
 
-def equal_time_plain(arm_cfg, records, data, keep):
+def equal_time_plain(arm_cfg, data, keep):
     """The default without hints at the epochs that take as long as the arm's runs took, from
     both settings' quiet epoch times (benchmarks.study.quiet_epoch_seconds)."""
     plain = Config(holdout="val")
@@ -152,8 +150,8 @@ def markdown(result, cmd):
                     cells.append("-")
                     continue
                 s = summary(arm["runs"], split, ("random", str(n)))
-                cells.append(f"{s['ab_mse'][0]:.2f} ± {s['ab_mse'][1]:.2f} / "
-                             f"{s['psnr'][0]:.2f}")
+                spread = f" ± {s['ab_mse'][1]:.2f}" if len(arm["runs"]) > 1 else ""
+                cells.append(f"{s['ab_mse'][0]:.2f}{spread} / {s['psnr'][0]:.2f}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += ["", f"Corrective points, {split} (ab MSE; share of images the point made "
                   "worse):", "", "| arm | " + " | ".join(str(k) for k in range(CORRECTIVE + 1))
@@ -202,37 +200,6 @@ def targets(result, split):
     return out
 
 
-def plot(result, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, kind in zip(axes, ("random", "corrective")):
-        for label, arm in result["arms"].items():
-            rs = arm["runs"]
-            if kind == "corrective" and not rs[0]["sweeps"]["test"]["corrective"]:
-                continue
-            if not rs[0]["sweeps"]["test"]["corrective"]:       # the plain default: a line
-                m = summary(rs, "test", ("random", "0"))["ab_mse"][0]
-                ax.axhline(m, color="gray", ls="--", label=f"{label} ({m:.2f})")
-                continue
-            xs = COUNTS if kind == "random" else range(CORRECTIVE + 1)
-            keys = [str(n) for n in xs] if kind == "random" else list(xs)
-            ys = [summary(rs, "test", (kind, k))["ab_mse"] for k in keys]
-            ax.errorbar(list(xs), [y[0] for y in ys], yerr=[y[1] for y in ys], marker="o",
-                        ms=3, capsize=2, label=label)
-        ax.set_xscale("symlog", linthresh=1) if kind == "random" else None
-        ax.set_xlabel(f"{kind} points")
-        ax.set_title(f"{kind} true-colour points, test split")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("ab MSE (raw CIELAB units²)")
-    axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--arms", nargs="+", default=["corrective"], choices=("random", "corrective"))
@@ -242,7 +209,11 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=Config().epochs)
     p.add_argument("--keep", default="runs/hints")
     p.add_argument("--name", default="hints_sweep")
+    p.add_argument("--render", action="store_true", help="only write the page and the plot "
+                   "again from the committed NAME.json")
     args = p.parse_args(argv)
+    if args.render:
+        return render(args.name)
     data = load_images()
     arms, records, clock = {}, {}, None
     for arm in args.arms:
@@ -251,7 +222,7 @@ def main(argv=None):
         arms[f"hints {arm}"], records[f"hints {arm}"] = cfg, train_and_sweep(cfg, args.seeds,
                                                                              data, args.keep)
     if args.plain:
-        cfg, clock = equal_time_plain(arms[f"hints {args.arms[0]}"], None, data, args.keep)
+        cfg, clock = equal_time_plain(arms[f"hints {args.arms[0]}"], data, args.keep)
         print(f"plain default, equal time: {options(cfg)}", flush=True)
         arms["plain default, equal time"] = cfg
         records["plain default, equal time"] = train_and_sweep(cfg, args.seeds, data, args.keep)
@@ -260,11 +231,19 @@ def main(argv=None):
               "seeds": args.seeds, "n": first["n"], "quiet_epoch_s": clock,
               "arms": {label: {"options": options(cfg), "config": cfg.to_dict(),
                                "runs": records[label]} for label, cfg in arms.items()}}
+    result["command"] = command("benchmarks.hints", argv)
+    write_result(args.name, result)
+    render(args.name)
+
+
+def render(name):
+    """NAME.md and docs/NAME.png from NAME.json: the tables, the targets, the curves."""
+    result = json.loads(result_path(name).read_text())
     result["targets"] = [t for split in SPLITS for t in targets(result, split)]
-    text = markdown(result, command("benchmarks.hints", argv))
+    text = markdown(result, result.get("command", f"python -m benchmarks.hints --name {name}"))
     print(text)
-    write_result(args.name, result, text)
-    plot(result, DOCS / f"{args.name}.png")
+    write_result(name, result, text)
+    plot_hint_sweep(result).savefig(DOCS / f"{name}.png", dpi=90)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .data import (
 )
 from .devices import get_device
 from .evaluation import evaluate, predict
+from .hints import Hint
 from .hub import from_pretrained, save_pretrained
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
@@ -29,6 +30,7 @@ from .viz import (
                    save_triples,
                    show_augmented,
                    show_channels,
+                   show_hinted,
                    show_triples,
                    side_by_side,
                    triples,
@@ -36,13 +38,13 @@ from .viz import (
 
 __all__ = [
     "__version__",
-    "ARCHS", "ColorizerError", "Config", "get_device",
+    "ARCHS", "ColorizerError", "Config", "get_device", "Hint",
     "LabImages", "ab_mean", "lab_to_rgb", "load_images", "read_image", "resolve_data_dir",
     "rgb_to_lab", "split", "split_names", "random_resized_crop", "ab_mse", "mean_ab_mse",
     "Colorizer", "Regressor", "build_model", "decode_ab", "encode_ab",
     "Run", "evaluate", "fit", "load_checkpoint", "load_model", "predict", "restore",
     "save_checkpoint", "train_one_epoch", "Training",
-    "plot_loss", "save_triples", "show_augmented", "show_channels",
+    "plot_loss", "save_triples", "show_augmented", "show_channels", "show_hinted",
     "show_triples", "side_by_side", "pretrained", "triples", "quantize", "from_pretrained",
     "save_pretrained",
 ]

@@ -23,7 +23,14 @@ from .config import (
     read_settings_file,
 )
 from .console import LOUD, QUIET, Reporter, TensorBoard
-from .data import MAX_PIXELS, ab_mean, load_images, resolve_data_dir, set_pixel_limit
+from .data import (
+    MAX_PIXELS,
+    ab_mean,
+    load_images,
+    read_image,
+    resolve_data_dir,
+    set_pixel_limit,
+)
 from .demo import Limits
 from .deploy import OPSET
 from .devices import get_device, use_tf32
@@ -191,6 +198,13 @@ def _add_colorize(commands):
     colorize.add_argument("--no-metadata", action="store_true",
                           help="write bare PNGs: no text saying they are colorized, no ICC "
                           "profile or EXIF of the input")
+    colorize.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR",
+                          help="a colour hint at pixel X,Y of the one image given: #rrggbb or "
+                          "a*,b* (repeat for more points; the shipped hint model unless "
+                          "--checkpoint or --onnx names one)")
+    colorize.add_argument("--hints", metavar="FILE.json", help="colour hints from a file: a list "
+                          "of [x, y, colour] for the one image given, or {image path: list} "
+                          "(paths as given, or inside a folder given)")
     add_setting(colorize, "device", default="auto")
     add_setting(colorize, "temperature", help="classify: annealed-mean temperature [the model's]")
     _add_tta_option(colorize)
@@ -284,8 +298,8 @@ def _help(name):
     return next(f.metadata["help"] for f in fields(Config) if f.name == name).replace("%", "%%")
 
 
-def _load(args):
-    model, ckpt = load_model(args.checkpoint or shipped_weights(), get_device(args.device))
+def _load(args, hints=False):
+    model, ckpt = load_model(args.checkpoint or shipped_weights(hints), get_device(args.device))
     if args.temperature is not None:
         if not head(model.head).decodes_at_temperature:
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
@@ -343,11 +357,15 @@ def cmd_colorize(args):
 
     if args.onnx and args.temperature is not None:
         raise ColorizerError("--temperature is fixed in an exported model: export it again")
-    model = OnnxColorizer(args.onnx) if args.onnx else _load(args)[0]
     set_pixel_limit(max(MAX_PIXELS, args.max_pixels))
+    hints = _hints_of(args)                 # every point checked before anything is read
+    model = OnnxColorizer(args.onnx) if args.onnx else _load(args, hints=bool(hints))[0]
+    if hints and not getattr(model, "takes_hints", False):
+        raise ColorizerError(f"{args.onnx or args.checkpoint} takes no colour hints: give one "
+                             "trained with --hints, or leave it out for the shipped one")
     counts = {"written": 0, "kept": 0, "failed": 0}
     options = Options(args.tta, args.saturation, args.overwrite, args.compare, args.max_pixels,
-                      None if args.no_metadata else _model_name(args))
+                      None if args.no_metadata else _model_name(args, bool(hints)), hints)
     progress = False if args.no_progress else None
     for _, outcome in colorize_paths(model, args.inputs, args.out, options, progress):
         if isinstance(outcome, ColorizerError):
@@ -361,9 +379,57 @@ def cmd_colorize(args):
     return 1 if counts["failed"] else 0
 
 
-def _model_name(args):
+def _model_name(args, hints=False):
     """The model an output names: the file given, or the shipped one with its checksum."""
-    return str(args.onnx or args.checkpoint or shipped_name())
+    return str(args.onnx or args.checkpoint or shipped_name(hints))
+
+
+def _hints_of(args):
+    """{input file, resolved: [Hint]} from --hint and --hints (None without either), each point
+    checked against its image's size: a bad point, colour, file or name is one line."""
+    from .hints import Hint, check
+
+    if not args.hint and not args.hints:
+        return None
+    given = {}
+    if args.hint:
+        given[_one_image(args, "--hint")] = [Hint.parse(t) for t in args.hint]
+    if args.hints:
+        listed = read_settings_file(args.hints, f"--hints {args.hints}")
+        if isinstance(listed, dict):
+            for name, points in listed.items():
+                given.setdefault(_input_named(args.inputs, name), []).extend(_points(points))
+        else:
+            given.setdefault(_one_image(args, "a hint file's list"), []).extend(_points(listed))
+    for path, points in given.items():
+        check(points, read_image(path, args.max_pixels).shape[:2])
+    return given
+
+
+def _points(listed):
+    from .hints import Hint
+
+    if not isinstance(listed, list):
+        raise ColorizerError(f"--hints: expected a list of [x, y, colour], got {listed!r:.60}")
+    return [Hint.of(p) for p in listed]
+
+
+def _one_image(args, what):
+    """The one image file given, resolved, for hints that name no file."""
+    if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
+        raise ColorizerError(f"{what} is for one image file; for several, give --hints FILE.json "
+                             "mapping each image's path to its list")
+    return Path(args.inputs[0]).resolve()
+
+
+def _input_named(inputs, name):
+    """The file a hint file names: a path as given, or one inside a folder given."""
+    for base in ("", *[p for p in inputs if Path(p).is_dir()]):
+        path = Path(base) / name
+        if path.is_file() and (base or str(name) in inputs):
+            return path.resolve()
+    raise ColorizerError(f"--hints names {name!r}, which is not an image given or inside a "
+                         "folder given")
 
 
 def cmd_export(args):

@@ -31,6 +31,7 @@ from .data import (
 from .deploy import OnnxColorizer
 from .evaluation import predict
 from .files import atomic_write
+from .hints import maps as hint_maps
 from .models import input_side
 
 BATCH = 16                  # images per forward pass at most,
@@ -45,24 +46,28 @@ class Job:
     target: Path
 
 
-def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip",
-                 saturation: float = 1.0) -> np.ndarray:
+def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip", saturation: float = 1.0,
+                 hints=None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
-    torch model or a deploy.OnnxColorizer, here and below."""
-    return colorize_batch(model, [rgb], tta, saturation)[0]
+    torch model or a deploy.OnnxColorizer, here and below. `hints`: colour hints for a model
+    that takes them, colorizer.hints.Hint points (or (x, y, colour) items: "#rrggbb" or
+    (a*, b*)) in the photo's own pixels."""
+    return colorize_batch(model, [rgb], tta, saturation, None if hints is None else [hints])[0]
 
 
 def colorize_batch(model, images: list[np.ndarray], tta: str = "flip",
-                   saturation: float = 1.0) -> list[np.ndarray]:
-    """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*."""
+                   saturation: float = 1.0, hints=None) -> list[np.ndarray]:
+    """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*
+    (`hints`: a list of points for each image, see colorize_rgb)."""
     Ls = [lightness(rgb) for rgb in images]
-    return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta, saturation))]
+    return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta, saturation, hints))]
 
 
-def chroma(model, Ls, tta="flip", saturation=1.0):
+def chroma(model, Ls, tta="flip", saturation=1.0, hints=None):
     """The model's a*b* for full-resolution L* (1, 1, H, W) each, in one forward pass, at the
     model's side: (B, 2, s, s), or (B, 2) for a regressor; times `saturation`, a gain on a*b*
-    (1: as predicted; above 1 more colour, the conversion clipping to the sRGB gamut).
+    (1: as predicted; above 1 more colour, the conversion clipping to the sRGB gamut). `hints`:
+    None, or a list of points for each image in its own pixels, put on the model's grid.
 
     The model sees L* resized to its own side (models.input_side; antialiased, as torchvision's
     resize does it); only its a*b* is upsampled back (paint), so edges and detail come from the
@@ -71,8 +76,11 @@ def chroma(model, Ls, tta="flip", saturation=1.0):
     size = model.side if isinstance(model, OnnxColorizer) else input_side(model)
     small = torch.cat([F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
                                      align_corners=False) for L in Ls])      # (B, 1, s, s)
-    ab = (model.predict(small, tta) if isinstance(model, OnnxColorizer)
-          else predict(model, small, tta=tta))
+    maps = None
+    if hints is not None and any(len(h) for h in hints):
+        maps = torch.cat([hint_maps(h, L.shape[-2:], (size, size)) for h, L in zip(hints, Ls)])
+    ab = (model.predict(small, tta, hints=maps) if isinstance(model, OnnxColorizer)
+          else predict(model, small, tta=tta, hints=maps))
     return ab * saturation if saturation != 1 else ab
 
 
@@ -223,13 +231,15 @@ def prepare_out_dir(out_dir):
 class Options:
     """How `colorize_paths` colorizes and writes: the decoding (`tta`, a `saturation` gain),
     whether it replaces outputs there already, writes grayscale | colorized | original strips
-    (`compare`), refuses images over `max_pixels`, and names `model_name` in each output."""
+    (`compare`), refuses images over `max_pixels`, names `model_name` in each output, and the
+    colour hints each file is given (`hints`)."""
     tta: str = "flip"
     saturation: float = 1.0
     overwrite: bool = False
     compare: bool = False
     max_pixels: int = MAX_PIXELS
     model_name: str | None = None
+    hints: dict | None = None           # {input file, resolved: [Hint]} (colorizer.hints)
 
 
 def colorize_paths(model, inputs, out_dir, options=None, progress=None, **settings):
@@ -289,7 +299,9 @@ def _colorize_jobs(model, jobs, options):
         del rgb
     if not todo:
         return
-    predicted = chroma(model, [L for _, L, _ in todo], o.tta, o.saturation)
+    hints = None if not o.hints else [o.hints.get(job.source.resolve(), [])
+                                      for job, _, _ in todo]
+    predicted = chroma(model, [L for _, L, _ in todo], o.tta, o.saturation, hints)
     for i, ab in enumerate(predicted):
         job, L, rgb = todo[i]
         todo[i] = None                                  # what is written is let go

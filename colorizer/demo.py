@@ -20,23 +20,36 @@ from pathlib import Path
 from PIL import Image
 
 from .checkpoint import load_model
-from .colorize import colorize_rgb, comparison_strip, output_metadata
+from .colorize import chroma, colorize_rgb, comparison_strip, output_metadata, paint
 from .config import ColorizerError
-from .data import image_pixels, read_image
+from .data import image_pixels, lightness, read_image
 from .devices import get_device
 from .files import private_folder
-from .models import with_temperature
-from .pretrained import shipped_weights
+from .hints import Hint
+from .models import head, with_temperature
+from .pretrained import HINTED, shipped_weights
 
 INTRO = ("Upload one or several photos; each keeps its own lightness L\\* and gets predicted "
          "a\\*b\\*. The shipped model was trained on 675 frontal faces at 128 px: other subjects "
          "get face-like colours (its model card says more).")
 SHIPPED = "shipped colorizer"
+SHIPPED_HINTS = "shipped colorizer with colour hints"
+MAX_HINTS = 64              # points on one photo at most
+HINTS_INTRO = ("Upload a photo, then click on the result where a colour should go: the point "
+               "takes the colour below (pick one, or click on a reference photo to take its "
+               "colour there). Each change colorizes the photo again.")
 UNREADABLE = "not an image this demo can read"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONCURRENCY = 1             # requests colorized at once (2 cores: one at a time, the rest queue)
 QUEUE = 32                  # requests waiting at most; more are turned away by Gradio
 KEEP_S = 900                # a request's outputs (ours and Gradio's copies) live this long
+# Gradio's gallery draws each item in a square tile: a wide grayscale | colorized | original
+# strip then sat in the middle of a tall empty band; each tile takes its image's own shape
+CSS = """
+#result .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+#result .thumbnail-item img { height: auto !important; }
+#result .grid-wrap { min-height: 0 !important; height: auto !important; }
+"""
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,8 @@ def load_models(checkpoints=()):
     """{name: model} of the shipped colorizer and each checkpoint given, loaded (and checked)
     now on the CPU: the names are all a visitor ever sees or sends."""
     models = {SHIPPED: load_model(shipped_weights(), get_device("cpu"))[0]}
+    if HINTED.is_dir():
+        models[SHIPPED_HINTS] = load_model(shipped_weights(hints=True), get_device("cpu"))[0]
     for i, path in enumerate(checkpoints, 1):
         models[f"{i}: {Path(path).parent.name or Path(path).stem}"] = \
             load_model(path, get_device("cpu"))[0]
@@ -160,6 +175,75 @@ def _note(caption):
     return Image.new("RGB", (8, 8), "white"), caption
 
 
+def hint_photo(path, limits=Limits()):
+    """A visitor's photo for the hints tab: its L* and size, no point yet (a state of its own),
+    or one line on why it is refused."""
+    path = Path(path)
+    refusal = _refusal(path, limits)
+    if refusal:
+        raise ColorizerError(f"{path.name}: {refusal}")
+    try:
+        rgb = read_image(path, limits.max_pixels)
+    except ColorizerError:
+        raise ColorizerError(f"{path.name}: {UNREADABLE}") from None
+    return {"L": lightness(rgb), "points": []}
+
+
+def with_point(state, x, y, colour):
+    """`state` with one more point (x, y, colour as "#rrggbb"), at most MAX_HINTS; the colour
+    normalised from what a colour picker sends (hex, rgb(...) or rgba(...))."""
+    colour = hex_colour(colour)
+    H, W = state["L"].shape[-2:]
+    if not (0 <= x < W and 0 <= y < H) or len(state["points"]) >= MAX_HINTS:
+        return state
+    return {**state, "points": [*state["points"], (int(x), int(y), colour)]}
+
+
+def without_points(state, labels):
+    """`state` less the points named by `labels` (point_labels'), all of them for None."""
+    keep = [] if labels is None else [p for p, label in zip(state["points"],
+                                                            point_labels(state))
+                                      if label not in labels]
+    return {**state, "points": keep}
+
+
+def point_labels(state):
+    return [f"{i}: ({x}, {y}) {c}" for i, (x, y, c) in enumerate(state["points"], 1)]
+
+
+def recolorize(model, state):
+    """(the photo colorized with its points, milliseconds it took): the L* kept in the state,
+    only a*b* predicted and painted again."""
+    t0 = time.perf_counter()
+    hints = [Hint.at(x, y, c) for x, y, c in state["points"]]
+    ab = chroma(model, [state["L"]], hints=[hints])
+    return paint(state["L"], ab[0]), 1000 * (time.perf_counter() - t0)
+
+
+def hex_colour(colour):
+    """"#rrggbb" of a colour picker's value: "#rrggbb", "#rgb", "rgb(r, g, b)" or
+    "rgba(r, g, b, a)" (Gradio's picker has sent each), or one line."""
+    text = str(colour or "").strip().lower()
+    if text.startswith("rgb"):
+        try:
+            parts = [float(v) for v in text[text.index("(") + 1:text.rindex(")")].split(",")]
+        except ValueError:
+            parts = []
+        if len(parts) in (3, 4):
+            return "#" + "".join(f"{round(min(max(v, 0), 255)):02x}" for v in parts[:3])
+    elif len(text) == 4 and text.startswith("#"):
+        text = "#" + "".join(ch * 2 for ch in text[1:])
+    if len(text) == 7 and text.startswith("#") and all(c in "0123456789abcdef" for c in text[1:]):
+        return text
+    raise ColorizerError(f"not a colour: {colour!r}")
+
+
+def pixel_hex(rgb, x, y):
+    """"#rrggbb" of the pixel (x, y) of an (H, W, 3) image (a reference photo clicked)."""
+    r, g, b = (int(v) for v in rgb[int(y), int(x), :3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
 class RequestFolders:
     """A private folder for each request below one root of this process, each removed once
     older than `keep_s`, and the root at exit."""
@@ -206,14 +290,92 @@ def build_app(models, limits=Limits(), folders=None):
     with gr.Blocks(title="colorizer", delete_cache=(KEEP_S, KEEP_S)) as app:
         gr.Markdown("# colorizer\n" + INTRO + f"\n\nAt most {limits.max_files} photos of "
                     f"{limits.max_file_mb:g} MB and {limits.max_pixels / 1e6:g} MP each.")
-        pairs = gr.State([])
-        photos, model, saturation, temperature, go = _inputs(gr, models)
-        before_after, gallery, downloads = _outputs(gr)
-        go.click(run, [photos, model, temperature, saturation],
-                 [gallery, downloads, before_after, pairs], api_name="colorize",
-                 concurrency_limit=CONCURRENCY)
-        gallery.select(show, [pairs], [before_after])
+        with gr.Tab("colorize photos", elem_id="photos-tab"):
+            pairs = gr.State([])
+            photos, model, saturation, temperature, go = _inputs(gr, models)
+            before_after, gallery, downloads = _outputs(gr)
+            go.click(run, [photos, model, temperature, saturation],
+                     [gallery, downloads, before_after, pairs], api_name="colorize",
+                     concurrency_limit=CONCURRENCY)
+            gallery.select(show, [pairs], [before_after])
+            # the temperature slider only for a model it means something for
+            model.change(lambda name: gr.update(visible=_has_temperature(models.get(name))),
+                         [model], [temperature], api_name=False)
+        hinted = {name: m for name, m in models.items() if getattr(m, "takes_hints", False)}
+        if hinted:
+            with gr.Tab("colour hints", elem_id="hints-tab"):
+                _hints_tab(gr, hinted, limits)
     return app
+
+
+def _has_temperature(model):
+    return model is not None and head(model.head).decodes_at_temperature
+
+
+def _hints_tab(gr, models, limits):
+    """The photo, its result to click on, the colour (picker or reference photo), the points
+    (removable, cleared in one click), and the time each re-colorize took; the photo's L* and
+    points are the visitor's own state."""
+    gr.Markdown(HINTS_INTRO)
+    state = gr.State(None)
+    with gr.Row():
+        photo = gr.Image(type="filepath", label="photo", sources=["upload"],
+                         elem_id="hint-photo", height=360)
+        result = gr.Image(type="numpy", label="colorized: click where a colour should go",
+                          interactive=False, elem_id="hint-result", format="png", height=360)
+    with gr.Row():
+        with gr.Column():
+            colour = gr.ColorPicker("#d02020", label="colour of the next point",
+                                    elem_id="hint-colour")
+            reference = gr.Image(type="numpy", label="reference photo: click to take its colour",
+                                 sources=["upload"], elem_id="hint-reference", height=200)
+        with gr.Column():
+            name = gr.Dropdown(list(models), value=next(iter(models)), label="model",
+                               elem_id="hint-model")
+            points = gr.CheckboxGroup([], label="points (tick, then remove)",
+                                      elem_id="hint-points")
+            with gr.Row():
+                remove = gr.Button("remove ticked", elem_id="hint-remove")
+                clear = gr.Button("clear all", elem_id="hint-clear")
+            timing = gr.Markdown(elem_id="hint-timing")
+    shown = [state, result, points, timing]
+
+    def show(st, model_name):
+        if st is None:
+            return None, None, gr.update(choices=[], value=[]), ""
+        image, ms = recolorize(models[model_name], st)
+        H, W = st["L"].shape[-2:]
+        return (st, image, gr.update(choices=point_labels(st), value=[]),
+                f"re-colorized in {ms:.0f} ms ({W} x {H}, {W * H / 1e6:.2f} MP, "
+                f"points: {len(st['points'])})")
+
+    def load(path, model_name):
+        if not path:
+            return show(None, model_name)
+        try:
+            return show(hint_photo(path, limits), model_name)
+        except ColorizerError as e:
+            raise gr.Error(str(e)) from None
+
+    def add(st, c, model_name, picked: gr.SelectData):
+        if st is None:
+            return show(st, model_name)
+        x, y = picked.index
+        return show(with_point(st, x, y, c), model_name)
+
+    def pick(image, picked: gr.SelectData):
+        x, y = picked.index
+        return pixel_hex(image, x, y) if image is not None else gr.update()
+
+    run = dict(concurrency_limit=CONCURRENCY, api_name=False)
+    photo.change(load, [photo, name], shown, **run)
+    result.select(add, [state, colour, name], shown, **run)
+    reference.select(pick, [reference], [colour], api_name=False)
+    remove.click(lambda st, ticked, n: show(st and without_points(st, ticked), n),
+                 [state, points, name], shown, **run)
+    clear.click(lambda st, n: show(st and without_points(st, None), n), [state, name], shown,
+                **run)
+    name.change(show, [state, name], shown, **run)
 
 
 def _inputs(gr, models):
@@ -226,7 +388,9 @@ def _inputs(gr, models):
             saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
                                    label="saturation (a gain on the predicted a*b*)")
             temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
-                                    label="temperature (classify head only)")
+                                    label="temperature (classify head only)",
+                                    visible=_has_temperature(models[SHIPPED]),
+                                    elem_id="temperature")
             go = gr.Button("Colorize", variant="primary", elem_id="go")
     if examples():
         gr.Examples([[[p]] for p in examples()], inputs=[photos], label="test faces",
@@ -267,4 +431,4 @@ def serve(port=7860, checkpoints=(), host="127.0.0.1", share=False, auth=None, l
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE)
     app.launch(server_name=host, server_port=port, share=share,
                auth=parse_auth(auth) if auth else None, max_file_size=f"{limits.max_file_mb}mb",
-               show_error=False)
+               show_error=False, css=CSS)

@@ -1,8 +1,10 @@
 """A colorizer for deployment: exported to ONNX with its decoding inside, run by onnxruntime.
 
 The exported graph takes L* (N, 1, S, S) in raw units and gives raw a*b* (N, 2, S, S) (a
-regressor: (N, 2)), the batch axis dynamic; the checkpoint's settings travel in the model's
-metadata. onnx, onnxscript and onnxruntime are an optional extra (`pip install -e ".[onnx]"`).
+regressor: (N, 2)), the batch axis dynamic; a model trained to take colour hints also takes its
+hint maps (N, 3, S, S) as a second input, `hints` (colorizer.hints; all zeros: no point). The
+checkpoint's settings travel in the model's metadata. onnx, onnxscript and onnxruntime are an
+optional extra (`pip install -e ".[onnx]"`).
 """
 
 import copy
@@ -11,6 +13,8 @@ import json
 import torch
 
 from .config import MAX_SIDE, ColorizerError
+from .hints import CHANNELS as HINT_CHANNELS
+from .hints import as_maps
 from .models import input_side
 
 OPSET = 17
@@ -23,8 +27,9 @@ class RawAB(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, L):
-        return self.model.decode(self.model(L), L.shape[-2:])
+    def forward(self, L, hints=None):
+        out = self.model(L) if hints is None else self.model(L, hints)
+        return self.model.decode(out, L.shape[-2:])
 
 
 def export_onnx(model, path, config=None):
@@ -32,12 +37,15 @@ def export_onnx(model, path, config=None):
     caller's model stays where and as it was (a copy is exported, on the CPU)."""
     model = copy.deepcopy(model).cpu().eval()
     side = input_side(model)
-    example = torch.full((2, 1, side, side), 50.0)
+    batch = torch.export.Dim("batch", min=1)
+    inputs = {"L": torch.full((2, 1, side, side), 50.0)}
+    if getattr(model, "takes_hints", False):
+        inputs["hints"] = torch.zeros(2, HINT_CHANNELS, side, side)
     # torch.export's exporter (with onnxscript): the side is fixed, so the bottleneck's shape
     # tests (models.Down / Up) are settled at export; the batch axis stays free
-    torch.onnx.export(RawAB(model).eval(), (example,), str(path), dynamo=True, opset_version=OPSET,
-                      input_names=["L"], output_names=["ab"], verbose=False,
-                      dynamic_shapes={"L": {0: torch.export.Dim("batch", min=1)}})
+    torch.onnx.export(RawAB(model).eval(), tuple(inputs.values()), str(path), dynamo=True,
+                      opset_version=OPSET, input_names=list(inputs), output_names=["ab"],
+                      verbose=False, dynamic_shapes={name: {0: batch} for name in inputs})
     import onnx
 
     graph = onnx.load(str(path))
@@ -64,21 +72,28 @@ class OnnxColorizer:
             raise ColorizerError(f"not a readable ONNX model: {path} ({type(e).__name__})") \
                 from None
         self.side, self.config = _checked_metadata(self.session, path)
+        self.takes_hints = len(self.session.get_inputs()) == 2
 
-    def predict(self, L, tta="none", batch_size=128):
-        """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's."""
+    def predict(self, L, tta="none", batch_size=128, hints=None):
+        """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's;
+        `hints` as evaluation.predict takes them, for an export that takes hints."""
+        maps = as_maps(hints, L.shape, self.takes_hints)
+        if self.takes_hints and maps is None:
+            maps = torch.zeros(len(L), HINT_CHANNELS, *L.shape[-2:])
         parts = []
         for i in range(0, len(L), batch_size):
             x = L[i:i + batch_size].float().contiguous()
-            ab = self._run(x)
+            h = () if maps is None else (maps[i:i + batch_size].float().contiguous(),)
+            ab = self._run(x, *h)
             if tta == "flip":
-                mirrored = self._run(x.flip(-1))
+                mirrored = self._run(x.flip(-1), *(m.flip(-1) for m in h))
                 ab = (ab + (mirrored.flip(-1) if mirrored.dim() == 4 else mirrored)) / 2
             parts.append(ab)
         return torch.cat(parts)
 
-    def _run(self, x):
-        return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])
+    def _run(self, x, hints=None):
+        feed = {"L": x.numpy(), **({} if hints is None else {"hints": hints.numpy()})}
+        return torch.from_numpy(self.session.run(None, feed)[0])
 
 
 def _checked_metadata(session, path):
@@ -86,12 +101,13 @@ def _checked_metadata(session, path):
     graph must take L (N, 1, S, S) with S fixed and within the sides a model here has, the
     metadata's `side` (if any) must be S, and its settings a JSON object."""
     inputs = session.get_inputs()
-    shape = inputs[0].shape if len(inputs) == 1 else None
-    if (inputs[0].name if len(inputs) == 1 else None) != "L" or len(shape) != 4 \
+    shape = inputs[0].shape
+    if inputs[0].name != "L" or len(shape) != 4 \
             or shape[1] != 1 or not isinstance(shape[-1], int) or shape[-1] != shape[-2] \
-            or not 2 <= shape[-1] <= MAX_SIDE:
-        raise ColorizerError(f"{path} is not a colorizer export: it must take one input L of "
-                             f"shape (N, 1, S, S) with 2 <= S <= {MAX_SIDE}")
+            or not 2 <= shape[-1] <= MAX_SIDE or not _hint_input_ok(inputs[1:], shape[-1]):
+        raise ColorizerError(f"{path} is not a colorizer export: it must take an input L of "
+                             f"shape (N, 1, S, S) with 2 <= S <= {MAX_SIDE} (and at most hint "
+                             f"maps, hints (N, {HINT_CHANNELS}, S, S))")
     side, meta = shape[-1], session.get_modelmeta().custom_metadata_map
     if meta.get("side", str(side)) != str(side):
         raise ColorizerError(f"{path}: its metadata says side={meta['side']!r} where its graph "
@@ -103,3 +119,11 @@ def _checked_metadata(session, path):
     if not isinstance(config, dict):
         raise ColorizerError(f"{path}: its colorizer_config metadata is not a JSON object")
     return side, config
+
+
+def _hint_input_ok(rest, side):
+    """Whether the inputs after L are none, or one `hints` of shape (N, 3, S, S)."""
+    if not rest:
+        return True
+    return (len(rest) == 1 and rest[0].name == "hints"
+            and list(rest[0].shape[1:]) == [HINT_CHANNELS, side, side])

@@ -6,7 +6,8 @@ import torch
 from .config import ColorizerError
 from .data import chunks
 from .devices import configure_backends
-from .hints import as_maps
+from .hints import CHANNELS as HINT_CHANNELS
+from .hints import add_points, as_maps, worst_centres
 from .metrics import (
     UNITS,
     ab_mse,
@@ -58,6 +59,23 @@ def _outputs(model, L, ab, batch_size, tta="none", hints=None):
         if ab is not None:
             loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)
     return torch.cat(preds), (loss / len(L) if ab is not None else None)
+
+
+@torch.no_grad()
+def corrective_sequence(model, lab, points, batch_size=128):
+    """A simulated person correcting a result (Zhang et al. 2017): predictions for images `lab`
+    (N, 3, H, W) with 0, 1, ..., `points` hints, each next point at the centre of the worst
+    9 x 9 error of the prediction before it, of the true mean colour there. Yields (hint maps or
+    None, prediction) for each count."""
+    L, ab = lab[:, :1], lab[:, 1:]
+    maps = None
+    for k in range(points + 1):
+        pred = predict(model, L, batch_size, hints=maps)
+        yield maps, pred
+        if k < points:
+            base = maps if maps is not None else torch.zeros(len(lab), HINT_CHANNELS,
+                                                             *lab.shape[-2:])
+            maps = add_points(base, ab, *worst_centres(pred, ab))
 
 
 def _unmirror(pred):

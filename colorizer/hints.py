@@ -106,16 +106,37 @@ def maps(hints, image_hw, grid_hw):
     `image_hw` (H, W) px, each point a POINT_SIDE square at its place on the grid. A hint
     outside the image is one line."""
     (H, W), (h, w) = image_hw, grid_hw
+    hints = check(hints, image_hw)
+    y = torch.tensor([_corner(p.y, H, h) for p in hints], dtype=torch.long)
+    x = torch.tensor([_corner(p.x, W, w) for p in hints], dtype=torch.long)
+    values = torch.tensor([p.ab for p in hints], dtype=torch.float32).reshape(-1, 2)
+    return paint((1, h, w), torch.zeros_like(y), y, x, torch.full_like(y, POINT_SIDE), values)
+
+
+def check(hints, image_hw):
+    """Hints (Hint.of each item) that all lie on an image of `image_hw` (H, W) px, or one line
+    naming the first that does not."""
+    H, W = image_hw
     hints = [Hint.of(p) for p in hints]
     for p in hints:
         if not (0 <= p.x < W and 0 <= p.y < H):
             raise ColorizerError(f"hint at ({p.x:g}, {p.y:g}) lies outside the {W} x {H} image")
-    corner = lambda v, n, side: min(max(int(v * side / n) - POINT_SIDE // 2, 0),
-                                    side - POINT_SIDE)
-    y = torch.tensor([corner(p.y, H, h) for p in hints], dtype=torch.long)
-    x = torch.tensor([corner(p.x, W, w) for p in hints], dtype=torch.long)
-    values = torch.tensor([p.ab for p in hints], dtype=torch.float32).reshape(-1, 2)
-    return paint((1, h, w), torch.zeros_like(y), y, x, torch.full_like(y, POINT_SIDE), values)
+    return hints
+
+
+def _corner(v, n, side):
+    """The top or left edge, on a grid of `side`, of the point square at `v` of `n` px."""
+    return min(max(int(v * side / n) - POINT_SIDE // 2, 0), side - POINT_SIDE)
+
+
+def pooled(hint_maps, size):
+    """Hint maps (B, 3, H, W) at a coarser `size` (h, w): each cell's mean hinted a*b* (over
+    its hinted pixels) and whether it holds a hint at all; at 1 x 1, the image's mean hinted
+    colour. What the decoder sees at each of its sides."""
+    mask = hint_maps[:, 2:]
+    share = F.adaptive_avg_pool2d(mask, size)
+    ab = F.adaptive_avg_pool2d(hint_maps[:, :2] * mask, size) / share.clamp(min=1e-6)
+    return torch.cat([ab, (share > 0).to(ab.dtype)], 1)
 
 
 def as_maps(hints, shape, takes_hints=True):
@@ -146,7 +167,7 @@ def as_maps(hints, shape, takes_hints=True):
 
 def _refuse_hints():
     raise ColorizerError("this model takes no colour hints: use one trained with --hints "
-                         "(the shipped hint model: colorizer.load_pretrained(hints=True))")
+                         "(the shipped one: colorizer.pretrained(hints=True))")
 
 
 def paint(shape, b, y, x, size, values):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
 from .hints import CHANNELS as HINT_CHANNELS
+from .hints import pooled as pooled_hints
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
@@ -253,8 +254,9 @@ class Colorizer(nn.Module):
     a*b* is upsampled to full size.
 
     With `hints` other than "none" it also takes colour hints, (B, 3, H, W) hint maps
-    (colorizer.hints) stacked onto L* at its input, as Zhang et al. 2017's network takes them;
-    none given is all zeros (no point).
+    (colorizer.hints) stacked onto L* at its input, as Zhang et al. 2017's network takes them,
+    and pooled to each decoder stage's side onto its input (hints.pooled: from the 1x1 code's
+    mean hinted colour up); none given is all zeros (no point).
     """
 
     kind = "colorizer"
@@ -280,17 +282,19 @@ class Colorizer(nn.Module):
         else:                                                       # or ab_stride short of it
             chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
+        extra = HINT_CHANNELS if self.takes_hints else 0   # and the hints pooled to its side
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
-            layers += _up(c_in * (grow if i else 1), c_out, activation)
+            layers += _up(c_in * (grow if i else 1) + extra, c_out, activation)
         if head == "classify":
             q = len(quantize.bin_centres())
-            layers += [nn.Conv2d(chans[-1] * grow, q, 1)]           # Q x 32 x 32 class scores
+            layers += [nn.Conv2d(chans[-1] * grow + extra, q, 1)]   # Q x 32 x 32 class scores
             # From the training split (fit sets them); saved with the weights.
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
         else:
-            layers += [Up(chans[-1] * grow, 2, bias=True), _HEADS[head]()]  # 2 x 128 x 128 / N
+            layers += [Up(chans[-1] * grow + extra, 2, bias=True),
+                       _HEADS[head]()]                              # 2 x 128 x 128 / N
         self.decoder = nn.Sequential(*layers)
 
     def forward(self, L, hints=None):
@@ -301,17 +305,20 @@ class Colorizer(nn.Module):
                 memory_format=torch.channels_last)
         elif hints is not None:
             raise ColorizerError("this model takes no colour hints (train one with --hints)")
-        if self.skips == "none":
+        if self.skips == "none" and not self.takes_hints:
             return self.decoder(self.encoder(x))            # the study's: through the 1x1 code
         maps = []                                   # the encoder's map at each side, 64 px first
         for layer in self.encoder:
             x = layer(x)
-            if isinstance(layer, _ACTIVATION_TYPES):
+            if self.skips == "concat" and isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
-        maps.pop()                                  # the 1x1 code is the decoder's input itself
+        maps = maps[:-1]                            # the 1x1 code is the decoder's input itself
         for layer in self.decoder:
-            if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
-                x = torch.cat([x, maps.pop()], 1)   # stacked with the encoder's map of its side
+            if isinstance(layer, (Up, nn.Conv2d)):
+                if x.shape[-1] > 1 and maps:
+                    x = torch.cat([x, maps.pop()], 1)   # with the encoder's map of its side
+                if self.takes_hints:                    # and the hints at its side
+                    x = torch.cat([x, pooled_hints(hints, x.shape[-2:]).to(x.dtype)], 1)
             x = layer(x)
         return x
 

@@ -135,6 +135,34 @@ def side_by_side(runs, test, n=4):
     return fig
 
 
+def show_hinted(model, lab, counts=(0, 3, 10), n=1):
+    """A figure: for the first `n` images of `lab`, grayscale, the colorization with each of
+    `counts` corrective points (evaluation.corrective_sequence: where the result is most wrong,
+    the true colour; each point a white-edged square), and the original."""
+    from .evaluation import corrective_sequence
+
+    lab = lab[:n]
+    L = lab[:, :1]
+    steps = list(corrective_sequence(model, lab, max(counts)))
+    cols = [("grayscale", lab_to_rgb(L, torch.zeros_like(lab[:, 1:])))]
+    cols += [(f"{k} point{'s' * (k != 1)}", lab_to_rgb(L, steps[k][1])) for k in counts]
+    cols += [("original", lab_to_rgb(L, lab[:, 1:]))]
+    fig = _figure(figsize=(1.9 * len(cols), 2.0 * n))
+    axes = fig.subplots(n, len(cols), squeeze=False)
+    for j, (name, imgs) in enumerate(cols):
+        for i in range(n):
+            axes[i, j].imshow(imgs[i])
+            axes[i, j].set_axis_off()
+        axes[0, j].set_title(name, fontsize=8)
+    for j, k in enumerate(counts, start=1):          # where the points went
+        maps = steps[k][0]
+        for i in range(n if maps is not None else 0):
+            ys, xs = torch.nonzero(maps[i, 2], as_tuple=True)
+            axes[i, j].scatter(xs.float(), ys.float(), s=2, c="white", marker="s")
+    fig.tight_layout()
+    return fig
+
+
 def _figure(**kw):
     """A matplotlib Figure. matplotlib is imported on the first figure, not with the package:
     a training process then carries its ~30 MB only for the loss plot at the end."""

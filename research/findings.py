@@ -43,6 +43,16 @@ def page(name, results=RESULTS):
     return _path(name, results, ".md").read_text()
 
 
+def load_result(name, results=RESULTS):
+    """Any committed result by its name (benchmarks/results/KIND/NAME.json)."""
+    return json.loads((Path(results) / kind_of(name) / f"{name}.json").read_text())
+
+
+def result_page(name, results=RESULTS):
+    """Any committed result's page by its name (benchmarks/results/KIND/NAME.md)."""
+    return (Path(results) / kind_of(name) / f"{name}.md").read_text()
+
+
 def _path(name, results, suffix):
     return Path(results) / kind_of(f"study_{name}") / f"study_{name}{suffix}"
 

@@ -1,4 +1,5 @@
-"""The study's figures: each question's validation curves, from its result file."""
+"""The study's figures: each question's validation curves, and the colour hints' error against
+points, from their result files."""
 
 import torch
 
@@ -27,5 +28,36 @@ def plot_study_curves(result, key=None):
     ax.set_yscale("log")
     ax.set_title(result["title"], fontsize=9)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_hint_sweep(result, split="test"):
+    """benchmarks.hints' result: ab MSE against random points and against corrective points
+    (mean over seeds, the bars one sd), the plain default's 0-point error as a dashed line."""
+    fig = _figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, kind in zip(axes, ("random", "corrective")):
+        for label, arm in result["arms"].items():
+            sweeps = [r["sweeps"][split] for r in arm["runs"]]
+            if not sweeps[0]["corrective"]:                     # no hints: its 0-point line
+                value = float(torch.tensor([s["random"]["0"]["ab_mse"] for s in sweeps]).mean())
+                ax.axhline(value, color="gray", ls="--", label=f"{label} ({value:.2f})")
+                continue
+            curve = (sorted(sweeps[0]["random"], key=int) if kind == "random"
+                     else range(len(sweeps[0]["corrective"])))
+            values = torch.tensor([[(s["random"][k] if kind == "random" else
+                                     s["corrective"][k])["ab_mse"] for k in curve]
+                                   for s in sweeps])
+            xs = [int(k) for k in curve]
+            ax.errorbar(xs, values.mean(0), yerr=values.std(0) if len(sweeps) > 1 else None,
+                        marker="o", ms=3, capsize=2, label=label)
+        if kind == "random":
+            ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel(f"{kind} true-colour points")
+        ax.set_title(f"{kind} points, {split} split", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("ab MSE (raw CIELAB units²)")
     fig.tight_layout()
     return fig

@@ -120,6 +120,62 @@ def test_a_photo_uploaded_in_a_browser_comes_back_colorized(driver, app_url, tmp
     assert np.ptp(colorized[..., 0] - colorized[..., 2]) > 10     # not gray
 
 
+def test_the_strips_open_without_an_empty_band_and_temperature_shows_for_classify_only(
+        driver, app_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(app_url)
+    wait = WebDriverWait(driver, 120)
+    example = wait.until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#examples button, #examples tr.tr-body, #examples .gallery-item"))
+    example[0].click()
+    wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
+    driver.find_element(By.CSS_SELECTOR, "#go").click()
+    wait.until(lambda d: d.execute_script(
+        "const i = document.querySelector('#result img');"
+        "return i && i.complete && i.naturalWidth > 0"))
+    gap = driver.execute_script(
+        "const i = document.querySelector('#result img').getBoundingClientRect();"
+        "const t = document.querySelector('#result .thumbnail-item').getBoundingClientRect();"
+        "return [i.top - t.top, t.bottom - i.bottom]")
+    assert max(gap) < 40                 # the strip fills its tile: no band above or below
+    assert not driver.find_elements(By.CSS_SELECTOR, "#temperature input")   # a sigmoid head
+
+
+def test_a_red_point_clicked_in_the_browser_makes_the_photo_redder_there(driver, app_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if not demo.HINTED.is_dir():
+        pytest.skip("this copy ships no hint model")
+    driver.get(app_url)
+    wait = WebDriverWait(driver, 120)
+    wait.until(lambda d: d.find_elements(By.XPATH, "//button[contains(., 'colour hints')]"))
+    driver.find_element(By.XPATH, "//button[contains(., 'colour hints')]").click()
+    face = Path(demo.examples(1)[0])
+    upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR,
+                                                 "#hint-photo input[type=file]"))
+    upload.send_keys(str(face))
+    wait.until(lambda d: "points: 0" in d.find_element(By.ID, "hint-timing").text)
+    before_src = driver.find_element(By.CSS_SELECTOR, "#hint-result img").get_attribute("src")
+    image = driver.find_element(By.CSS_SELECTOR, "#hint-result img")
+    # a point on the cheek, left of the centre (the colour picker's red by default)
+    ActionChains(driver).move_to_element_with_offset(image, -image.size["width"] // 5,
+                                                     image.size["height"] // 10).click().perform()
+    wait.until(lambda d: "points: 1" in d.find_element(By.ID, "hint-timing").text)
+    after_src = driver.find_element(By.CSS_SELECTOR, "#hint-result img").get_attribute("src")
+    before, after = (np.asarray(Image.open(io.BytesIO(urllib.request.urlopen(src, timeout=30)
+                                                      .read())).convert("RGB")).astype(int)
+                     for src in (before_src, after_src))
+    h, w = before.shape[:2]
+    y, x = int(h * 0.6), int(w * 0.3)                          # where the click landed
+    redness = [float((im[y - 6:y + 7, x - 6:x + 7, 0] - im[y - 6:y + 7, x - 6:x + 7, 1]).mean())
+               for im in (before, after)]
+    assert redness[1] > redness[0] + 5
+
+
 def test_an_example_face_is_one_click_away(driver, app_url):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -261,7 +317,8 @@ def test_models_are_chosen_by_name_from_the_command_line(tmp_path):
     run_dir.mkdir()
     sh.copy(shipped_weights(), run_dir / "model.safetensors")
     models = demo.load_models([run_dir / "model.safetensors"])
-    assert list(models) == [demo.SHIPPED, "1: my-run"]
+    hinted = [demo.SHIPPED_HINTS] if demo.HINTED.is_dir() else []
+    assert list(models) == [demo.SHIPPED, *hinted, "1: my-run"]
     assert not any(str(tmp_path) in name for name in models)
 
 
@@ -327,3 +384,29 @@ def test_before_after_pairs_and_one_zip_of_all(tmp_path, shipped):
         assert sorted(z.namelist()) == ["x.colorized.png", "y.colorized.png"]
     assert demo.zip_of([], tmp_path / "o") is None
     assert len(demo.examples()) == 3 and all(p.endswith(".jpg") for p in demo.examples())
+
+
+def test_hint_points_are_added_removed_and_cleared_and_each_change_recolorizes(tmp_path):
+    from colorizer import Config
+    from colorizer.models import build_model
+
+    Image.fromarray(smooth_face(np.random.default_rng(3), 64)[:40]).save(tmp_path / "f.png")
+    st = demo.hint_photo(tmp_path / "f.png")
+    assert st["L"].shape == (1, 1, 40, 64) and st["points"] == []
+    st = demo.with_point(st, 10, 20, "rgba(208, 32, 32, 1)")
+    st = demo.with_point(st, 50, 5, "#00f")
+    st = demo.with_point(st, 64, 5, "#00f")                     # off the photo: not added
+    assert demo.point_labels(st) == ["1: (10, 20) #d02020", "2: (50, 5) #0000ff"]
+    torch.manual_seed(0)
+    model = build_model(Config(hints="random", skips="concat", widths=(4, 8, 8),
+                               stem="conv")).eval()
+    with_points, ms = demo.recolorize(model, st)
+    assert with_points.shape == (40, 64, 3) and ms > 0
+    fewer = demo.without_points(st, ["1: (10, 20) #d02020"])
+    assert demo.point_labels(fewer) == ["1: (50, 5) #0000ff"]
+    none = demo.without_points(st, None)
+    assert none["points"] == [] and not np.array_equal(demo.recolorize(model, none)[0],
+                                                       with_points)
+    assert demo.pixel_hex(np.array([[[255, 16, 0]]], np.uint8), 0, 0) == "#ff1000"
+    with pytest.raises(demo.ColorizerError):
+        demo.hex_colour("hsl(0, 10%, 20%)")
