@@ -30,7 +30,7 @@ from colorizer.evaluation import corrective_sequence, predict
 from colorizer.metrics import ab_mse, psnr
 from research import runs
 from research.plots import plot_hint_sweep
-from research.verdict import mean_sd
+from research.verdict import compare, mean_sd
 
 from .common import RESULTS, command, machine, result_path, write_result
 from .study import options, quiet_epoch_seconds, run_folder
@@ -171,31 +171,34 @@ def markdown(result, cmd):
 
 
 def targets(result, split):
-    """The issue's targets, each as a line with its figures, on `split`."""
-    arms = result["arms"]
-    hinted = next(a for a in arms.values() if a["runs"][0]["sweeps"][split]["corrective"])
-    rs = hinted["runs"]
+    """The issue's targets for each arm that takes hints, each as a line with its figures, on
+    `split`."""
+    return [line for label, arm in result["arms"].items()
+            if arm["runs"][0]["sweeps"][split]["corrective"]
+            for line in arm_targets(result, label, split)]
+
+
+def arm_targets(result, label, split):
+    rs = result["arms"][label]["runs"]
     zero = [r["sweeps"][split]["random"]["0"]["ab_mse"] for r in rs]
-    ten_c = [r["sweeps"][split]["corrective"][10]["ab_mse"] for r in rs]
-    ten_r = [r["sweeps"][split]["random"]["10"]["ab_mse"] for r in rs]
     steps = [statistics.mean(r["sweeps"][split]["corrective"][k]["ab_mse"] for r in rs)
              for k in range(CORRECTIVE + 1)]
     rises = [k for k in range(1, CORRECTIVE + 1) if steps[k] > steps[k - 1]]
-    z, c, r = statistics.mean(zero), statistics.mean(ten_c), statistics.mean(ten_r)
-    out = [f"{split}: 10 corrective points {c:.2f} against {z:.2f} at 0 points: "
+    z, c = statistics.mean(zero), steps[CORRECTIVE]
+    r = statistics.mean(r["sweeps"][split]["random"]["10"]["ab_mse"] for r in rs)
+    out = [f"{label}, {split}: 10 corrective points {c:.2f} against {z:.2f} at 0 points: "
            f"{c / z:.0%} of it (target: at most 50 %) — **{'met' if c <= z / 2 else 'not met'}**",
-           f"{split}: 10 random points {r:.2f}: {1 - r / z:.0%} below 0 points (target: at "
-           f"least 30 %) — **{'met' if r <= 0.7 * z else 'not met'}**",
-           f"{split}: a corrective point that made the mean error worse: "
+           f"{label}, {split}: 10 random points {r:.2f}: {1 - r / z:.0%} below 0 points (target: "
+           f"at least 30 %) — **{'met' if r <= 0.7 * z else 'not met'}**",
+           f"{label}, {split}: a corrective point that made the mean error worse: "
            + (", ".join(f"point {k}" for k in rises) + " — **not met**" if rises
               else "none — **met**")]
-    if "plain default, equal time" in arms:
-        from research.verdict import compare
+    if "plain default, equal time" in result["arms"]:
         plain = [r["sweeps"][split]["random"]["0"]["ab_mse"]
-                 for r in arms["plain default, equal time"]["runs"]]
-        v = compare({"hints at 0 points": zero, "plain default": plain},
+                 for r in result["arms"]["plain default, equal time"]["runs"]]
+        v = compare({f"{label} at 0 points": zero, "plain default": plain},
                     {"train_mean": rs[0]["sweeps"][split]["train_mean"]})
-        out.append(f"{split}: at 0 points against the plain default trained as long: "
+        out.append(f"{label}, {split}: at 0 points against the plain default trained as long: "
                    f"{v.text}")
     return out
 

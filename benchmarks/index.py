@@ -14,11 +14,14 @@ from .common import KINDS, RESULTS, TOP
 INDEX = RESULTS / "index.md"
 # Pages whose experiment lost: (the options that left the code in 0.7.0, the commit that wrote the
 # page: `git checkout` it to run the page's command again)
-LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused", "bb12ea1"),
-        "study_average-10min": ("--ema", "80484f2"),
-        "study_distill-41": ("--teachers, --distill", "80484f2"),
-        "study_decoder-10min": ("--fusion, --skips add", "34ec71a"),
-        "levers_avx512": ("the fusion_8 lever (--fusion)", "45a2241")}
+LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused removed in 0.7.0",
+                         "bb12ea1"),
+        "study_average-10min": ("--ema removed in 0.7.0", "80484f2"),
+        "study_distill-41": ("--teachers, --distill removed in 0.7.0", "80484f2"),
+        "study_decoder-10min": ("--fusion, --skips add removed in 0.7.0", "34ec71a"),
+        "levers_avx512": ("the fusion_8 lever (--fusion) removed in 0.7.0", "45a2241"),
+        "hints_input-only": ("hints at the encoder's input only: the decoder takes them too "
+                             "since 0.8.0", "a2455f3")}
 SPLIT = {"study": "validation (test beside)", "design": "validation (test beside)",
          "speed": "-", "test-era": "test", "": "test"}
 COMMAND = re.compile(r"`(python -m [^`]+)`")
@@ -52,7 +55,7 @@ def status(folder, page):
     wrote it (`git checkout` it to run the page's command again)."""
     if page.stem in LOST:
         options, commit = LOST[page.stem]
-        return f"lost ({options} removed in 0.7.0); written at {commit}"
+        return f"lost ({options}); written at {commit}"
     return "superseded: chosen on test" if folder == "test-era" else "current"
 
 

@@ -129,14 +129,21 @@ def _corner(v, n, side):
     return min(max(int(v * side / n) - POINT_SIDE // 2, 0), side - POINT_SIDE)
 
 
-def pooled(hint_maps, size):
-    """Hint maps (B, 3, H, W) at a coarser `size` (h, w): each cell's mean hinted a*b* (over
-    its hinted pixels) and whether it holds a hint at all; at 1 x 1, the image's mean hinted
-    colour. What the decoder sees at each of its sides."""
-    mask = hint_maps[:, 2:]
-    share = F.adaptive_avg_pool2d(mask, size)
-    ab = F.adaptive_avg_pool2d(hint_maps[:, :2] * mask, size) / share.clamp(min=1e-6)
-    return torch.cat([ab, (share > 0).to(ab.dtype)], 1)
+def pyramid(hint_maps, sides):
+    """{side: hint maps (B, 3, side, side)} for square `sides` that halve one into the next:
+    each cell's mean hinted a*b* (over its hinted pixels) and whether it holds a hint at all;
+    at 1 x 1, the image's mean hinted colour. What the decoder sees at each of its sides.
+    Pooled from the largest side down, 2 x 2 at a time (one pass over the full maps)."""
+    mask = hint_maps[:, 2:].float()
+    weighted = torch.cat([hint_maps[:, :2].float() * mask, mask], 1).contiguous()
+    out, sides = {}, sorted(set(sides), reverse=True)
+    weighted = F.avg_pool2d(weighted, hint_maps.shape[-1] // sides[0])
+    for side in sides:
+        if weighted.shape[-1] != side:
+            weighted = F.avg_pool2d(weighted, weighted.shape[-1] // side)
+        share = weighted[:, 2:]
+        out[side] = torch.cat([weighted[:, :2] / share.clamp(min=1e-6), (share > 0).float()], 1)
+    return out
 
 
 def as_maps(hints, shape, takes_hints=True):

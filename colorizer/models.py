@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
 from .hints import CHANNELS as HINT_CHANNELS
-from .hints import pooled as pooled_hints
+from .hints import pyramid as hint_pyramid
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
@@ -255,7 +255,7 @@ class Colorizer(nn.Module):
 
     With `hints` other than "none" it also takes colour hints, (B, 3, H, W) hint maps
     (colorizer.hints) stacked onto L* at its input, as Zhang et al. 2017's network takes them,
-    and pooled to each decoder stage's side onto its input (hints.pooled: from the 1x1 code's
+    and pooled to each decoder stage's side onto its input (hints.pyramid: from the 1x1 code's
     mean hinted colour up); none given is all zeros (no point).
     """
 
@@ -283,6 +283,7 @@ class Colorizer(nn.Module):
             chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
         extra = HINT_CHANNELS if self.takes_hints else 0   # and the hints pooled to its side
+        self.decoder_sides = [2 ** i for i in range(len(chans))]    # its inputs' sides, 1 up
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
             layers += _up(c_in * (grow if i else 1) + extra, c_out, activation)
@@ -313,12 +314,13 @@ class Colorizer(nn.Module):
             if self.skips == "concat" and isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
         maps = maps[:-1]                            # the 1x1 code is the decoder's input itself
+        pooled = hint_pyramid(hints, self.decoder_sides) if self.takes_hints else {}
         for layer in self.decoder:
             if isinstance(layer, (Up, nn.Conv2d)):
                 if x.shape[-1] > 1 and maps:
                     x = torch.cat([x, maps.pop()], 1)   # with the encoder's map of its side
-                if self.takes_hints:                    # and the hints at its side
-                    x = torch.cat([x, pooled_hints(hints, x.shape[-2:]).to(x.dtype)], 1)
+                if pooled:                              # and the hints at its side
+                    x = torch.cat([x, pooled[x.shape[-1]].to(x.dtype)], 1)
             x = layer(x)
         return x
 
