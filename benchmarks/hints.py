@@ -166,8 +166,27 @@ def markdown(result, cmd):
                     r["sweeps"][split]["worse_steps"][k - 1] for r in arm["runs"])))
                 cells.append(f"{s['ab_mse'][0]:.2f}{worse}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {t}" for t in result["targets"]]
+    lines += [""] + [f"- {t}" for t in result["targets"]] + ["", *choice_line(result)]
     return "\n".join(lines)
+
+
+def choice_score(arm, split="val"):
+    """What the choice between hint arms minimises, on validation: the mean ab MSE over both
+    sweeps' points (0..50 random, 0..10 corrective), the first seed's."""
+    s = arm["runs"][0]["sweeps"][split]
+    return statistics.mean([v["ab_mse"] for v in s["random"].values()]
+                           + [v["ab_mse"] for v in s["corrective"]])
+
+
+def choice_line(result):
+    """The page's line on which hint arm validation chose (pages with more than one)."""
+    arms = {k: a for k, a in result["arms"].items() if a["runs"][0]["sweeps"]["val"]["corrective"]}
+    if len(arms) < 2:
+        return []
+    scores = {k: choice_score(a) for k, a in arms.items()}
+    best = min(scores, key=scores.get)
+    return [f"Chosen on validation, by the mean ab MSE over both sweeps' points: **{best}** ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()) + ")"]
 
 
 def targets(result, split):

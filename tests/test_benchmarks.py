@@ -347,3 +347,25 @@ def test_the_spread_question_lists_each_seed_beside_the_studys_two_runs(
     text = written["text"]
     assert "seed by seed" in text and "10.11 and 13.89" in text
     assert len(written["result"]["arms"][bench.ARCH2_SETTING]["runs"]) == 3
+
+
+def test_the_hint_sweeps_score_every_count_and_the_targets_read_them():
+    from benchmarks import hints as bh
+    from colorizer.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(hints="random", skips="concat")).eval()
+    lab = torch.cat([torch.rand(6, 1, 16, 16) * 100, torch.randn(6, 2, 16, 16) * 20], 1)
+    rand = bh.random_sweep(model, lab)
+    assert list(rand) == list(bh.COUNTS)
+    assert all(v[0].shape == v[1].shape == (6,) for v in rand.values())
+    assert not torch.equal(rand[0][0], rand[10][0])          # the points change the prediction
+    corr = bh.corrective_sweep(model, lab, n=3)
+    assert len(corr) == 4 and torch.equal(corr[0][0], rand[0][0])   # 0 points: the same
+    sweeps = {"train_mean": 40.0, "random": {str(n): bh._means(v) for n, v in rand.items()},
+              "corrective": [bh._means(v) for v in corr] * 3,
+              "worse_steps": [0.0] * 11}
+    result = {"arms": {"hints random": {"runs": [{"sweeps": {"val": sweeps, "test": sweeps}}]}}}
+    lines = bh.targets(result, "val")
+    assert len(lines) == 3 and all(line.startswith("hints random, val: ") for line in lines)
+    assert bh.choice_line(result) == []                       # one arm: nothing to choose
