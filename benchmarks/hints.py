@@ -265,33 +265,7 @@ def render(name):
     text = markdown(result, result.get("command", f"python -m benchmarks.hints --name {name}"))
     print(text)
     write_result(name, result, text)
-    if "plain default, equal time" in result["arms"]:       # the sweep the docs quote
-        result_path(f"{name}_summary", ".md").write_text(summary_page(result, name) + "\n")
     plot_hint_sweep(result).savefig(DOCS / f"{name}.png", dpi=90)
-
-
-def summary_page(result, name):
-    """The page's figures in brief, for docs/usage.md: each arm's test error with no point, 10
-    random and 10 corrective points (mean ± sd over seeds), and the targets on test."""
-    lines = [f"**Colour hints in brief** (test split, ab MSE in raw CIELAB units², mean ± sd over "
-             f"{len(result['seeds'])} seeds; every figure and the validation ones: "
-             f"`benchmarks/results/design/{name}.md`)", "",
-             "| arm | no point | 10 random points | 10 corrective points |",
-             "|---|---:|---:|---:|"]
-    for label, arm in result["arms"].items():
-        sweeps = [r["sweeps"]["test"] for r in arm["runs"]]
-        cells = [_mean_sd([s["random"]["0"]["ab_mse"] for s in sweeps])]
-        for pick in (lambda s: s["random"].get("10"),
-                     lambda s: s["corrective"][CORRECTIVE] if s["corrective"] else None):
-            values = [pick(s) for s in sweeps]
-            cells.append(_mean_sd([v["ab_mse"] for v in values]) if values[0] else "-")
-        lines.append(f"| {label} (`{arm['options']}`) | " + " | ".join(cells) + " |")
-    return "\n".join(lines + [""] + [f"- {t}" for t in result["targets"] if ", test:" in t])
-
-
-def _mean_sd(values):
-    m, sd = mean_sd(values)
-    return f"{m:.2f}" if len(values) == 1 else f"{m:.2f} ± {sd:.2f}"
 
 
 if __name__ == "__main__":
