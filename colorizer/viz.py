@@ -124,14 +124,7 @@ def side_by_side(runs, test, n=4):
     cols = [("original", lab_to_rgb(test.L[:n], test.ab[:n]))]
     cols += [(name, lab_to_rgb(test.L[:n], predict(run.model, test.L[:n])))
              for name, run in runs.items()]
-    fig = _figure(figsize=(1.7 * len(cols), 1.8 * n))
-    axes = fig.subplots(n, len(cols), squeeze=False)
-    for j, (name, imgs) in enumerate(cols):
-        for i in range(n):
-            axes[i, j].imshow(imgs[i])
-            axes[i, j].set_axis_off()
-        axes[0, j].set_title(name, fontsize=8)
-    fig.tight_layout()
+    fig, _ = _columns(cols, n, (1.7, 1.8))
     return fig
 
 
@@ -147,13 +140,7 @@ def show_hinted(model, lab, counts=(0, 3, 10), n=1):
     cols = [("grayscale", lab_to_rgb(L, torch.zeros_like(lab[:, 1:])))]
     cols += [(f"{k} point{'s' * (k != 1)}", lab_to_rgb(L, steps[k][1])) for k in counts]
     cols += [("original", lab_to_rgb(L, lab[:, 1:]))]
-    fig = _figure(figsize=(1.9 * len(cols), 2.0 * n))
-    axes = fig.subplots(n, len(cols), squeeze=False)
-    for j, (name, imgs) in enumerate(cols):
-        for i in range(n):
-            axes[i, j].imshow(imgs[i])
-            axes[i, j].set_axis_off()
-        axes[0, j].set_title(name, fontsize=8)
+    fig, axes = _columns(cols, n, (1.9, 2.0))
     for j, k in enumerate(counts, start=1):          # where the points went
         maps = steps[k][0]
         for i in range(n if maps is not None else 0):
@@ -161,6 +148,20 @@ def show_hinted(model, lab, counts=(0, 3, 10), n=1):
             axes[i, j].scatter(xs.float(), ys.float(), s=2, c="white", marker="s")
     fig.tight_layout()
     return fig
+
+
+def _columns(cols, n, cell):
+    """A figure of labelled columns [(title, n images)], one row per image, each cell `cell`
+    (width, height) inches: (the figure, its axes), laid out."""
+    fig = _figure(figsize=(cell[0] * len(cols), cell[1] * n))
+    axes = fig.subplots(n, len(cols), squeeze=False)
+    for j, (name, imgs) in enumerate(cols):
+        for i in range(n):
+            axes[i, j].imshow(imgs[i])
+            axes[i, j].set_axis_off()
+        axes[0, j].set_title(name, fontsize=8)
+    fig.tight_layout()
+    return fig, axes
 
 
 def _figure(**kw):

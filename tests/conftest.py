@@ -108,3 +108,14 @@ def real_data():
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+def require_onnx():
+    """Skip without the onnx extra (onnx, onnxruntime), but fail in CI, which installs it."""
+    import importlib.util
+
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI installs the onnx extra; missing {missing}")
+        pytest.skip(f"the onnx extra is not installed ({', '.join(missing)})")

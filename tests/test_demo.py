@@ -120,8 +120,8 @@ def test_a_photo_uploaded_in_a_browser_comes_back_colorized(driver, app_url, tmp
     assert np.ptp(colorized[..., 0] - colorized[..., 2]) > 10     # not gray
 
 
-def test_the_strips_open_without_an_empty_band_and_temperature_shows_for_classify_only(
-        driver, app_url):
+def colorize_an_example(driver, app_url):
+    """Open the page, click the first test face and Colorize; the page's WebDriverWait."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -132,6 +132,14 @@ def test_the_strips_open_without_an_empty_band_and_temperature_shows_for_classif
     example[0].click()
     wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
     driver.find_element(By.CSS_SELECTOR, "#go").click()
+    return wait
+
+
+def test_the_strips_open_without_an_empty_band_and_temperature_shows_for_classify_only(
+        driver, app_url):
+    from selenium.webdriver.common.by import By
+
+    wait = colorize_an_example(driver, app_url)
     wait.until(lambda d: d.execute_script(
         "const i = document.querySelector('#result img');"
         "return i && i.complete && i.naturalWidth > 0"))
@@ -175,15 +183,8 @@ def test_a_red_point_clicked_in_the_browser_makes_the_photo_redder_there(driver,
 
 def test_an_example_face_is_one_click_away(driver, app_url):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(app_url)
-    wait = WebDriverWait(driver, 120)
-    example = wait.until(lambda d: d.find_elements(
-        By.CSS_SELECTOR, "#examples button, #examples tr.tr-body, #examples .gallery-item"))
-    example[0].click()
-    wait.until(lambda d: ".jpg" in d.find_element(By.ID, "photos").text)
-    driver.find_element(By.CSS_SELECTOR, "#go").click()
+    wait = colorize_an_example(driver, app_url)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#before-after img")) >= 1)
     links = wait.until(lambda d: [a.get_attribute("href") or "" for a in
                                   d.find_elements(By.CSS_SELECTOR, "#downloads a")] or None)

@@ -1,7 +1,5 @@
 """The exported ONNX colorizer against PyTorch's, on the test split."""
 
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -15,15 +13,13 @@ from colorizer.metrics import ab_mse
 from colorizer.models import encode_ab
 from colorizer.pretrained import shipped_weights
 
+from .conftest import require_onnx
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The shipped colorizer exported to ONNX (skipped without onnx / onnxruntime, but in CI)."""
-    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI installs the onnx extra; missing {missing}")
-        pytest.skip(f"the onnx extra is not installed ({', '.join(missing)})")
+    require_onnx()
     model, ckpt = load_model(shipped_weights(), torch.device("cpu"))
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "colorizer.onnx", ckpt["config"])
     return model, OnnxColorizer(path), path

@@ -1,9 +1,7 @@
 """Colour hints: the points a person gives, the maps a network sees, training's simulated points,
 and hints through predict, colorize_rgb, the command line and ONNX."""
 
-import importlib.util
 import json
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +16,7 @@ from colorizer.colorize import colorize_rgb
 from colorizer.data import rgb_to_lab
 from colorizer.models import build_model, loss_fn
 
-from .conftest import tiny_config
+from .conftest import require_onnx, tiny_config
 
 
 def hinted_model(seed=0, **kw):
@@ -212,11 +210,7 @@ def test_a_bad_hint_on_the_command_line_is_one_line_and_nothing_written(hint_run
 
 
 def test_onnx_export_takes_the_hints_and_agrees_with_pytorch(tmp_path):
-    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI installs the onnx extra; missing {missing}")
-        pytest.skip(f"the onnx extra is not installed ({', '.join(missing)})")
+    require_onnx()
     from colorizer.deploy import OnnxColorizer, export_onnx
 
     model = hinted_model()
