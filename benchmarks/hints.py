@@ -1,271 +1,273 @@
-"""Colour hints measured like Zhang et al. 2017's sweep, and like a person: the error with 0, 1,
-2, 5, 10, 20 and 50 random true-colour points, and along a corrective sequence (each next point
-at the centre of the worst 9 x 9 error of the current result), for models trained to take hints,
-beside the plain default trained for the same time (its 0-point line).
+"""Colour hints measured as people use them: the shipped model with its hint part
+(colorizer.spread), through `predict` with flip averaging as `colorize` and the demo run it,
+against the same model given no point.
 
-Every run holds out the fixed, seeded validation split (`--holdout val`) and is scored on it and,
-once, on the test split. The random points are the same for every model (seeded by their
-count); a point covers 3 x 3 px of the 128 px input and carries the true mean a*b* there.
+The hint part is fitted three times (seeds 0, 1, 2: research.hint_fit on the validation images of
+a twin run, the shipped recipe trained with `--holdout val`), each fit scored on validation (over
+the twin's predictions) and on the test split (over the shipped network's); seed 0's is the one
+shipped (`--ship`). Per fit seed, the same seed draws the random points and the recoloured
+regions. Three simulated people (research.hint_fit):
 
-    python -m benchmarks.hints --arms random corrective --seeds 0 --name hints_choice
-    python -m benchmarks.hints --arms corrective --seeds 0 1 2 --plain --name hints_sweep
+- random: 0, 1, 2, 5, 10, 20, 50 points of the true colour, placed as training places them;
+- corrective: 10 points one after another, each at the worst 9 x 9 error of the result so far;
+- recolour: 1, 3, 10 points of a colour the photo does not have in one region (a SLIC segment):
+  how far the region goes toward it (1 = all the way), how far pixels 12 px or more away move.
 
-`--arms`: the --hints settings trained (with --skips concat); `--plain`: the default without
-hints beside, at the epochs its quiet epoch time buys in the first arm's training time.
-Finished runs in --keep are reused. Results: benchmarks/results/design/NAME.{md,json}, and the
-plot docs/NAME.png.
+Fidelity: the squared a*b* distance at the hinted pixels between the result and the colour given.
+
+    python -m colorizer train --epochs 109 --precision bfloat16 --holdout val --out runs/twin
+    python -m benchmarks.hints runs/twin --ship
+
+Results: benchmarks/results/design/hints_spread.{md,json}, the model card's section
+hints_card.md, and the plot docs/hints_spread.png. `--render` writes them again from the JSON.
 """
 
 import argparse
 import json
 import statistics
-from dataclasses import replace
 
 import torch
 
-from colorizer import Config, load_images
 from colorizer import hints as hint_maps
-from colorizer.data import ab_mean, lab_to_rgb
+from colorizer import load_images, split
+from colorizer.checkpoint import load_model
+from colorizer.data import lab_to_rgb
 from colorizer.evaluation import corrective_sequence, predict
 from colorizer.metrics import ab_mse, psnr
-from research import runs
+from colorizer.pretrained import SHIPPED, shipped_weights
+from research import hint_fit
 from research.plots import plot_hint_sweep
-from research.verdict import compare, mean_sd
+from research.verdict import mean_sd
 
 from .common import RESULTS, command, machine, result_path, write_result
-from .study import options, quiet_epoch_seconds, run_folder
 
 DOCS = RESULTS.parent.parent / "docs"
+NAME = "hints_spread"
 COUNTS = (0, 1, 2, 5, 10, 20, 50)      # random points, as Zhang et al.'s sweep (Fig. 6)
-CORRECTIVE = 10                        # points of the corrective sequence
-SWEEP_SEED = 1000                      # the random points' generator: seeded by their count too
-SPLITS = ("val", "test")
+CORRECTIVE = 10
+RECOLOUR = (1, 3, 10)
+SWEEP_SEED = 1000
+TTA = "flip"                           # as colorize and the demo run a model
 
 
-def hint_config(arm, **kw):
-    """The default with hints `arm` (random or corrective), the encoder's maps stacked onto the
-    decoder's (skips concat: the U-Net that lets a hint keep its place), on validation."""
-    return Config(hints=arm, skips="concat", holdout="val", **kw)
+def hinted(model, L, maps):
+    return predict(model, L, tta=TTA, hints=maps)
 
 
-def scores(model, lab, maps):
-    """(ab MSE, PSNR) per image of `model` given hint maps `maps` (None: no point)."""
+def fidelity(pred, maps):
+    """Mean squared a*b* distance, over the hinted pixels, from the colour given there."""
+    given = maps[:, :2] * hint_maps.AB_SCALE
+    mask = maps[:, 2] > 0
+    return float(((pred - given) ** 2).sum(1)[mask].mean())
+
+
+def measure(model, lab, seed):
+    """One fit's figures on images `lab`: the random sweep, the corrective sequence, the
+    recolour cases and the fidelity at 10 points."""
     L, ab = lab[:, :1], lab[:, 1:]
-    pred = predict(model, L, hints=maps)
-    return ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab))
-
-
-def random_sweep(model, lab):
-    """{count: per-image (ab MSE, PSNR)} with `count` seeded random true-colour points."""
-    out = {}
+    base = hinted(model, L, None)
+    out = {"random": {}, "corrective": [], "worse_steps": [], "recolour": {}}
     for n in COUNTS:
-        g = torch.Generator().manual_seed(SWEEP_SEED + n)
-        maps = hint_maps.random_points(lab[:, 1:], n, g) if n else None
-        out[n] = scores(model, lab, maps)
+        maps = (hint_maps.random_points(ab, n, torch.Generator().manual_seed(
+            SWEEP_SEED + 100 * seed + n)) if n else None)
+        pred = hinted(model, L, maps)
+        out["random"][str(n)] = {"ab_mse": float(ab_mse(pred, ab).mean()),
+                                 "psnr": float(psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab)).mean())}
+        if n == 10:
+            out["fidelity_random_10"] = fidelity(pred, maps)
+    previous = None
+    for maps, pred in corrective_sequence(model, lab, CORRECTIVE, tta=TTA):
+        last = maps                             # (the 10 points: the fidelity below)
+        err = ab_mse(pred, ab).double()
+        out["corrective"].append(float(err.mean()))
+        if previous is not None:
+            out["worse_steps"].append(float((err > previous).double().mean()))
+        previous = err
+    out["fidelity_corrective_10"] = fidelity(pred, last)
+    for n in RECOLOUR:
+        maps, wanted, region, far = hint_fit.recolour(lab, base, n, seed=SWEEP_SEED + seed)
+        went, leak = hint_fit.recolour_scores(hinted(model, L, maps), base, wanted, region, far)
+        out["recolour"][str(n)] = {"went": float(went.mean()), "leak": float(leak.mean())}
     return out
 
 
-def corrective_sweep(model, lab, n=CORRECTIVE):
-    """[per-image (ab MSE, PSNR)] after 0..n corrective points (evaluation.corrective_sequence:
-    each at the centre of the worst 9 x 9 error of the result before it, the true colour)."""
-    L, ab = lab[:, :1], lab[:, 1:]
-    return [(ab_mse(pred, ab).double(), psnr(lab_to_rgb(L, pred), lab_to_rgb(L, ab)))
-            for _, pred in corrective_sequence(model, lab, n)]
-
-
-def _means(pair):
-    return {"ab_mse": float(pair[0].mean()), "psnr": float(pair[1].mean())}
-
-
-def sweep_run(run):
-    """A run's sweeps on validation and test: {split: {"random": {n: figures}, "corrective":
-    [figures], "worse_steps": [share of images a corrective point made worse]}}."""
-    out = {}
-    for split, images in (("val", run.scored), ("test", run.test)):
-        rand = random_sweep(run.model, images.lab) if run.model.takes_hints else {
-            0: scores(run.model, images.lab, None)}
-        corr = corrective_sweep(run.model, images.lab) if run.model.takes_hints else []
-        const = torch.as_tensor(ab_mean(run.train))[None, :, None, None].expand_as(
-            images.lab[:, 1:])
-        out[split] = {"train_mean": float(ab_mse(const, images.lab[:, 1:]).mean()),
-                      "random": {str(n): _means(v) for n, v in rand.items()},
-                      "corrective": [_means(v) for v in corr],
-                      "worse_steps": [float((b[0] > a[0]).double().mean())
-                                      for a, b in zip(corr, corr[1:])]}
-    return out
-
-
-def train_and_sweep(cfg, seeds, data, keep):
-    records = []
+def run(twin_dir, seeds, steps):
+    """{seed: {"fit_seconds", "parameters", "val", "test"}} for each fit seed."""
+    val_lab, val_base = hint_fit.twin_validation(twin_dir)
+    twin = load_model(f"{twin_dir}/checkpoint.pt", "cpu")[0]
+    shipped = load_model(shipped_weights(), "cpu")[0]
+    test = split(load_images())[1]
+    records = {}
     for seed in seeds:
-        c = replace(cfg, seed=seed)
-        run = runs.fit_or_reuse(c, run_folder(keep, c), data, log=None)
-        rec = {"seed": seed, "config": c.to_dict(), "sweeps": sweep_run(run),
-               "train_seconds": sum(run.history["seconds"]),
-               "seconds_per_epoch": statistics.median(run.history["seconds"]),
-               "n": {"train": len(run.train), "val": len(run.scored), "test": len(run.test)}}
-        zero = rec["sweeps"]["val"]["random"]["0"]["ab_mse"]
-        print(f"  seed {seed}: val {zero:.2f} at 0 points", flush=True)
-        records.append(rec)
-    return records
+        part, seconds = hint_fit.fit(val_lab, val_base, seed, steps)
+        rec = {"fit_seconds": seconds,
+               "parameters": {k: v.tolist() for k, v in part.state_dict().items()}}
+        for name, model, lab in (("val", twin, val_lab), ("test", shipped, test.lab)):
+            model.spread.load_state_dict(part.state_dict())
+            rec[name] = measure(model, lab, seed)
+        print(f"  seed {seed}: test {rec['test']['random']['0']['ab_mse']:.2f} at 0 points, "
+              f"{rec['test']['corrective'][-1]:.2f} after 10 corrective "
+              f"({seconds:.0f} s to fit)", flush=True)
+        records[str(seed)] = rec
+    return records, {"val": len(val_lab), "test": len(test)}
 
 
-def equal_time_plain(arm_cfg, data, keep):
-    """The default without hints at the epochs that take as long as the arm's runs took, from
-    both settings' quiet epoch times (benchmarks.study.quiet_epoch_seconds)."""
-    plain = Config(holdout="val")
-    clock = quiet_epoch_seconds({"arm": arm_cfg, "plain": plain}, data, keep)
-    epochs = round(arm_cfg.epochs * clock["arm"] / clock["plain"])
-    return replace(plain, epochs=epochs), clock
+def figures(result, name):
+    """{figure: (mean, sd) over fit seeds} of what the targets judge, on split `name`."""
+    rs = [r[name] for r in result["runs"].values()]
+
+    def ms(get):
+        return mean_sd([get(r) for r in rs])
+    out = {"zero": ms(lambda r: r["random"]["0"]["ab_mse"]),
+           "random_10": ms(lambda r: r["random"]["10"]["ab_mse"]),
+           "corrective_10": ms(lambda r: r["corrective"][-1]),
+           "fidelity_corrective": ms(lambda r: r["fidelity_corrective_10"]),
+           "fidelity_random": ms(lambda r: r["fidelity_random_10"]),
+           "worst_step": ms(lambda r: max(r["worse_steps"])),
+           **{f"went_{n}": ms(lambda r, n=n: r["recolour"][str(n)]["went"]) for n in RECOLOUR},
+           **{f"leak_{n}": ms(lambda r, n=n: r["recolour"][str(n)]["leak"]) for n in RECOLOUR}}
+    means = {n: statistics.mean(r["random"][str(n)]["ab_mse"] for r in rs) for n in COUNTS}
+    steps = [statistics.mean(r["corrective"][k] for r in rs) for k in range(CORRECTIVE + 1)]
+    out["random_rises"] = [b for a, b in zip(COUNTS, COUNTS[1:]) if means[b] > means[a]]
+    out["corrective_rises"] = [k for k in range(1, CORRECTIVE + 1) if steps[k] > steps[k - 1]]
+    return out
 
 
-def summary(records, split, path):
-    """{x: (mean, sd) over seeds} of one curve: path ("random", n) or ("corrective", k)."""
-    kind, key = path
-    vals = [r["sweeps"][split][kind][key] for r in records]
-    return {m: mean_sd([v[m] for v in vals]) for m in ("ab_mse", "psnr")}
+def target_rows(f):
+    """(target, figure, met) for the issue's targets, from figures()."""
+    z = f["zero"][0]
+
+    def pm(v, unit=""):
+        return f"{v[0]:.2f} ± {v[1]:.2f}{unit}"
+    return [
+        ("10 corrective points: at most 60 % of the 0-point error (stretch 50 %)",
+         f"{pm(f['corrective_10'])} = {f['corrective_10'][0] / z:.0%} of {z:.2f}",
+         f["corrective_10"][0] <= 0.6 * z),
+        ("10 random true-colour points: at least 10 % below the 0-point error",
+         f"{pm(f['random_10'])} = {1 - f['random_10'][0] / z:+.0%} below {z:.2f}".replace(
+             "+-", "-"), f["random_10"][0] <= 0.9 * z),
+        ("fidelity at the hinted pixels (10 corrective points): at most 5 units²",
+         pm(f["fidelity_corrective"]), f["fidelity_corrective"][0] <= 5),
+        ("recolour, 3 points: the region at least 60 % of the way",
+         f"{f['went_3'][0]:.0%} ± {f['went_3'][1]:.0%}", f["went_3"][0] >= 0.6),
+        ("recolour, 3 points: pixels 12 px or more away move at most 2 a*b* units",
+         pm(f["leak_3"]), f["leak_3"][0] <= 2),
+        ("no count of points worse on average than one fewer (random 0..50, corrective 0..10)",
+         "rises at " + ", ".join([f"{n} random" for n in f["random_rises"]]
+                                 + [f"corrective point {k}" for k in f["corrective_rises"]])
+         if f["random_rises"] or f["corrective_rises"] else "none", not (
+             f["random_rises"] or f["corrective_rises"])),
+        ("one more corrective point makes at most 10 % of images worse (the worst step)",
+         f"{f['worst_step'][0]:.0%}", f["worst_step"][0] <= 0.10),
+    ]
 
 
-def markdown(result, cmd):
-    m = result["machine"]
-    lines = [f"**{result['title']}** (seeds {', '.join(map(str, result['seeds']))}; "
-             f"{result['n']['train']} training, {result['n']['val']} validation, "
-             f"{result['n']['test']} test images; ab MSE in raw CIELAB units², PSNR in dB on "
-             f"8-bit sRGB, mean ± sd over seeds). {m['date']}, {m['cores']} cores ({m['cpu']}), "
-             f"torch {m['torch']}, commit {m.get('commit')}; `{cmd}`", "",
-             "| arm | options | epochs | s/epoch | training (min) |", "|---|---|---:|---:|---:|"]
-    for label, arm in result["arms"].items():
-        rs = arm["runs"]
-        lines.append(f"| {label} | `train {arm['options']}` | {arm['config']['epochs']} | "
-                     f"{statistics.mean(r['seconds_per_epoch'] for r in rs):.1f} | "
-                     f"{statistics.mean(r['train_seconds'] for r in rs) / 60:.1f} |")
-    for split in SPLITS:
-        lines += ["", f"Random points, {split} (ab MSE / PSNR):", "",
-                  "| arm | " + " | ".join(str(n) for n in COUNTS) + " |",
-                  "|---|" + "---:|" * len(COUNTS)]
-        for label, arm in result["arms"].items():
-            cells = []
-            for n in COUNTS:
-                if str(n) not in arm["runs"][0]["sweeps"][split]["random"]:
-                    cells.append("-")
-                    continue
-                s = summary(arm["runs"], split, ("random", str(n)))
-                spread = f" ± {s['ab_mse'][1]:.2f}" if len(arm["runs"]) > 1 else ""
-                cells.append(f"{s['ab_mse'][0]:.2f}{spread} / {s['psnr'][0]:.2f}")
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines += ["", f"Corrective points, {split} (ab MSE; share of images the point made "
-                  "worse):", "", "| arm | " + " | ".join(str(k) for k in range(CORRECTIVE + 1))
-                  + " |", "|---|" + "---:|" * (CORRECTIVE + 1)]
-        for label, arm in result["arms"].items():
-            if not arm["runs"][0]["sweeps"][split]["corrective"]:
-                continue
-            cells = []
-            for k in range(CORRECTIVE + 1):
-                s = summary(arm["runs"], split, ("corrective", k))
-                worse = ("" if k == 0 else " (%.0f%%)" % (100 * statistics.mean(
-                    r["sweeps"][split]["worse_steps"][k - 1] for r in arm["runs"])))
-                cells.append(f"{s['ab_mse'][0]:.2f}{worse}")
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {t}" for t in result["targets"]] + ["", *choice_line(result)]
+def _row(label, cells):
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def split_tables(result, name):
+    """The random, corrective and recolour tables and the fidelity line of one split."""
+    rs = [r[name] for r in result["runs"].values()]
+    mse = [mean_sd([r["random"][str(c)]["ab_mse"] for r in rs]) for c in COUNTS]
+    snr = [statistics.mean(r["random"][str(c)]["psnr"] for r in rs) for c in COUNTS]
+    steps = [statistics.mean(r["corrective"][k] for r in rs) for k in range(CORRECTIVE + 1)]
+    worse = [statistics.mean(r["worse_steps"][k] for r in rs) for k in range(CORRECTIVE)]
+    lines = [f"Random true-colour points, {name} (ab MSE, PSNR):", "",
+             _row("points", [str(c) for c in COUNTS]), "|---|" + "---:|" * len(COUNTS),
+             _row("ab MSE", [f"{m:.2f} ± {sd:.2f}" for m, sd in mse]),
+             _row("PSNR", [f"{v:.2f}" for v in snr]), "",
+             f"Corrective points, {name} (ab MSE; share of images that point made worse):", "",
+             _row("points", [str(k) for k in range(CORRECTIVE + 1)]),
+             "|---|" + "---:|" * (CORRECTIVE + 1),
+             _row("ab MSE", [f"{steps[0]:.2f}"] + [f"{v:.2f} ({w:.0%})"
+                                                   for v, w in zip(steps[1:], worse)]), "",
+             f"Recolour, {name} (a region given a colour the photo does not have):", "",
+             "| points | the way the region went | movement 12 px or more away (a*b*) |",
+             "|---:|---:|---:|"]
+    for c in RECOLOUR:
+        went = mean_sd([r["recolour"][str(c)]["went"] for r in rs])
+        leak = mean_sd([r["recolour"][str(c)]["leak"] for r in rs])
+        lines.append(f"| {c} | {went[0]:.0%} ± {went[1]:.0%} | {leak[0]:.2f} ± {leak[1]:.2f} |")
+    f = figures(result, name)
+    return lines + ["", f"Fidelity, {name}: {f['fidelity_random'][0]:.2f} ± "
+                    f"{f['fidelity_random'][1]:.2f} units² at 10 random points, "
+                    f"{f['fidelity_corrective'][0]:.2f} ± {f['fidelity_corrective'][1]:.2f} at "
+                    "10 corrective points.", ""]
+
+
+def markdown(result):
+    m, n = result["machine"], result["n"]
+    seeds = list(result["runs"])
+    fit_s = statistics.mean(r["fit_seconds"] for r in result["runs"].values())
+    lines = [f"**Colour hints as people use them** (the shipped model and its hint part, "
+             f"colorizer.spread, flip-averaged as `colorize` runs it; the hint part fitted on "
+             f"the {n['val']} validation images of the twin run `{result['twin']}` in "
+             f"{fit_s:.0f} s, fit seeds {', '.join(seeds)}, mean ± sd over them; seed "
+             f"{seeds[0]}'s shipped). ab MSE in raw CIELAB units², PSNR in dB on 8-bit sRGB; "
+             f"test: the {n['test']} faces of the fixed split, over the shipped network; "
+             f"validation: over the twin's. {m['date']}, {m['cores']} cores ({m['cpu']}), "
+             f"torch {m['torch']}, commit {m['commit']}; `{result['command']}`", ""]
+    lines += split_tables(result, "test") + split_tables(result, "val")
+    lines += ["Targets (test; against the same model with no point):", "",
+              "| target | figure | |", "|---|---|---|"]
+    lines += [f"| {t} | {v} | **{'met' if ok else 'not met'}** |"
+              for t, v, ok in target_rows(figures(result, "test"))]
     return "\n".join(lines)
 
 
-def choice_score(arm, split="val"):
-    """What the choice between hint arms minimises, on validation: the mean ab MSE over both
-    sweeps' points (0..50 random, 0..10 corrective), the first seed's."""
-    s = arm["runs"][0]["sweeps"][split]
-    return statistics.mean([v["ab_mse"] for v in s["random"].values()]
-                           + [v["ab_mse"] for v in s["corrective"]])
-
-
-def choice_line(result):
-    """The page's line on which hint arm validation chose (pages with more than one)."""
-    arms = {k: a for k, a in result["arms"].items() if a["runs"][0]["sweeps"]["val"]["corrective"]}
-    if len(arms) < 2:
-        return []
-    scores = {k: choice_score(a) for k, a in arms.items()}
-    best = min(scores, key=scores.get)
-    return [f"Chosen on validation, by the mean ab MSE over both sweeps' points: **{best}** ("
-            + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()) + ")"]
-
-
-def targets(result, split):
-    """The issue's targets for each arm that takes hints, each as a line with its figures, on
-    `split`."""
-    return [line for label, arm in result["arms"].items()
-            if arm["runs"][0]["sweeps"][split]["corrective"]
-            for line in arm_targets(result, label, split)]
-
-
-def arm_targets(result, label, split):
-    rs = result["arms"][label]["runs"]
-    zero = [r["sweeps"][split]["random"]["0"]["ab_mse"] for r in rs]
-    steps = [statistics.mean(r["sweeps"][split]["corrective"][k]["ab_mse"] for r in rs)
-             for k in range(CORRECTIVE + 1)]
-    rises = [k for k in range(1, CORRECTIVE + 1) if steps[k] > steps[k - 1]]
-    z, c = statistics.mean(zero), steps[CORRECTIVE]
-    r = statistics.mean(r["sweeps"][split]["random"]["10"]["ab_mse"] for r in rs)
-    out = [f"{label}, {split}: 10 corrective points {c:.2f} against {z:.2f} at 0 points: "
-           f"{c / z:.0%} of it (target: at most 50 %) — **{'met' if c <= z / 2 else 'not met'}**",
-           f"{label}, {split}: 10 random points {r:.2f}: {1 - r / z:.0%} below 0 points (target: "
-           f"at least 30 %) — **{'met' if r <= 0.7 * z else 'not met'}**",
-           f"{label}, {split}: a corrective point that made the mean error worse: "
-           + (", ".join(f"point {k}" for k in rises) + " — **not met**" if rises
-              else "none — **met**")]
-    if "plain default, equal time" in result["arms"]:
-        plain = [r["sweeps"][split]["random"]["0"]["ab_mse"]
-                 for r in result["arms"]["plain default, equal time"]["runs"]]
-        v = compare({f"{label} at 0 points": zero, "plain default": plain},
-                    {"train_mean": rs[0]["sweeps"][split]["train_mean"]})
-        out.append(f"{label}, {split}: at 0 points against the plain default trained as long: "
-                   f"{v.text}")
-    return out
+def card(result):
+    """The model card's section: what the hint part is, and the targets on test."""
+    f = figures(result, "test")
+    return "\n".join([
+        "Give colour points (`predict(model, L, hints=...)`, `colorize --hint X,Y,#RRGGBB`, the "
+        "demo's colour-hints tab): the hint part (`colorizer.spread`, 13 numbers) carries each "
+        "point's difference from the prediction over the pixels near it of like lightness and "
+        "colour. With no point the result is the prediction itself, byte for byte. Fitted by "
+        f"`python -m research.hint_fit` on a twin run's validation images; measured by "
+        f"`{result['command']}` on the {result['n']['test']} test faces "
+        f"(mean ± sd over {len(result['runs'])} fits; "
+        "`benchmarks/results/design/hints_spread.md`):", "",
+        "| target | figure | |", "|---|---|---|",
+        *[f"| {t} | {v} | {'met' if ok else '**not met**'} |" for t, v, ok in target_rows(f)]])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--arms", nargs="+", default=["corrective"], choices=("random", "corrective"))
+    p.add_argument("twin", nargs="?", help="a run of the shipped recipe with --holdout val")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--plain", action="store_true", help="the default without hints beside, "
-                   "trained as long as the first arm")
-    p.add_argument("--epochs", type=int, default=Config().epochs)
-    p.add_argument("--keep", default="runs/hints")
-    p.add_argument("--name", default="hints_sweep")
-    p.add_argument("--render", action="store_true", help="only write the page and the plot "
-                   "again from the committed NAME.json")
+    p.add_argument("--steps", type=int, default=hint_fit.STEPS)
+    p.add_argument("--ship", action="store_true", help="write the first seed's hint part into "
+                   "the shipped weights (colorizer/weights)")
+    p.add_argument("--render", action="store_true", help="only write the pages and the plot "
+                   "again from the committed JSON")
     args = p.parse_args(argv)
     if args.render:
-        return render(args.name)
-    data = load_images()
-    arms, records, clock = {}, {}, None
-    for arm in args.arms:
-        cfg = hint_config(arm, epochs=args.epochs)
-        print(f"hints {arm}: {options(cfg)}", flush=True)
-        arms[f"hints {arm}"], records[f"hints {arm}"] = cfg, train_and_sweep(cfg, args.seeds,
-                                                                             data, args.keep)
-    if args.plain:
-        cfg, clock = equal_time_plain(arms[f"hints {args.arms[0]}"], data, args.keep)
-        print(f"plain default, equal time: {options(cfg)}", flush=True)
-        arms["plain default, equal time"] = cfg
-        records["plain default, equal time"] = train_and_sweep(cfg, args.seeds, data, args.keep)
-    first = next(iter(records.values()))[0]
-    result = {"title": "colour hints: error against points given", "machine": machine(),
-              "seeds": args.seeds, "n": first["n"], "quiet_epoch_s": clock,
-              "arms": {label: {"options": options(cfg), "config": cfg.to_dict(),
-                               "runs": records[label]} for label, cfg in arms.items()}}
-    result["command"] = command("benchmarks.hints", argv)
-    write_result(args.name, result)
-    render(args.name)
+        return render()
+    if not args.twin:
+        p.error("give the twin run's folder (or --render)")
+    records, n = run(args.twin, args.seeds, args.steps)
+    result = {"title": "colour hints as people use them", "machine": machine(),
+              "twin": args.twin, "steps": args.steps, "n": n, "runs": records,
+              "command": command("benchmarks.hints", argv)}
+    write_result(NAME, result)
+    if args.ship:
+        part = hint_fit.Spread()
+        part.load_state_dict({k: torch.tensor(v) for k, v in
+                              records[str(args.seeds[0])]["parameters"].items()})
+        hint_fit.write_into(SHIPPED, part)
+        print(f"shipped seed {args.seeds[0]}'s hint part into {SHIPPED}")
+    render()
 
 
-def render(name):
-    """NAME.md and docs/NAME.png from NAME.json: the tables, the targets, the curves."""
-    result = json.loads(result_path(name).read_text())
-    result["targets"] = [t for split in SPLITS for t in targets(result, split)]
-    text = markdown(result, result.get("command", f"python -m benchmarks.hints --name {name}"))
+def render():
+    """The page, the card's section and the plot from the committed JSON."""
+    result = json.loads(result_path(NAME).read_text())
+    text = markdown(result)
     print(text)
-    write_result(name, result, text)
-    plot_hint_sweep(result).savefig(DOCS / f"{name}.png", dpi=90)
+    write_result(NAME, result, text)
+    result_path("hints_card", ".md").write_text(card(result) + "\n")
+    plot_hint_sweep(result).savefig(DOCS / f"{NAME}.png", dpi=90)
 
 
 if __name__ == "__main__":

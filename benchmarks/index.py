@@ -21,7 +21,11 @@ LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused remove
         "study_decoder-10min": ("--fusion, --skips add removed in 0.7.0", "34ec71a"),
         "levers_avx512": ("the fusion_8 lever (--fusion) removed in 0.7.0", "45a2241"),
         "hints_input-only": ("hints at the encoder's input only: the decoder takes them too "
-                             "since 0.8.0", "a2455f3")}
+                             "since 0.8.0", "a2455f3"),
+        "hints_choice": ("--hints random / corrective, a network trained with hints, removed in "
+                         "0.9.0 for the hint part (hints_spread)", "a863859"),
+        "hints_sweep": ("--hints corrective, a network trained with hints, removed in 0.9.0 for "
+                        "the hint part (hints_spread)", "c79b36d")}
 SPLIT = {"study": "validation (test beside)", "design": "validation (test beside)",
          "speed": "-", "test-era": "test", "": "test"}
 COMMAND = re.compile(r"`(python -m [^`]+)`")

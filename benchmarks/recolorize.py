@@ -38,7 +38,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=7)
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
-    model = pretrained(torch.device("cpu"), hints=True)
+    model = pretrained(torch.device("cpu"))
     rng = np.random.default_rng(0)
     rows = []
     for side in SIDES:
@@ -49,8 +49,9 @@ def main(argv=None):
                          "max_ms": max(ms)})
     m = machine()
     lines = [f"**Re-colorizing a photo after each change of its hints** (demo.recolorize: the "
-             f"shipped hint model, flip-averaged as the demo runs it, {args.repeats} repeats "
-             f"after one warm-up; the photo's L* kept, a*b* predicted and painted again). "
+             f"shipped model and its hint part, flip-averaged as the demo runs it, "
+             f"{args.repeats} repeats after one warm-up; the photo's L* kept, a*b* predicted "
+             f"and painted again). "
              f"{m['date']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']}, "
              f"{m['torch_threads']} threads, commit {m['commit']}; "
              f"`{command('benchmarks.recolorize', argv)}`", "",

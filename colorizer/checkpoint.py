@@ -57,14 +57,21 @@ def restore(model, ckpt):
         raise ColorizerError(
             f"checkpoint holds a {cfg.model} with a {cfg.head} head; "
             f"cannot load it into a {model.kind} with a {model.head} head")
+    state = {**_hint_part(model.state_dict()), **ckpt["model"]}
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(state)
     except RuntimeError as e:
         # torch's message lists every mismatched tensor over many lines: keep its first reason
         reasons = [line.strip() for line in str(e).splitlines()[1:] if line.strip()]
         raise ColorizerError(f"checkpoint (widths {cfg.widths}) does not fit this "
                              f"model: {reasons[0] if reasons else e}") from None
     return model
+
+
+def _hint_part(state):
+    """The hint part's entries of a state dict (colorizer.spread): a checkpoint saved before
+    0.9.0, or one whose hint part was never fitted, has its starting values."""
+    return {k: v for k, v in state.items() if k.startswith("spread.")}
 
 
 def load_model(path: str | Path,
@@ -92,7 +99,7 @@ def checked_config(ckpt, path):
         raise ColorizerError(f"checkpoint {path} describes a model of {n / 1e6:.0f} M values, "
                              f"over the {MAX_PARAMETERS / 1e6:.0f} M that any colorizer here "
                              "has: refused before building it")
-    state = ckpt["model"]
+    state = {**_hint_part(expected), **ckpt["model"]}
     for name, t in expected.items():
         found = state.get(name)
         if not isinstance(found, torch.Tensor) or found.shape != t.shape:

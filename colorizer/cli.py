@@ -200,8 +200,7 @@ def _add_colorize(commands):
                           "profile or EXIF of the input")
     colorize.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR",
                           help="a colour hint at pixel X,Y of the one image given: #rrggbb or "
-                          "a*,b* (repeat for more points; the shipped hint model unless "
-                          "--checkpoint or --onnx names one)")
+                          "a*,b* (repeat for more points)")
     colorize.add_argument("--hints", metavar="FILE.json", help="colour hints from a file: a list "
                           "of [x, y, colour] for the one image given, or {image path: list} "
                           "(paths as given, or inside a folder given)")
@@ -298,8 +297,8 @@ def _help(name):
     return next(f.metadata["help"] for f in fields(Config) if f.name == name).replace("%", "%%")
 
 
-def _load(args, hints=False):
-    model, ckpt = load_model(args.checkpoint or shipped_weights(hints), get_device(args.device))
+def _load(args):
+    model, ckpt = load_model(args.checkpoint or shipped_weights(), get_device(args.device))
     if args.temperature is not None:
         if not head(model.head).decodes_at_temperature:
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
@@ -359,13 +358,13 @@ def cmd_colorize(args):
         raise ColorizerError("--temperature is fixed in an exported model: export it again")
     set_pixel_limit(max(MAX_PIXELS, args.max_pixels))
     hints = _hints_of(args)                 # every point checked before anything is read
-    model = OnnxColorizer(args.onnx) if args.onnx else _load(args, hints=bool(hints))[0]
-    if hints and not getattr(model, "takes_hints", False):
-        raise ColorizerError(f"{args.onnx or args.checkpoint} takes no colour hints: give one "
-                             "trained with --hints, or leave it out for the shipped one")
+    model = OnnxColorizer(args.onnx) if args.onnx else _load(args)[0]
+    if hints and not (model.takes_hints if args.onnx else model.kind == "colorizer"):
+        raise ColorizerError(f"{args.onnx or args.checkpoint} is a regressor: it takes no "
+                             "colour hints (it paints one colour)")
     counts = {"written": 0, "kept": 0, "failed": 0}
     options = Options(args.tta, args.saturation, args.overwrite, args.compare, args.max_pixels,
-                      None if args.no_metadata else _model_name(args, bool(hints)), hints)
+                      None if args.no_metadata else _model_name(args), hints)
     progress = False if args.no_progress else None
     for _, outcome in colorize_paths(model, args.inputs, args.out, options, progress):
         if isinstance(outcome, ColorizerError):
@@ -379,9 +378,9 @@ def cmd_colorize(args):
     return 1 if counts["failed"] else 0
 
 
-def _model_name(args, hints=False):
+def _model_name(args):
     """The model an output names: the file given, or the shipped one with its checksum."""
-    return str(args.onnx or args.checkpoint or shipped_name(hints))
+    return str(args.onnx or args.checkpoint or shipped_name())
 
 
 def _hints_of(args):

@@ -23,7 +23,6 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "wsd")
 SKIPS = ("none", "concat")
-HINTS = ("none", "random", "corrective")
 WARMUP, COOLDOWN = 0.1, 0.3   # wsd: shares of the steps spent warming up and decaying to zero
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
@@ -41,11 +40,12 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
-SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv",
-               "hints": "none"}
-# Settings removed (or narrowed) in 0.7.0, with the values under which a saved model is one this
-# code builds; a model saved with another is refused (its result page names the commit that ran it)
-REMOVED = {"fusion": (0,), "skips": SKIPS}
+SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv"}
+# Settings removed (or narrowed), with the version and the values under which a saved model is
+# one this code builds; a model saved with another is refused (its result page names the commit
+# that ran it). --hints: a network trained with colour hints (0.8.0) gave way to the hint part
+# every colorizer has (colorizer.spread, 0.9.0)
+REMOVED = {"fusion": ("0.7.0", (0,)), "skips": ("0.7.0", SKIPS), "hints": ("0.9.0", ("none",))}
 
 
 class ColorizerError(Exception):
@@ -115,11 +115,6 @@ class Config:
                                     metavar="PX")
     skips: str = option("none", "colorizer: encoder maps stacked onto the decoder's (concat)",
                         choices=SKIPS)
-    # random: the network also takes colour hints (colorizer.hints), trained on points simulated
-    # from the truth as Zhang et al. 2017 do; corrective: and, for half the images, one more where
-    # the prediction with those points is most wrong (where a person would click next)
-    hints: str = option("none", "colorizer: colour hints beside L* (none, random, corrective)",
-                        choices=HINTS)
     # space_to_depth: L* folded STEM_FOLD x STEM_FOLD into channels at a quarter of the side,
     # then one 3x3 convolution to the second width: the first two halvings as one dense operation
     stem: str = option("space_to_depth", "first halvings: conv (the study's) or space_to_depth",
@@ -217,10 +212,10 @@ def migrate(d):
     (REMOVED)."""
     if not isinstance(d, dict):
         raise ColorizerError(f"settings must be a mapping, got {type(d).__name__}")
-    for name, buildable in REMOVED.items():
+    for name, (version, buildable) in REMOVED.items():
         if name in d and d[name] not in buildable:
             raise ColorizerError(f"this model was trained with --{name} {d[name]}, removed in "
-                                 "0.7.0 (its result page names the commit that can load it)")
+                                 f"{version} (its result page names the commit that can load it)")
     known = {f.name for f in fields(Config)}
     return {**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}}
 
@@ -280,8 +275,6 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("skips", "none for the regressor (it has no decoder)",
          c.model == "colorizer" or c.skips == "none"),
-        ("hints", "none for the regressor (it paints one colour)",
-         c.model == "colorizer" or c.hints == "none"),
         ("stem", "conv where there are fewer than two widths to fold into",
          c.stem == "conv" or len(c.widths) >= 2),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",

@@ -27,13 +27,12 @@ from .devices import get_device
 from .files import private_folder
 from .hints import Hint
 from .models import head, with_temperature
-from .pretrained import HINTED, shipped_weights
+from .pretrained import shipped_weights
 
 INTRO = ("Upload one or several photos; each keeps its own lightness L\\* and gets predicted "
          "a\\*b\\*. The shipped model was trained on 675 frontal faces at 128 px: other subjects "
          "get face-like colours (its model card says more).")
 SHIPPED = "shipped colorizer"
-SHIPPED_HINTS = "shipped colorizer with colour hints"
 MAX_HINTS = 64              # points on one photo at most
 HINTS_INTRO = ("Upload a photo, then click on the result where a colour should go: the point "
                "takes the colour below (pick one, or click on a reference photo to take its "
@@ -75,8 +74,6 @@ def load_models(checkpoints=()):
     """{name: model} of the shipped colorizer and each checkpoint given, loaded (and checked)
     now on the CPU: the names are all a visitor ever sees or sends."""
     models = {SHIPPED: load_model(shipped_weights(), get_device("cpu"))[0]}
-    if HINTED.is_dir():
-        models[SHIPPED_HINTS] = load_model(shipped_weights(hints=True), get_device("cpu"))[0]
     for i, path in enumerate(checkpoints, 1):
         models[f"{i}: {Path(path).parent.name or Path(path).stem}"] = \
             load_model(path, get_device("cpu"))[0]
@@ -301,7 +298,7 @@ def build_app(models, limits=Limits(), folders=None):
             # the temperature slider only for a model it means something for
             model.change(lambda name: gr.update(visible=_has_temperature(models.get(name))),
                          [model], [temperature], api_name=False)
-        hinted = {name: m for name, m in models.items() if getattr(m, "takes_hints", False)}
+        hinted = {name: m for name, m in models.items() if m.kind == "colorizer"}
         if hinted:
             with gr.Tab("colour hints", elem_id="hints-tab"):
                 _hints_tab(gr, hinted, limits)

@@ -1,8 +1,9 @@
 """A colorizer for deployment: exported to ONNX with its decoding inside, run by onnxruntime.
 
 The exported graph takes L* (N, 1, S, S) in raw units and gives raw a*b* (N, 2, S, S) (a
-regressor: (N, 2)), the batch axis dynamic; a model trained to take colour hints also takes its
-hint maps (N, 3, S, S) as a second input, `hints` (colorizer.hints; all zeros: no point). The
+regressor: (N, 2)), the batch axis dynamic; a colorizer also takes colour points as hint maps
+(N, 3, S, S), a second input `hints` (colorizer.hints; all zeros: no point, the prediction
+itself), carried over its prediction by its hint part (colorizer.spread). The
 checkpoint's settings travel in the model's metadata. onnx, onnxscript and onnxruntime are an
 optional extra (`pip install -e ".[onnx]"`).
 """
@@ -21,15 +22,16 @@ OPSET = 17
 
 
 class RawAB(torch.nn.Module):
-    """A model with its decoding: L* -> raw a*b* at the input's side (what `predict` gives)."""
+    """A model with its decoding: L* (and a colorizer's hint maps) -> raw a*b* at the input's
+    side (what `predict` gives)."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, L, hints=None):
-        out = self.model(L) if hints is None else self.model(L, hints)
-        return self.model.decode(out, L.shape[-2:])
+        ab = self.model.decode(self.model(L), L.shape[-2:])
+        return ab if hints is None else self.model.spread(L, ab, hints)
 
 
 def export_onnx(model, path, config=None):
@@ -39,7 +41,7 @@ def export_onnx(model, path, config=None):
     side = input_side(model)
     batch = torch.export.Dim("batch", min=1)
     inputs = {"L": torch.full((2, 1, side, side), 50.0)}
-    if getattr(model, "takes_hints", False):
+    if model.kind == "colorizer":
         inputs["hints"] = torch.zeros(2, HINT_CHANNELS, side, side)
     # torch.export's exporter (with onnxscript): the side is fixed, so the bottleneck's shape
     # tests (models.Down / Up) are settled at export; the batch axis stays free
@@ -76,7 +78,7 @@ class OnnxColorizer:
 
     def predict(self, L, tta="none", batch_size=128, hints=None):
         """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's;
-        `hints` as evaluation.predict takes them, for an export that takes hints."""
+        `hints` as evaluation.predict takes them (a colorizer's export)."""
         maps = as_maps(hints, L.shape, self.takes_hints)
         if self.takes_hints and maps is None:
             maps = torch.zeros(len(L), HINT_CHANNELS, *L.shape[-2:])

@@ -30,10 +30,11 @@ def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128, tta:
     """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor;
     `saturation` a gain on them (1: as predicted).
 
-    `hints`: colour hints for a model trained to take them (`--hints`): colorizer.hints.Hint
-    points (x, y in L's pixels), a list of them for each image (for one image, the list
-    itself), or hint maps (N, 3, H, W) as hints.maps makes them."""
-    maps = as_maps(hints, L.shape, getattr(model, "takes_hints", False))
+    `hints`: colour points, colorizer.hints.Hint (x, y in L's pixels), a list of them for each
+    image (for one image, the list itself), or hint maps (N, 3, H, W) as hints.maps makes them;
+    the colorizer's hint part (colorizer.spread) carries them over the prediction. No point
+    (None, empty lists): the prediction itself."""
+    maps = as_maps(hints, L.shape, model.kind == "colorizer")
     ab = _outputs(model, L, None, batch_size, tta, maps)[0]
     return ab * saturation if saturation != 1 else ab
 
@@ -49,12 +50,13 @@ def _outputs(model, L, ab, batch_size, tta="none", hints=None):
     preds, loss = [], 0.0
     for i in range(0, len(L), batch_size):
         x = L[i:i + batch_size].to(device)
-        h = () if hints is None else (hints[i:i + batch_size].to(device),)
-        out = model(x, *h)
-        pred = model.decode(out, x.shape[-2:])
+        h = None if hints is None else hints[i:i + batch_size].to(device)
+        out = model(x)
+        pred = _hinted(model, x, model.decode(out, x.shape[-2:]), h)
         if tta == "flip":                       # (the hints mirrored with the image)
-            mirrored = model(x.flip(-1), *(m.flip(-1) for m in h))
-            pred = (pred + _unmirror(model.decode(mirrored, x.shape[-2:]))) / 2
+            mirrored = _hinted(model, x.flip(-1), model.decode(model(x.flip(-1)), x.shape[-2:]),
+                               None if h is None else h.flip(-1))
+            pred = (pred + _unmirror(mirrored)) / 2
         preds.append(pred.cpu())
         if ab is not None:
             loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)
@@ -62,7 +64,7 @@ def _outputs(model, L, ab, batch_size, tta="none", hints=None):
 
 
 @torch.no_grad()
-def corrective_sequence(model, lab, points, batch_size=128):
+def corrective_sequence(model, lab, points, batch_size=128, tta="none"):
     """A simulated person correcting a result (Zhang et al. 2017): predictions for images `lab`
     (N, 3, H, W) with 0, 1, ..., `points` hints, each next point at the centre of the worst
     9 x 9 error of the prediction before it, of the true mean colour there. Yields (hint maps or
@@ -70,12 +72,22 @@ def corrective_sequence(model, lab, points, batch_size=128):
     L, ab = lab[:, :1], lab[:, 1:]
     maps = None
     for k in range(points + 1):
-        pred = predict(model, L, batch_size, hints=maps)
+        pred = predict(model, L, batch_size, tta, hints=maps)
         yield maps, pred
         if k < points:
             base = maps if maps is not None else torch.zeros(len(lab), HINT_CHANNELS,
                                                              *lab.shape[-2:])
             maps = add_points(base, ab, *worst_centres(pred, ab))
+
+
+def _hinted(model, L, ab, hint_maps, chunk=16):
+    """`ab` with the points of `hint_maps` carried over it by the model's hint part, `chunk`
+    images at a time (its weights are pixels x hinted cells a picture); no maps: `ab` itself."""
+    if hint_maps is None:
+        return ab
+    return torch.cat([model.spread(L[i:i + chunk].float(), ab[i:i + chunk].float(),
+                                   hint_maps[i:i + chunk].float())
+                      for i in range(0, len(ab), chunk)])
 
 
 def _unmirror(pred):

@@ -149,8 +149,8 @@ def pyramid(hint_maps, sides):
 def as_maps(hints, shape, takes_hints=True):
     """Hint maps (N, 3, H, W) for images of `shape` (N, 1, H, W) from what `predict` takes:
     None; maps themselves; Hints (or (x, y, colour) items) for each image, in its pixels; for one
-    image, its Hints. None where no image has a hint; a hint for a model that takes none is
-    one line."""
+    image, its Hints. None where no image has a hint; a hint for a model that takes none (a
+    regressor: it paints one colour) is one line."""
     N, _, H, W = shape
     if hints is None:
         return None
@@ -173,8 +173,8 @@ def as_maps(hints, shape, takes_hints=True):
 
 
 def _refuse_hints():
-    raise ColorizerError("this model takes no colour hints: use one trained with --hints "
-                         "(the shipped one: colorizer.pretrained(hints=True))")
+    raise ColorizerError("a regressor takes no colour hints (it paints one colour): give a "
+                         "colorizer")
 
 
 def paint(shape, b, y, x, size, values):

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 
 from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
-from .hints import CHANNELS as HINT_CHANNELS
-from .hints import pyramid as hint_pyramid
+from .spread import Spread
 
 # The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
 # Colorizer() build the same model)
@@ -207,7 +206,6 @@ def encoder(widths, act="relu", depth=None, stem="conv", channels=1):
     -> 128 x 4 x 4 -> 256 x 2 x 2 -> 256 x 1 x 1 (the seventh halving keeps the last width;
     at 256 px, depth 8, an eighth does too). With the space_to_depth stem the first two halvings
     are one: 1 x 128 x 128 folded into 16 x 32 x 32, then a 3x3 convolution to 16 x 32 x 32.
-    A colorizer that takes hints starts from 4 channels: L* and the hint maps.
     """
     chans = (channels, *ladder(widths, depth))
     layers = []
@@ -225,7 +223,6 @@ class Regressor(nn.Module):
     """L* (B, 1, H, W) -> the image's mean a*, mean b* in head space (B, 2)."""
 
     kind = "regressor"
-    takes_hints = False
 
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], depth=None, stem=DEFAULTS["stem"]):
@@ -253,10 +250,10 @@ class Colorizer(nn.Module):
     in-gamut a*b* bins, (B, Q, H/4, W/4), as Zhang et al. predict at 56 of 224 px; the decoded
     a*b* is upsampled to full size.
 
-    With `hints` other than "none" it also takes colour hints, (B, 3, H, W) hint maps
-    (colorizer.hints) stacked onto L* at its input, as Zhang et al. 2017's network takes them,
-    and pooled to each decoder stage's side onto its input (hints.pyramid: from the 1x1 code's
-    mean hinted colour up); none given is all zeros (no point).
+    Colour hints are not the network's: `spread` (colorizer.spread) carries a person's points
+    over the decoded a*b* where points are given (evaluation.predict), and the network's output
+    stays what it is without them. Its few numbers are fitted apart from training (they take no
+    gradient here).
     """
 
     kind = "colorizer"
@@ -264,15 +261,13 @@ class Colorizer(nn.Module):
     def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
                  activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
                  depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
-                 stem=DEFAULTS["stem"], hints=DEFAULTS["hints"]):
+                 stem=DEFAULTS["stem"]):
         super().__init__()
         self.head = head
         self.temperature = temperature
         self.skips = skips
-        self.takes_hints = hints != "none"
         self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
-        self.encoder = encoder(widths, activation, depth, stem,
-                               channels=1 + HINT_CHANNELS * self.takes_hints)
+        self.encoder = encoder(widths, activation, depth, stem)
         # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
         # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
         rungs = ladder(widths, depth)
@@ -282,31 +277,24 @@ class Colorizer(nn.Module):
         else:                                                       # or ab_stride short of it
             chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
         grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
-        extra = HINT_CHANNELS if self.takes_hints else 0   # and the hints pooled to its side
-        self.decoder_sides = [2 ** i for i in range(len(chans))]    # its inputs' sides, 1 up
         layers = []
         for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
-            layers += _up(c_in * (grow if i else 1) + extra, c_out, activation)
+            layers += _up(c_in * (grow if i else 1), c_out, activation)
         if head == "classify":
             q = len(quantize.bin_centres())
-            layers += [nn.Conv2d(chans[-1] * grow + extra, q, 1)]   # Q x 32 x 32 class scores
+            layers += [nn.Conv2d(chans[-1] * grow, q, 1)]   # Q x 32 x 32 class scores
             # From the training split (fit sets them); saved with the weights.
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
         else:
-            layers += [Up(chans[-1] * grow + extra, 2, bias=True),
+            layers += [Up(chans[-1] * grow, 2, bias=True),
                        _HEADS[head]()]                              # 2 x 128 x 128 / N
         self.decoder = nn.Sequential(*layers)
+        self.spread = Spread().requires_grad_(False)
 
-    def forward(self, L, hints=None):
+    def forward(self, L):
         x = normalize_l(L)
-        if self.takes_hints:                        # (B, 1 + 3, H, W): L*, a*, b*, mask
-            hints = L.new_zeros(len(L), HINT_CHANNELS, *L.shape[-2:]) if hints is None else hints
-            x = torch.cat([x, hints.to(x.dtype)], 1).contiguous(
-                memory_format=torch.channels_last)
-        elif hints is not None:
-            raise ColorizerError("this model takes no colour hints (train one with --hints)")
-        if self.skips == "none" and not self.takes_hints:
+        if self.skips == "none":
             return self.decoder(self.encoder(x))            # the study's: through the 1x1 code
         maps = []                                   # the encoder's map at each side, 64 px first
         for layer in self.encoder:
@@ -314,13 +302,9 @@ class Colorizer(nn.Module):
             if self.skips == "concat" and isinstance(layer, _ACTIVATION_TYPES):
                 maps.append(x)
         maps = maps[:-1]                            # the 1x1 code is the decoder's input itself
-        pooled = hint_pyramid(hints, self.decoder_sides) if self.takes_hints else {}
         for layer in self.decoder:
-            if isinstance(layer, (Up, nn.Conv2d)):
-                if x.shape[-1] > 1 and maps:
-                    x = torch.cat([x, maps.pop()], 1)   # with the encoder's map of its side
-                if pooled:                              # and the hints at its side
-                    x = torch.cat([x, pooled[x.shape[-1]].to(x.dtype)], 1)
+            if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
+                x = torch.cat([x, maps.pop()], 1)       # with the encoder's map of its side
             x = layer(x)
         return x
 
@@ -354,8 +338,8 @@ def input_side(model):
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
     cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips, "ab_stride": cfg.ab_stride,
-          "hints": cfg.hints} if cfg.model == "colorizer" else {}
+    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
+          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
     model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
                 stem=cfg.stem, **kw)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)

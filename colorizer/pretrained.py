@@ -12,29 +12,26 @@ from .devices import get_device
 SHIPPED = Path(__file__).resolve().parent / "weights"
 WEIGHTS = SHIPPED / "model.safetensors"
 CARD = SHIPPED / "README.md"
-# The shipped colorizer that takes colour hints, where the default does not (research.shipping)
-HINTED = Path(__file__).resolve().parent / "weights-hints"
 
 
-def shipped_weights(hints=False):
-    """The shipped checkpoint's path (`hints`: the one that takes colour hints), or one clear
-    line where this copy of the package has none."""
-    weights = HINTED / WEIGHTS.name if hints and HINTED.is_dir() else WEIGHTS
-    if not weights.is_file():
-        raise ColorizerError(f"no shipped model at {weights} (this copy of the package has none)")
-    return weights
+def shipped_weights():
+    """The shipped checkpoint's path, or one clear line where this copy of the package has none."""
+    if not WEIGHTS.is_file():
+        raise ColorizerError(f"no shipped model at {WEIGHTS} (this copy of the package has none)")
+    return WEIGHTS
 
 
-def shipped_name(hints=False):
+def shipped_name():
     """The shipped model by name and the first 12 hex digits of its file's SHA-256."""
     import hashlib
 
     return ("shipped colorizer, sha256 "
-            + hashlib.sha256(shipped_weights(hints).read_bytes()).hexdigest()[:12])
+            + hashlib.sha256(shipped_weights().read_bytes()).hexdigest()[:12])
 
 
-def pretrained(device: str | torch.device | None = None, hints: bool = False) -> torch.nn.Module:
-    """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU);
-    `hints`: the shipped colorizer that takes colour hints."""
-    model, _ = load_model(shipped_weights(hints), device or get_device())
+def pretrained(device: str | torch.device | None = None) -> torch.nn.Module:
+    """The shipped colorizer in eval mode, on `device` (default: CUDA if present, else CPU). It
+    takes colour points too (predict(..., hints=...)): its hint part carries them over its
+    prediction, and without them it is the prediction itself."""
+    model, _ = load_model(shipped_weights(), device or get_device())
     return model

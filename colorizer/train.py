@@ -6,9 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from . import distributed, hints
+from . import distributed
 from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import COOLDOWN, SPLIT_SEED, WARMUP, ColorizerError, Config, check_inputs
@@ -81,9 +80,8 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
                                 draws=draws)
         x = procs.share(x)                                  # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
-        inputs = (L,) if cfg.hints == "none" else (L, training_hints(t, cfg, L, x[:, 1:]))
         with autocast_for(cfg, device):
-            loss = loss_fn(t.model, t.net(*inputs), x[:, 1:])
+            loss = loss_fn(t.model, t.net(L), x[:, 1:])
         t.optimizer.zero_grad(set_to_none=True)
         loss.backward()                                     # DDP averages the gradients here
         t.optimizer.step()
@@ -96,33 +94,14 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
     return total / count
 
 
-def training_hints(t, cfg, L, ab):
-    """A batch's hint maps (B, 3, H, W): points simulated from its true a*b* (hints.simulate);
-    with --hints corrective, half the images get one more where the model, given those points,
-    is now most wrong (found with a forward pass without gradients), as a person adds one."""
-    maps = hints.simulate(ab, t.generator)
-    if cfg.hints == "corrective":
-        keep = torch.rand(len(ab), generator=t.generator) < 0.5
-        with torch.no_grad(), autocast_for(cfg, L.device):
-            out = t.model(L, maps)
-        # the worst region found at the output's own side (a 9 x 9 window at the input's side
-        # is some 9 / stride of it), its centre mapped back onto the input's pixels
-        pred = t.model.decode(out, out.shape[-2:])
-        stride = ab.shape[-1] // out.shape[-1]
-        y, x = hints.worst_centres(pred, F.adaptive_avg_pool2d(ab, out.shape[-2:]),
-                                   max(1, hints.WORST_WINDOW // stride))
-        maps = hints.add_points(maps, ab, y * stride + stride // 2, x * stride + stride // 2,
-                                keep)
-    return maps
-
-
 def build_optimizer(cfg, model):
     """Adam (the study's: weight decay as L2 in the gradient) or AdamW (decoupled decay), the
     whole update fused into one kernel where torch has one for the device (the same update up
     to rounding; on a CPU much faster than its per-tensor lists)."""
     kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
     device = next(model.parameters()).device
-    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+    trained = [p for p in model.parameters() if p.requires_grad]     # (not the hint part's)
+    return kind(trained, lr=cfg.lr, weight_decay=cfg.weight_decay,
                 fused=device.type in ("cpu", "cuda") or None)
 
 

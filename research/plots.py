@@ -32,32 +32,38 @@ def plot_study_curves(result, key=None):
     return fig
 
 
-def plot_hint_sweep(result, split="test"):
-    """benchmarks.hints' result: ab MSE against random points and against corrective points
-    (mean over seeds, the bars one sd), the plain default's 0-point error as a dashed line."""
-    fig = _figure(figsize=(10, 3.6))
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, kind in zip(axes, ("random", "corrective")):
-        for label, arm in result["arms"].items():
-            sweeps = [r["sweeps"][split] for r in arm["runs"]]
-            if not sweeps[0]["corrective"]:                     # no hints: its 0-point line
-                value = float(torch.tensor([s["random"]["0"]["ab_mse"] for s in sweeps]).mean())
-                ax.axhline(value, color="gray", ls="--", label=f"{label} ({value:.2f})")
-                continue
-            curve = (sorted(sweeps[0]["random"], key=int) if kind == "random"
-                     else range(len(sweeps[0]["corrective"])))
-            values = torch.tensor([[(s["random"][k] if kind == "random" else
-                                     s["corrective"][k])["ab_mse"] for k in curve]
-                                   for s in sweeps])
-            xs = [int(k) for k in curve]
-            ax.errorbar(xs, values.mean(0), yerr=values.std(0) if len(sweeps) > 1 else None,
-                        marker="o", ms=3, capsize=2, label=label)
-        if kind == "random":
-            ax.set_xscale("symlog", linthresh=1)
+def plot_hint_sweep(result):
+    """benchmarks.hints' result: ab MSE against random and against corrective true-colour points
+    (mean over fit seeds, the bars one sd), on test and on validation, the 0-point error (the
+    model alone) as a dashed line; and how far a recoloured region went with 1, 3, 10 points."""
+    fig = _figure(figsize=(12, 3.6))
+    axes = fig.subplots(1, 3)
+    for split, colour in (("test", "C0"), ("val", "C1")):
+        runs = [r[split] for r in result["runs"].values()]
+        for ax, kind in zip(axes[:2], ("random", "corrective")):
+            xs = (sorted(int(k) for k in runs[0]["random"]) if kind == "random"
+                  else list(range(len(runs[0]["corrective"]))))
+            values = torch.tensor([[r["random"][str(x)]["ab_mse"] if kind == "random"
+                                    else r["corrective"][x] for x in xs] for r in runs])
+            ax.errorbar(xs, values.mean(0), yerr=values.std(0) if len(runs) > 1 else None,
+                        marker="o", ms=3, capsize=2, color=colour, label=split)
+            ax.axhline(float(values[:, 0].mean()), color=colour, ls="--", lw=1,
+                       label=f"{split}, no point ({float(values[:, 0].mean()):.2f})")
+        counts = sorted(int(k) for k in runs[0]["recolour"])
+        went = torch.tensor([[r["recolour"][str(c)]["went"] for c in counts] for r in runs])
+        axes[2].errorbar(counts, went.mean(0), yerr=went.std(0) if len(runs) > 1 else None,
+                         marker="o", ms=3, capsize=2, color=colour, label=split)
+    for ax, kind in zip(axes[:2], ("random", "corrective")):
         ax.set_xlabel(f"{kind} true-colour points")
-        ax.set_title(f"{kind} points, {split} split", fontsize=9)
+        ax.set_ylabel("ab MSE (raw CIELAB units²)")
+        ax.set_title(f"{kind} points", fontsize=9)
+    axes[0].set_xscale("symlog", linthresh=1)
+    axes[2].set_xlabel("points of a new colour in one region")
+    axes[2].set_ylabel("share of the way the region went")
+    axes[2].set_ylim(0, 1)
+    axes[2].set_title("recolour", fontsize=9)
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    axes[0].set_ylabel("ab MSE (raw CIELAB units²)")
     fig.tight_layout()
     return fig

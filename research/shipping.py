@@ -17,15 +17,13 @@ from colorizer.evaluation import evaluate, predict
 from colorizer.files import atomic_write, write_json
 from colorizer.models import head
 from colorizer.packing import compact, write_shipped
-from colorizer.pretrained import CARD, HINTED, WEIGHTS
+from colorizer.pretrained import CARD, WEIGHTS
 
 from . import out_of_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "pretrained.png"
 OUT_OF_DOMAIN_FIGURE = ROOT / "docs" / "out_of_domain.png"
-HINTS_FIGURE = ROOT / "docs" / "pretrained_hints.png"
-HINT_COUNTS = (0, 3, 10)            # the hint model's figure: corrective points per column
 CARD_METRICS = ("ab_mse", "psnr", "ssim", "ciede2000", "auc", "colourfulness",
                 "colourfulness_gap")
 
@@ -88,11 +86,6 @@ def save_figure(model, test, path, n=6):
 
     L, ab = test.L[:n], test.ab[:n]
     columns = [torch.zeros_like(ab), predict(model, L), ab]
-    if model.takes_hints:               # with 0, 3 and 10 corrective points (the true colours)
-        from colorizer.evaluation import corrective_sequence
-
-        steps = [pred for _, pred in corrective_sequence(model, test.lab[:n], max(HINT_COUNTS))]
-        columns = [columns[0], *(steps[k] for k in HINT_COUNTS), ab]
     rows = [torch.from_numpy(lab_to_rgb(L, c)).permute(0, 3, 1, 2) for c in columns]
     grid = torch.stack(rows, dim=1).flatten(0, 1).float() / 255           # (n * k, 3, H, W)
     atomic_write(path, lambda tmp: save_image(make_grid(grid, nrow=len(columns), padding=2,
@@ -110,15 +103,14 @@ def model_card(ckpt, figures, weights, folder):
     n_test = len(ckpt["split"]["test"])
     return "\n".join([
         *metadata_block(m),
-        *(_hinted_intro(cfg, weights, ckpt) if cfg.hints != "none" else [
-            "# Model card: the shipped colorizer", "",
-            f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
-            f"{cfg.head}-head colorizer, widths {cfg.widths}{_stem(cfg)}, "
-            f"{_output_side(cfg)}, {ckpt['epoch']} epochs. Load it with "
-            "`colorizer.pretrained()`; `python -m colorizer colorize PHOTO --out DIR` and "
-            "`evaluate` use it when no `--checkpoint` is given; "
-            "`colorizer.from_pretrained(FOLDER)` loads this folder (config.json, the weights, "
-            "this card).", ""]),
+        "# Model card: the shipped colorizer", "",
+        f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
+        f"{cfg.head}-head colorizer, widths {cfg.widths}{_stem(cfg)}, "
+        f"{_output_side(cfg)}, {ckpt['epoch']} epochs, and its hint part (colour points, "
+        "below). Load it with `colorizer.pretrained()`; `python -m colorizer colorize PHOTO "
+        "--out DIR` and `evaluate` use it when no `--checkpoint` is given; "
+        "`colorizer.from_pretrained(FOLDER)` loads this folder (config.json, the weights, "
+        "this card).", "",
         "## How it was made", "",
         f"    {train_command(cfg)}", "",
         data_line(folder, ckpt, cfg),
@@ -135,22 +127,16 @@ def model_card(ckpt, figures, weights, folder):
         "`python -m research.shipping`.", "",
         *_metric_rows(m), "",
         "oracle_image_mean paints each test image's own mean a*b*: it sees the answer.", "",
-        *_uses(cfg, len(ckpt["split"]["train"]), away), ""])
+        *_uses(cfg, len(ckpt["split"]["train"]), away), "",
+        *HINTS_SECTION])
 
 
-def _hinted_intro(cfg, weights, ckpt):
-    """The hint model's title and first paragraph."""
-    return [
-        "# Model card: the shipped colorizer with colour hints", "",
-        f"`{weights.name}` ({weights.stat().st_size / 2**20:.2f} MiB, safetensors): a "
-        rf"{cfg.head}-head colorizer that also takes colour hints (Zhang et al. 2017: L\* plus "
-        rf"a\*b\* points and their mask), widths {cfg.widths}{_stem(cfg)}, the encoder's maps "
-        f"stacked onto the decoder's, {_output_side(cfg)}, {ckpt['epoch']} epochs, trained on "
-        f"points simulated from the truth (`--hints {cfg.hints}`). Load it with "
-        "`colorizer.pretrained(hints=True)`; `python -m colorizer colorize PHOTO --hint "
-        "X,Y,#RRGGBB --out DIR` and the demo's hints tab use it. Its error against the number "
-        "of points: `benchmarks/results/design/hints_sweep.md`. The figures below are without "
-        "a point.", ""]
+# The card's colour-hints section: the hints benchmark's figures for the shipped model, kept
+# current by `python -m benchmarks.readme` (the hint part is fitted after export:
+# research.hint_fit)
+HINTS_SECTION = ["## Colour hints", "",
+                 "<!-- results: benchmarks/results/design/hints_card.md -->",
+                 "<!-- end results -->", ""]
 
 
 def _stem(cfg):
@@ -242,14 +228,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m research.shipping", description=__doc__)
     p.add_argument("run", metavar="RUN_DIR", help="the run folder (its checkpoint.pt)")
     p.add_argument("--data", help="image folder (default: the checkpoint's, then ./face_images)")
-    p.add_argument("--hints", action="store_true", help="ship it as the model that takes colour "
-                   "hints, beside the default (colorizer/weights-hints)")
     args = p.parse_args(argv)
-    where = (dict(weights=HINTED / WEIGHTS.name, card=HINTED / CARD.name, figure=HINTS_FIGURE,
-                  out_of_domain_figure=None) if args.hints else {})
-    m = export(Path(args.run) / CHECKPOINT, args.data, **where)
-    print(f"shipped {where.get('weights', WEIGHTS)}: test ab_mse {m['ab_mse']:.3f} raw CIELAB "
-          f"units^2, PSNR {m['psnr']:.2f} dB; card {where.get('card', CARD)}")
+    m = export(Path(args.run) / CHECKPOINT, args.data)
+    print(f"shipped {WEIGHTS}: test ab_mse {m['ab_mse']:.3f} raw CIELAB units^2, PSNR "
+          f"{m['psnr']:.2f} dB; card {CARD} (fit its hint part next: research.hint_fit)")
 
 
 if __name__ == "__main__":

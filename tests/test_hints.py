@@ -1,27 +1,31 @@
-"""Colour hints: the points a person gives, the maps a network sees, training's simulated points,
-and hints through predict, colorize_rgb, the command line and ONNX."""
+"""Colour hints: the points a person gives, their maps, the simulated people, the hint part that
+carries points over a prediction, and hints through predict, colorize_rgb, the command line and
+ONNX."""
 
 import json
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from colorizer import ColorizerError, Hint, fit, predict
+from colorizer import ColorizerError, Hint, fit, predict, pretrained
 from colorizer import hints as H
 from colorizer.cli import main
 from colorizer.colorize import colorize_rgb
+from colorizer.config import Config
 from colorizer.data import rgb_to_lab
-from colorizer.models import build_model, loss_fn
+from colorizer.models import build_model
+from colorizer.spread import Spread
 
 from .conftest import require_onnx, tiny_config
 
 
 def hinted_model(seed=0, **kw):
+    """A tiny colorizer (every colorizer takes hints: its hint part)."""
     torch.manual_seed(seed)
-    return build_model(tiny_config(hints="random", skips="concat", **kw)).eval()
+    return build_model(tiny_config(**kw)).eval()
 
 
 def test_a_hint_takes_a_hex_colour_or_ab_and_parses_from_the_command_line():
@@ -87,34 +91,42 @@ def test_a_corrective_point_goes_to_the_worst_region():
     assert torch.allclose(maps[0, 0, 24, 7] * H.AB_SCALE, torch.tensor(5.0))
 
 
-def test_a_hinted_model_sees_its_hints_and_none_is_no_point():
-    model = hinted_model()
-    L = torch.rand(2, 1, 16, 16) * 100
-    maps = torch.zeros(2, 3, 16, 16)
-    assert torch.equal(model(L), model(L, maps))
-    maps[:, 0, 4:7, 4:7], maps[:, 2, 4:7, 4:7] = 0.5, 1.0
-    assert not torch.allclose(model(L), model(L, maps))
-    plain = build_model(tiny_config()).eval()
-    with pytest.raises(ColorizerError, match="takes no colour hints"):
-        plain(L, maps)
+def two_regions(side=64):
+    """L* dark on the left half, light on the right, and a prediction of no colour."""
+    L = torch.full((1, 1, side, side), 30.0)
+    L[..., side // 2:] = 70.0
+    return L, torch.zeros(1, 2, side, side)
 
 
-def test_gradients_reach_every_parameter_of_a_hinted_model():
-    model = hinted_model().train()
-    L, ab = torch.rand(4, 1, 16, 16) * 100, torch.randn(4, 2, 16, 16) * 20
-    maps = H.simulate(ab, torch.Generator().manual_seed(1))
-    loss_fn(model, model(L, maps), ab).backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+def test_no_point_changes_nothing_and_a_point_sticks_within_its_region():
+    L, base = two_regions()
+    spread = Spread()
+    assert torch.equal(spread(L, base, torch.zeros(1, 3, 64, 64)), base)      # zero maps
+    maps = H.maps([Hint.at(16, 32, (40.0, -20.0))], (64, 64), (64, 64))
+    out = spread(L, base, maps)
+    assert (out[0, :, 32, 16] - torch.tensor([40.0, -20.0])).norm() < 5   # where it was placed
+    assert out[0, 0, 32, 8] > 20                      # its region (dark), 8 px away, follows
+    assert out[0, :, 32, 48].norm() < 1               # the light half, 32 px away, stays
 
 
-@pytest.mark.parametrize("kind", ["random", "corrective"])
-def test_a_run_with_hints_trains_and_resumes_where_it_stopped(tiny_data, tmp_path, kind):
-    cfg = tiny_config(hints=kind, skips="concat", schedule="constant", epochs=2)
-    whole = fit(cfg, tmp_path / "whole", progress=False, data=tiny_data, log=None)
-    fit(replace(cfg, epochs=1), tmp_path / "half", progress=False, data=tiny_data, log=None)
-    resumed = fit(cfg, tmp_path / "half", progress=False, resume=True, data=tiny_data, log=None)
-    assert whole.history["train_loss"] == resumed.history["train_loss"]
-    assert whole.model.takes_hints
+def test_the_hint_part_is_fitted_apart_from_training(tiny_data, tmp_path):
+    run = fit(tiny_config(epochs=1), tmp_path, progress=False, data=tiny_data, log=None)
+    assert torch.equal(run.model.spread.log_xy, Spread().log_xy)       # training leaves it be
+    # ... and every one of its numbers can learn from a person's points (research.hint_fit)
+    spread = Spread()
+    L, base = two_regions()
+    base[:, 0] = torch.linspace(-10, 10, 64)          # the model's colours vary across the photo
+    maps = H.maps([Hint.at(16, 32, (40.0, -20.0)), Hint.at(40, 10, (5.0, 5.0))], (64, 64),
+                  (64, 64))
+    wanted = base + torch.tensor([30.0, -10.0])[:, None, None]
+    ((spread(L, base, maps) - wanted) ** 2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in spread.parameters())
+
+
+def test_a_model_trained_with_the_removed_hints_setting_is_one_line():
+    with pytest.raises(ColorizerError, match="--hints random, removed in 0.9.0"):
+        Config.from_dict({**Config().to_dict(), "hints": "random"})
+    assert Config.from_dict({**Config().to_dict(), "hints": "none"}) == Config()
 
 
 def test_predict_takes_points_per_image_or_for_one_image():
@@ -126,7 +138,7 @@ def test_predict_takes_points_per_image_or_for_one_image():
     assert torch.equal(one, predict(model, L, hints=[[(8, 8, "#d02020")]]))
     assert torch.equal(plain, predict(model, L, hints=[]))
     with pytest.raises(ColorizerError, match="takes no colour hints"):
-        predict(build_model(tiny_config()), L, hints=[(8, 8, "#d02020")])
+        predict(build_model(tiny_config(model="regressor")), L, hints=[(8, 8, "#d02020")])
 
 
 def test_flip_averaging_mirrors_the_hints_with_the_image():
@@ -151,10 +163,10 @@ def test_colorize_rgb_puts_photo_pixels_on_the_grid():
 
 @pytest.fixture
 def hint_run(tmp_path):
-    """A photo, a hinted model's checkpoint and a plain one."""
+    """A photo, a colorizer's checkpoint and a regressor's."""
     rgb = (np.random.default_rng(0).random((30, 40, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "p.png")
-    for name, kw in (("hinted", dict(hints="random", skips="concat")), ("plain", {})):
+    for name, kw in (("hinted", {}), ("plain", dict(model="regressor"))):
         torch.manual_seed(0)
         cfg = tiny_config(**kw)
         from colorizer import save_checkpoint
@@ -192,7 +204,7 @@ def test_hints_from_the_command_line_change_the_output(hint_run, capsys):
     (["--hints", "{bad"], "not JSON"),
     (["--hints", '{"q.png": [[1, 1, "#ffffff"]]}'], "not an image given"),
     (["--hints", '[[1, 1, "#ffffff"], "x"]'], "give x,y"),
-    (["--plain", "--hint", "3,5,#2040d0"], "takes no colour hints"),
+    (["--plain", "--hint", "3,5,#2040d0"], "is a regressor: it takes no colour hints"),
 ])
 def test_a_bad_hint_on_the_command_line_is_one_line_and_nothing_written(hint_run, capsys, args,
                                                                         says):
@@ -223,3 +235,13 @@ def test_onnx_export_takes_the_hints_and_agrees_with_pytorch(tmp_path):
         assert (ours - theirs).abs().max() < 1e-3
     assert (onnx.predict(L) - predict(model, L)).abs().max() < 1e-3
     assert not torch.allclose(onnx.predict(L, hints=maps), onnx.predict(L))
+
+
+def test_the_shipped_model_takes_points_and_an_empty_list_is_the_plain_picture():
+    model = pretrained("cpu")
+    rgb = np.asarray(Image.open(sorted(Path("face_images").glob("*.jpg"))[0]).convert("RGB"))
+    plain = colorize_rgb(model, rgb)
+    assert np.array_equal(plain, colorize_rgb(model, rgb, hints=[]))          # byte for byte
+    blue = colorize_rgb(model, rgb, hints=[(10, 10, "#2040d0")]).astype(int)
+    assert (blue[8:13, 8:13, 2] - blue[8:13, 8:13, 0]).mean() > (
+        plain[8:13, 8:13, 2].astype(int) - plain[8:13, 8:13, 0]).mean() + 10     # bluer there
