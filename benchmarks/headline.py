@@ -4,8 +4,8 @@ project's run of it, and the constants every model must beat.
 
 The trained rows come from committed result files, mean ± sd over their training seeds: the
 default from its arm of the timed study question `time-10min` (41 epochs, ten minutes of the AVX2
-CPU it was chosen on, where `--precision auto` is float32), the colorizer that takes colour
-hints from benchmarks.hints' sweep, the regressor from `regressor-2x2`
+CPU it was chosen on, where `--precision auto` is float32), the shipped model given colour
+points from benchmarks.hints (`hints_spread`), the regressor from `regressor-2x2`
 (the study's Architecture 1 case 2 at a tenth of its epochs); the baselines are that default's
 (the training mean of its training split). The shipped model is scored now, by `evaluate`.
 
@@ -71,21 +71,19 @@ def regressor_rows():
 
 
 def hint_rows():
-    """The colorizer that takes colour hints (benchmarks.hints' sweep, test split): with no
-    point, ten random true-colour points, and ten corrective ones."""
-    result = findings.load_result("hints_sweep")
-    label, arm = next((k, a) for k, a in result["arms"].items() if a["config"]["hints"] != "none")
-    sweeps = [r["sweeps"]["test"] for r in arm["runs"]]
-    training = (f"`python -m colorizer train {arm['options']}` (`benchmarks.hints`), "
-                f"{len(sweeps)} seeds")
+    """The shipped model given colour points, as `colorize` runs it (benchmarks.hints, test
+    split, mean ± sd over the hint part's fits): ten random true-colour points, and ten
+    corrective ones."""
+    result = findings.load_result("hints_spread")
+    runs = [r["test"] for r in result["runs"].values()]
+    training = (f"its hint part fitted by `research.hint_fit` ({len(runs)} fits; "
+                "`benchmarks.hints`), flip-averaged")
     rows = []
-    for name, pick in (("colorizer with colour hints, no point", lambda s: s["random"]["0"]),
-                       ("... 10 random true-colour points", lambda s: s["random"]["10"]),
-                       ("... 10 corrective points", lambda s: s["corrective"][10])):
+    for name, pick in (("... with 10 random true-colour points",
+                        lambda r: r["random"]["10"]["ab_mse"]),
+                       ("... with 10 corrective points", lambda r: r["corrective"][10])):
         rows.append({"model": name, "training": training if not rows else "as above",
-                     "test error (units²)": mean_sd([pick(s)["ab_mse"] for s in sweeps],
-                                                    "{:.2f}"),
-                     "PSNR (dB)": mean_sd([pick(s)["psnr"] for s in sweeps], "{:.2f}")})
+                     "test error (units²)": mean_sd([pick(r) for r in runs], "{:.2f}")})
     return rows
 
 

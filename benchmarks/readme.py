@@ -1,5 +1,5 @@
-"""The result blocks of README.md and docs/*.md, each a copy of a committed result file
-(benchmarks/results/*.md).
+"""The result blocks of README.md, docs/*.md and the model card, each a copy of a committed
+result file (benchmarks/results/*.md).
 
 A block is written `<!-- results: PATH -->`, the file's text, `<!-- end results -->`; the tests
 fail when a block differs from its file, so no figure in the documentation is typed by hand.
@@ -34,8 +34,9 @@ def refresh(text, root=ROOT):
 
 
 def pages(root=ROOT):
-    """The pages whose blocks are kept: the README and every page under docs/."""
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    """The pages whose blocks are kept: the README, every page under docs/, the model card."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")),
+            root / "colorizer" / "weights" / "README.md"]
 
 
 def main(argv=None):
