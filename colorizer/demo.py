@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model
@@ -34,9 +36,16 @@ INTRO = ("Upload one or several photos; each keeps its own lightness L\\* and ge
          "get face-like colours (its model card says more).")
 SHIPPED = "shipped colorizer"
 MAX_HINTS = 64              # points on one photo at most
-HINTS_INTRO = ("Upload a photo, then click on the result where a colour should go: the point "
+PREVIEW_PIXELS = 1_000_000  # the hints tab works on a preview of at most this size, then
+                            # colorizes the full photo once, for the download
+# and shows it at least this long a side, each pixel a square of whole screen pixels: Gradio
+# maps a click onto a picture drawn no larger than its own size, so a small photo drawn at its
+# own size sat in the middle of its box (a click beside it said nothing)
+SHOWN_SIDE = 1024
+HINTS_INTRO = ("Upload a photo, then click on the picture where a colour should go: the point "
                "takes the colour below (pick one, or click on a reference photo to take its "
-               "colour there). Each change colorizes the photo again.")
+               "colour there), and shows as a small square. Each change colorizes the photo "
+               "again (a preview, for a large photo); **full size** writes the whole photo.")
 UNREADABLE = "not an image this demo can read"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONCURRENCY = 1             # requests colorized at once (2 cores: one at a time, the rest queue)
@@ -173,8 +182,9 @@ def _note(caption):
 
 
 def hint_photo(path, limits=Limits()):
-    """A visitor's photo for the hints tab: its L* and size, no point yet (a state of its own),
-    or one line on why it is refused."""
+    """A visitor's photo for the hints tab (a state of its own): its L* at preview size (at
+    most PREVIEW_PIXELS, antialiased), the file and its full size, no point yet; or one line on
+    why it is refused."""
     path = Path(path)
     refusal = _refusal(path, limits)
     if refusal:
@@ -183,7 +193,45 @@ def hint_photo(path, limits=Limits()):
         rgb = read_image(path, limits.max_pixels)
     except ColorizerError:
         raise ColorizerError(f"{path.name}: {UNREADABLE}") from None
-    return {"L": lightness(rgb), "points": []}
+    L = lightness(rgb)
+    H, W = L.shape[-2:]
+    shrink = min(1.0, (PREVIEW_PIXELS / (H * W)) ** 0.5)
+    if shrink < 1:
+        L = F.interpolate(L, size=(max(1, int(H * shrink)), max(1, int(W * shrink))),
+                          mode="bilinear", antialias=True, align_corners=False)
+    return {"L": L, "points": [], "path": str(path), "size": (H, W)}
+
+
+def full_size(model, state, out_dir, limits=Limits()):
+    """The visitor's photo colorized whole, its points moved from the preview onto it: the
+    PNG's path in `out_dir`."""
+    rgb = read_image(Path(state["path"]), limits.max_pixels)
+    (H, W), (h, w) = rgb.shape[:2], state["L"].shape[-2:]
+    hints = [Hint.at(x * W / w, y * H / h, c) for x, y, c in state["points"]]
+    path = Path(out_dir) / output_names([Path(state["path"])])[0]
+    Image.fromarray(colorize_rgb(model, rgb, hints=hints)).save(path)
+    return str(path)
+
+
+def zoom_of(shape):
+    """The whole factor a preview of `shape` (H, W, ...) is shown at (SHOWN_SIDE)."""
+    return max(1, SHOWN_SIDE // max(shape[:2]))
+
+
+def marked(image, points, zoom=1):
+    """The (H, W, 3) picture as the tab shows it: each pixel a `zoom` x `zoom` square, each
+    point's place drawn, a small square of its colour ringed in white and black (the picture
+    itself stays unmarked, for downloads)."""
+    out = np.repeat(np.repeat(image, zoom, 0), zoom, 1) if zoom > 1 else image.copy()
+    H, W = out.shape[:2]
+    r = max(2, round(min(H, W) / 100))
+    for x, y, colour in points:
+        x, y = x * zoom + zoom // 2, y * zoom + zoom // 2
+        for ring, value in ((r + 2, 0), (r + 1, 255)):
+            out[max(0, y - ring):y + ring + 1, max(0, x - ring):x + ring + 1] = value
+        out[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = np.frombuffer(
+            bytes.fromhex(colour[1:]), np.uint8)
+    return out
 
 
 def with_point(state, x, y, colour):
@@ -301,7 +349,7 @@ def build_app(models, limits=Limits(), folders=None):
         hinted = {name: m for name, m in models.items() if m.kind == "colorizer"}
         if hinted:
             with gr.Tab("colour hints", elem_id="hints-tab"):
-                _hints_tab(gr, hinted, limits)
+                _hints_tab(gr, hinted, limits, folders)
     return app
 
 
@@ -309,23 +357,23 @@ def _has_temperature(model):
     return model is not None and head(model.head).decodes_at_temperature
 
 
-def _hints_tab(gr, models, limits):
-    """The photo, its result to click on, the colour (picker or reference photo), the points
-    (removable, cleared in one click), and the time each re-colorize took; the photo's L* and
-    points are the visitor's own state."""
+def _hints_tab(gr, models, limits, folders):
+    """The photo, its result to click on (the points marked), the colour (picker or reference
+    photo), the points (removable, cleared in one click), the time each re-colorize took, and the
+    full-size download; the photo's L* and points are the visitor's own state."""
     gr.Markdown(HINTS_INTRO)
     state = gr.State(None)
     with gr.Row():
-        photo = gr.Image(type="filepath", label="photo", sources=["upload"],
-                         elem_id="hint-photo", height=360)
-        result = gr.Image(type="numpy", label="colorized: click where a colour should go",
-                          interactive=False, elem_id="hint-result", format="png", height=360)
-    with gr.Row():
-        with gr.Column():
+        with gr.Column(scale=1):
+            photo = gr.File(label="photo", file_types=["image"], elem_id="hint-photo")
             colour = gr.ColorPicker("#d02020", label="colour of the next point",
                                     elem_id="hint-colour")
             reference = gr.Image(type="numpy", label="reference photo: click to take its colour",
                                  sources=["upload"], elem_id="hint-reference", height=200)
+        result = gr.Image(type="numpy", label="colorized: click where a colour should go",
+                          interactive=False, elem_id="hint-result", format="png", height=420,
+                          scale=2)
+    with gr.Row():
         with gr.Column():
             name = gr.Dropdown(list(models), value=next(iter(models)), label="model",
                                elem_id="hint-model")
@@ -334,35 +382,43 @@ def _hints_tab(gr, models, limits):
             with gr.Row():
                 remove = gr.Button("remove ticked", elem_id="hint-remove")
                 clear = gr.Button("clear all", elem_id="hint-clear")
+        with gr.Column():
             timing = gr.Markdown(elem_id="hint-timing")
+            whole = gr.Button("full size", elem_id="hint-full")
+            download = gr.File(label="the whole photo, colorized", elem_id="hint-download")
     shown = [state, result, points, timing]
 
-    def show(st, model_name):
+    def show(st, model_name, note=""):
         if st is None:
-            return None, None, gr.update(choices=[], value=[]), ""
+            return None, None, gr.update(choices=[], value=[]), note
         image, ms = recolorize(models[model_name], st)
-        H, W = st["L"].shape[-2:]
-        return (st, image, gr.update(choices=point_labels(st), value=[]),
-                f"re-colorized in {ms:.0f} ms ({W} x {H}, {W * H / 1e6:.2f} MP, "
-                f"points: {len(st['points'])})")
+        (h, w), (H, W) = st["L"].shape[-2:], st["size"]
+        size = f"{W} x {H}" + (f", preview {w} x {h}" if (h, w) != (H, W) else "")
+        return (st, marked(image, st["points"], zoom_of(image.shape)),
+                gr.update(choices=point_labels(st), value=[]),
+                f"re-colorized in {ms:.0f} ms ({size}, points: {len(st['points'])})")
 
-    def load(path, model_name):
-        if not path:
+    def load(upload, model_name):
+        if not upload:
             return show(None, model_name)
         try:
-            return show(hint_photo(path, limits), model_name)
-        except ColorizerError as e:
-            raise gr.Error(str(e)) from None
+            return show(hint_photo(getattr(upload, "name", upload), limits), model_name)
+        except ColorizerError as e:            # one line, said where the timing goes
+            return show(None, model_name, f"**{e}**")
 
     def add(st, c, model_name, picked: gr.SelectData):
         if st is None:
             return show(st, model_name)
+        zoom = zoom_of(st["L"].shape[-2:])              # the shown picture's pixels -> the photo's
         x, y = picked.index
-        return show(with_point(st, x, y, c), model_name)
+        return show(with_point(st, x // zoom, y // zoom, c), model_name)
 
     def pick(image, picked: gr.SelectData):
         x, y = picked.index
         return pixel_hex(image, x, y) if image is not None else gr.update()
+
+    def write_whole(st, model_name):
+        return None if st is None else full_size(models[model_name], st, folders.new(), limits)
 
     run = dict(concurrency_limit=CONCURRENCY, api_name=False)
     photo.change(load, [photo, name], shown, **run)
@@ -373,6 +429,7 @@ def _hints_tab(gr, models, limits):
     clear.click(lambda st, n: show(st and without_points(st, None), n), [state, name], shown,
                 **run)
     name.change(show, [state, name], shown, **run)
+    whole.click(write_whole, [state, name], [download], **run)
 
 
 def _inputs(gr, models):

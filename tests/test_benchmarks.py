@@ -349,23 +349,31 @@ def test_the_spread_question_lists_each_seed_beside_the_studys_two_runs(
     assert len(written["result"]["arms"][bench.ARCH2_SETTING]["runs"]) == 3
 
 
-def test_the_hint_sweeps_score_every_count_and_the_targets_read_them():
+def test_the_hints_benchmark_measures_each_person_and_judges_the_targets():
     from benchmarks import hints as bh
     from colorizer.models import build_model
 
     torch.manual_seed(0)
-    model = build_model(tiny_config(hints="random", skips="concat")).eval()
-    lab = torch.cat([torch.rand(6, 1, 16, 16) * 100, torch.randn(6, 2, 16, 16) * 20], 1)
-    rand = bh.random_sweep(model, lab)
-    assert list(rand) == list(bh.COUNTS)
-    assert all(v[0].shape == v[1].shape == (6,) for v in rand.values())
-    assert not torch.equal(rand[0][0], rand[10][0])          # the points change the prediction
-    corr = bh.corrective_sweep(model, lab, n=3)
-    assert len(corr) == 4 and torch.equal(corr[0][0], rand[0][0])   # 0 points: the same
-    sweeps = {"train_mean": 40.0, "random": {str(n): bh._means(v) for n, v in rand.items()},
-              "corrective": [bh._means(v) for v in corr] * 3,
-              "worse_steps": [0.0] * 11}
-    result = {"arms": {"hints random": {"runs": [{"sweeps": {"val": sweeps, "test": sweeps}}]}}}
-    lines = bh.targets(result, "val")
-    assert len(lines) == 3 and all(line.startswith("hints random, val: ") for line in lines)
-    assert bh.choice_line(result) == []                       # one arm: nothing to choose
+    model = build_model(tiny_config()).eval()
+    lab = torch.cat([torch.rand(4, 1, 16, 16) * 100, torch.randn(4, 2, 16, 16) * 20], 1)
+    got = bh.measure(model, lab, seed=0)
+    assert list(got["random"]) == [str(n) for n in bh.COUNTS]
+    assert len(got["corrective"]) == bh.CORRECTIVE + 1 == len(got["worse_steps"]) + 1
+    assert got["random"]["0"]["ab_mse"] == pytest.approx(got["corrective"][0])  # no point
+    assert got["random"]["10"]["ab_mse"] != got["random"]["0"]["ab_mse"]        # points count
+    assert list(got["recolour"]) == [str(n) for n in bh.RECOLOUR]
+    # the targets read the figures: a corrective sequence at half the 0-point error meets its
+    # target, a rise from 1 to 2 random points breaks the monotone one
+    runs = {}
+    for seed in ("0", "1"):
+        r = json.loads(json.dumps(got))
+        r["corrective"] = [10.0] + [5.0] * bh.CORRECTIVE
+        r["random"] = {str(n): {"ab_mse": 10.0 - n / 10, "psnr": 30.0} for n in bh.COUNTS}
+        r["random"]["2"]["ab_mse"] = 10.5
+        runs[seed] = {"test": r, "val": r, "fit_seconds": 1.0}
+    rows = {t: ok for t, _, ok in bh.target_rows(bh.figures({"runs": runs}, "test"))}
+    assert len(rows) == 7
+    assert rows["10 corrective points: at most 60 % of the 0-point error (stretch 50 %)"]
+    assert not rows["no count of points worse on average than one fewer (random 0..50, "
+                    "corrective 0..10)"]
+

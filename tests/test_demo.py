@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from colorizer import demo
+from colorizer.colorize import colorize_rgb
 
 from .conftest import child_env, smooth_face
 from .test_cli import ROOT
@@ -151,34 +152,92 @@ def test_the_strips_open_without_an_empty_band_and_temperature_shows_for_classif
     assert not driver.find_elements(By.CSS_SELECTOR, "#temperature input")   # a sigmoid head
 
 
-def test_a_red_point_clicked_in_the_browser_makes_the_photo_redder_there(driver, app_url):
+def open_hints_tab(driver, app_url):
+    """The page's colour-hints tab, open; its WebDriverWait."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    if not demo.HINTED.is_dir():
-        pytest.skip("this copy ships no hint model")
     driver.get(app_url)
     wait = WebDriverWait(driver, 120)
     tab = wait.until(lambda d: [b for b in d.find_elements(
         By.XPATH, "//button[contains(., 'colour hints')]") if b.is_displayed()])
     tab[0].click()
-    face = Path(demo.examples(1)[0])
-    upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR,
-                                                 "#hint-photo input[type=file]"))
-    upload.send_keys(str(face))
+    return wait
+
+
+def click_picture(driver, css, x, y, width=None):
+    """A click on the picture shown in `css` at pixel (x, y) of a photo `width` px wide (default:
+    the picture's own), wherever and however large the page drew it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    img = driver.find_element(By.CSS_SELECTOR, css)
+    w, h = driver.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img)
+    zoom = w / (width or w)
+    drawn = driver.execute_script("const r = arguments[0].getBoundingClientRect();"
+                                  "return [r.width, r.height]", img)
+    scale = min(drawn[0] / w, drawn[1] / h, 1)                 # as Gradio maps a click
+    ActionChains(driver).move_to_element_with_offset(
+        img, round(((x + 0.5) * zoom - w / 2) * scale),
+        round(((y + 0.5) * zoom - h / 2) * scale)).click().perform()
+
+
+def picture(driver, css, width=None):
+    """The picture shown in `css`, as a photo `width` px wide (default: its own size)."""
+    from selenium.webdriver.common.by import By
+
+    src = driver.find_element(By.CSS_SELECTOR, css).get_attribute("src")
+    image = Image.open(io.BytesIO(urllib.request.urlopen(src, timeout=30).read())).convert("RGB")
+    if width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.NEAREST)
+    return np.asarray(image)
+
+
+def test_a_blue_point_in_the_browser_turns_its_region_blue_and_leaves_the_face(
+        driver, app_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from colorizer.data import rgb_to_lab
+
+    wait = open_hints_tab(driver, app_url)
+    Image.new("RGB", (40, 40), "#2040d0").save(tmp_path / "blue.png")     # a reference photo
+    driver.find_element(By.CSS_SELECTOR, "#hint-reference input[type=file]").send_keys(
+        str(tmp_path / "blue.png"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hint-reference img"))
+    click_picture(driver, "#hint-reference img", 20, 20)                 # takes its colour
+    face = ROOT / "face_images" / "image00261.jpg"            # a test face under a dark cap
+    driver.find_element(By.CSS_SELECTOR, "#hint-photo input[type=file]").send_keys(str(face))
     wait.until(lambda d: "points: 0" in d.find_element(By.ID, "hint-timing").text)
-    before_src = driver.find_element(By.CSS_SELECTOR, "#hint-result img").get_attribute("src")
-    # a point at the centre of the result (the colour picker's red by default)
-    driver.find_element(By.CSS_SELECTOR, "#hint-result img").click()
+    before = picture(driver, "#hint-result img", 128)
+    click_picture(driver, "#hint-result img", 64, 10, 128)                # on the cap
     wait.until(lambda d: "points: 1" in d.find_element(By.ID, "hint-timing").text)
-    after_src = driver.find_element(By.CSS_SELECTOR, "#hint-result img").get_attribute("src")
-    before, after = (np.asarray(Image.open(io.BytesIO(urllib.request.urlopen(src, timeout=30)
-                                                      .read())).convert("RGB")).astype(int)
-                     for src in (before_src, after_src))
-    y, x = before.shape[0] // 2, before.shape[1] // 2          # where the click landed
-    redness = [float((im[y - 6:y + 7, x - 6:x + 7, 0] - im[y - 6:y + 7, x - 6:x + 7, 1]).mean())
-               for im in (before, after)]
-    assert redness[1] > redness[0] + 5
+    after = picture(driver, "#hint-result img", 128)
+    assert "(64, 10) #2040d0" in driver.find_element(By.ID, "hint-points").text
+    cap, skin = (slice(7, 14), slice(70, 80)), (slice(38, 46), slice(60, 68))   # 30 px below
+    ab = [rgb_to_lab(im)[1:] for im in (before, after)]
+    bluer = float(ab[0][1][cap].mean() - ab[1][1][cap].mean())                    # b* falls
+    moved = float(np.sqrt(((ab[1][:, skin[0], skin[1]] - ab[0][:, skin[0], skin[1]]) ** 2)
+                          .sum(0)).mean())
+    assert bluer > 5 and moved < 2
+    assert (after[10, 64] != before[10, 64]).any()            # the point is drawn where it is
+    # a small photo is drawn as large as its box: a click 2 px inside its left edge counts
+    drawn = driver.find_element(By.CSS_SELECTOR, "#hint-result img").rect
+    assert drawn["height"] > 300
+    click_picture(driver, "#hint-result img", 2, 100, 128)
+    wait.until(lambda d: "points: 2" in d.find_element(By.ID, "hint-timing").text)
+    assert "(2, 100) #2040d0" in driver.find_element(By.ID, "hint-points").text
+
+
+def test_a_file_that_is_no_image_says_so_in_the_hints_tab(driver, app_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    wait = open_hints_tab(driver, app_url)
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    driver.find_element(By.CSS_SELECTOR, "#hint-photo input[type=file]").send_keys(
+        str(tmp_path / "notes.jpg"))
+    wait.until(lambda d: "notes.jpg: not an image this demo can read"
+               in d.find_element(By.ID, "hint-timing").text)
 
 
 def test_an_example_face_is_one_click_away(driver, app_url):
@@ -315,8 +374,7 @@ def test_models_are_chosen_by_name_from_the_command_line(tmp_path):
     run_dir.mkdir()
     sh.copy(shipped_weights(), run_dir / "model.safetensors")
     models = demo.load_models([run_dir / "model.safetensors"])
-    hinted = [demo.SHIPPED_HINTS] if demo.HINTED.is_dir() else []
-    assert list(models) == [demo.SHIPPED, *hinted, "1: my-run"]
+    assert list(models) == [demo.SHIPPED, "1: my-run"]
     assert not any(str(tmp_path) in name for name in models)
 
 
@@ -396,8 +454,7 @@ def test_hint_points_are_added_removed_and_cleared_and_each_change_recolorizes(t
     st = demo.with_point(st, 64, 5, "#00f")                     # off the photo: not added
     assert demo.point_labels(st) == ["1: (10, 20) #d02020", "2: (50, 5) #0000ff"]
     torch.manual_seed(0)
-    model = build_model(Config(hints="random", skips="concat", widths=(4, 8, 8),
-                               stem="conv")).eval()
+    model = build_model(Config(widths=(4, 8, 8), stem="conv")).eval()
     with_points, ms = demo.recolorize(model, st)
     assert with_points.shape == (40, 64, 3) and ms > 0
     fewer = demo.without_points(st, ["1: (10, 20) #d02020"])
@@ -408,3 +465,35 @@ def test_hint_points_are_added_removed_and_cleared_and_each_change_recolorizes(t
     assert demo.pixel_hex(np.array([[[255, 16, 0]]], np.uint8), 0, 0) == "#ff1000"
     with pytest.raises(demo.ColorizerError):
         demo.hex_colour("hsl(0, 10%, 20%)")
+
+
+def test_a_large_photo_is_worked_on_as_a_preview_and_written_whole_with_its_points(tmp_path):
+    from colorizer import pretrained
+
+    Image.fromarray(smooth_face(np.random.default_rng(4), 64)).resize((1600, 1200)).save(
+        tmp_path / "big.png")
+    st = demo.hint_photo(tmp_path / "big.png")
+    h, w = st["L"].shape[-2:]
+    assert st["size"] == (1200, 1600) and h * w <= demo.PREVIEW_PIXELS and (h, w) == (866, 1154)
+    st = demo.with_point(st, 100, 100, "#2040d0")
+    model = pretrained("cpu")
+    preview, _ = demo.recolorize(model, st)
+    shown = demo.marked(preview, st["points"], demo.zoom_of(preview.shape))
+    assert shown.shape == preview.shape and not np.array_equal(shown, preview)
+    assert shown[100, 100].tolist() == [0x20, 0x40, 0xd0]      # the point, drawn in its colour
+    small = demo.marked(np.zeros((128, 96, 3), np.uint8), [(5, 6, "#2040d0")], 8)
+    assert small.shape == (1024, 768, 3) and small[6 * 8 + 4, 5 * 8 + 4].tolist() == [32, 64, 208]
+    whole = np.asarray(Image.open(demo.full_size(model, st, tmp_path))).astype(int)
+    assert whole.shape == (1200, 1600, 3)
+    # the point lands where it was placed on the preview, at the full photo's scale: bluer there
+    plain = colorize_rgb(model, np.asarray(Image.open(tmp_path / "big.png").convert("RGB")))
+    y, x = round(100 * 1200 / h), round(100 * 1600 / w)
+    blueness = [float((im[y - 5:y + 6, x - 5:x + 6, 2].astype(int)
+                       - im[y - 5:y + 6, x - 5:x + 6, 0]).mean()) for im in (plain, whole)]
+    assert blueness[1] > blueness[0] + 10
+
+
+def test_a_file_that_is_no_image_is_one_line_in_the_hints_tab(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    with pytest.raises(demo.ColorizerError, match="^notes.jpg: not an image this demo can read$"):
+        demo.hint_photo(tmp_path / "notes.jpg")
