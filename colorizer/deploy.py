@@ -14,6 +14,7 @@ import json
 import torch
 
 from .config import MAX_SIDE, ColorizerError
+from .evaluation import with_mirror
 from .hints import CHANNELS as HINT_CHANNELS
 from .hints import as_maps
 from .models import input_side
@@ -84,17 +85,14 @@ class OnnxColorizer:
             maps = torch.zeros(len(L), HINT_CHANNELS, *L.shape[-2:])
         parts = []
         for i in range(0, len(L), batch_size):
-            x = L[i:i + batch_size].float().contiguous()
-            h = () if maps is None else (maps[i:i + batch_size].float().contiguous(),)
-            ab = self._run(x, *h)
-            if tta == "flip":
-                mirrored = self._run(x.flip(-1), *(m.flip(-1) for m in h))
-                ab = (ab + (mirrored.flip(-1) if mirrored.dim() == 4 else mirrored)) / 2
-            parts.append(ab)
+            x = L[i:i + batch_size].float()
+            h = None if maps is None else maps[i:i + batch_size].float()
+            parts.append(with_mirror(self._run, x, h, tta))
         return torch.cat(parts)
 
     def _run(self, x, hints=None):
-        feed = {"L": x.numpy(), **({} if hints is None else {"hints": hints.numpy()})}
+        feed = {"L": x.contiguous().numpy(),
+                **({} if hints is None else {"hints": hints.contiguous().numpy()})}
         return torch.from_numpy(self.session.run(None, feed)[0])
 
 

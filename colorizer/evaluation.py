@@ -52,12 +52,7 @@ def _outputs(model, L, ab, batch_size, tta="none", hints=None):
         x = L[i:i + batch_size].to(device)
         h = None if hints is None else hints[i:i + batch_size].to(device)
         out = model(x)
-        pred = _hinted(model, x, model.decode(out, x.shape[-2:]), h)
-        if tta == "flip":                       # (the hints mirrored with the image)
-            mirrored = _hinted(model, x.flip(-1), model.decode(model(x.flip(-1)), x.shape[-2:]),
-                               None if h is None else h.flip(-1))
-            pred = (pred + _unmirror(mirrored)) / 2
-        preds.append(pred.cpu())
+        preds.append(with_mirror(_predict_one(model, x, out), x, h, tta).cpu())
         if ab is not None:
             loss += float(loss_fn(model, out, ab[i:i + batch_size].to(device))) * len(x)
     return torch.cat(preds), (loss / len(L) if ab is not None else None)
@@ -78,6 +73,26 @@ def corrective_sequence(model, lab, points, batch_size=128, tta="none"):
             base = maps if maps is not None else torch.zeros(len(lab), HINT_CHANNELS,
                                                              *lab.shape[-2:])
             maps = add_points(base, ab, *worst_centres(pred, ab))
+
+
+def with_mirror(predict_one, L, hint_maps, tta):
+    """predict_one(L, hint_maps) -> a*b*; with `tta` "flip", averaged with its prediction for
+    the mirrored image (its points mirrored with it), mirrored back. The one place test-time
+    augmentation is done, for a torch model and an ONNX export alike."""
+    pred = predict_one(L, hint_maps)
+    if tta == "flip":
+        mirrored = predict_one(L.flip(-1), None if hint_maps is None else hint_maps.flip(-1))
+        pred = (pred + _unmirror(mirrored)) / 2
+    return pred
+
+
+def _predict_one(model, L, out):
+    """(image, hint maps) -> raw a*b* of `model`, reusing `out`, its output for `L` already
+    computed (the loss's), when the image is `L` itself."""
+    def one(image, hint_maps):
+        raw = out if image is L else model(image)
+        return _hinted(model, image, model.decode(raw, image.shape[-2:]), hint_maps)
+    return one
 
 
 def _hinted(model, L, ab, hint_maps, chunk=16):

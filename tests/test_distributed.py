@@ -59,7 +59,7 @@ def _first_step_gradients(rank, world, init, batch, out):
     x = ProcessContext(rank, world).share(batch)
     loss_fn(model, net(x[:, :1]), x[:, 1:]).backward()
     if rank == 0:
-        torch.save({n: p.grad for n, p in model.named_parameters()}, out)
+        torch.save({n: p.grad for n, p in model.named_parameters() if p.requires_grad}, out)
     # Tear down in order: both processes done with the group, then DDP's reducer gone (it holds
     # the group, and the model's gradient hooks hold it), then the group. A reducer outliving the
     # group into the interpreter's exit aborted one run in twenty ("terminate called without an
@@ -85,7 +85,9 @@ def test_averaged_gradients_equal_one_process_on_the_same_global_batch(tmp_path)
     losses = [loss_fn(model, model(s[:, :1]), s[:, 1:])
               for s in (ProcessContext(r, 2).share(batch) for r in range(2))]
     (sum(losses) / 2).backward()
-    for name, p in model.named_parameters():
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]   # (not spread)
+    assert len(ddp) == len(trained)
+    for name, p in trained:
         assert torch.allclose(ddp[name], p.grad, rtol=1e-4, atol=1e-6), name
 
 

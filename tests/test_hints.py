@@ -187,13 +187,16 @@ def test_hints_from_the_command_line_change_the_output(hint_run, capsys):
                                                                 "colour": [10, 40]}]))
     assert main(["colorize", str(d / "p.png"), "--out", str(d / "c"), *run,
                  "--hints", str(d / "h.json")]) == 0
+    (d / "none.json").write_text("[]")                 # an empty hints file: no point at all
+    assert main(["colorize", str(d / "p.png"), "--out", str(d / "n"), *run,
+                 "--hints", str(d / "none.json")]) == 0
     (d / "m.json").write_text(json.dumps({"p.png": [[35, 5, "#2040d0"], [2, 20, [10, 40]]]}))
     (d / "in").mkdir()
     (d / "p.png").rename(d / "in" / "p.png")
     assert main(["colorize", str(d / "in"), "--out", str(d / "e"), *run,
                  "--hints", str(d / "m.json")]) == 0
-    a, b, c = (np.asarray(Image.open(d / x / "p.png")) for x in "abc")
-    assert not np.array_equal(a, b) and np.array_equal(b, c)
+    a, b, c, n = (np.asarray(Image.open(d / x / "p.png")) for x in "abcn")
+    assert not np.array_equal(a, b) and np.array_equal(b, c) and np.array_equal(a, n)
     assert np.array_equal(b, np.asarray(Image.open(d / "e" / "p.png")))
 
 
