@@ -93,8 +93,7 @@ def measure(model, lab, seed):
 
 def run(twin_dir, seeds, steps):
     """{seed: {"fit_seconds", "parameters", "val", "test"}} for each fit seed."""
-    val_lab, val_base = hint_fit.twin_validation(twin_dir)
-    twin = load_model(f"{twin_dir}/checkpoint.pt", "cpu")[0]
+    val_lab, val_base, twin = hint_fit.twin_validation(twin_dir)
     shipped = load_model(shipped_weights(), "cpu")[0]
     test = split(load_images())[1]
     records = {}

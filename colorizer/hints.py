@@ -232,9 +232,14 @@ def simulate(ab, generator):
 def worst_centres(pred, ab, window=WORST_WINDOW):
     """(y, x) (B,) each: the centre of the `window` x `window` region where `pred` is furthest
     from the truth `ab` (squared error, both (B, 2, H, W))."""
-    err = ((pred.float() - ab.float()) ** 2).sum(1, keepdim=True)
+    return worst_windows(((pred.float() - ab.float()) ** 2).sum(1, keepdim=True), window)
+
+
+def worst_windows(err, window=WORST_WINDOW):
+    """(y, x) (B,) each: the centre of the `window` x `window` region of largest total `err`
+    (B, 1, H, W)."""
     pooled = F.avg_pool2d(F.avg_pool2d(err, (window, 1), stride=1), (1, window), stride=1)
-    width = ab.shape[-1] - window + 1
+    width = err.shape[-1] - window + 1
     top = pooled.flatten(1).argmax(1).cpu()
     return top // width + window // 2, top % width + window // 2
 

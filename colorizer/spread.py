@@ -52,8 +52,8 @@ class Spread(nn.Module):
 
     def forward(self, L, base, hint_maps, cells=CELLS):
         B, _, S, _ = L.shape
-        cells = _cells(L, base, hint_maps, cells)                              # (B, 8, k)
-        r, Lq, abq, yx, n = cells[:, :2], cells[:, 2:3], cells[:, 3:5], cells[:, 5:7], cells[:, 7:]
+        table = _cells(L, base, hint_maps, cells)                       # (B, 8, k)
+        r, Lq, abq, yx, n = table[:, :2], table[:, 2:3], table[:, 3:5], table[:, 5:7], table[:, 7:]
         large = torch.sigmoid((r.norm(dim=1, keepdim=True) - self.gate[0])
                               / self.gate[1].abs().clamp(min=0.5))     # (B, 1, k)
         grid = min(GRID, S)

@@ -70,8 +70,8 @@ def recolour(lab, base, n, seed):
     side = hints.POINT_SIDE
     for i in range(len(lab)):
         inside = region[i, 0].numpy()
-        ys, xs = np.nonzero(ndimage.binary_erosion(inside, iterations=side // 2) if
-                            ndimage.binary_erosion(inside, iterations=side // 2).any() else inside)
+        core = ndimage.binary_erosion(inside, iterations=side // 2)    # whole points inside
+        ys, xs = np.nonzero(core if core.any() else inside)
         pick = torch.randint(len(ys), (n,), generator=g).numpy()
         own = lab[i, 1:][:, region[i, 0]].mean(1)
         colour = PALETTE[((PALETTE - own) ** 2).sum(1).argmax()]
@@ -106,7 +106,7 @@ def corrective_points(base, ab, k):
     yy, xx = torch.meshgrid(torch.arange(ab.shape[-2]), torch.arange(ab.shape[-1]),
                             indexing="ij")
     for _ in range(k):
-        y, x = hints.worst_centres(err.expand(-1, 2, -1, -1) ** 0.5, torch.zeros_like(ab))
+        y, x = hints.worst_windows(err)
         maps = hints.add_points(maps, ab, y, x)
         taken = ((yy - y[:, None, None]).abs() < hints.WORST_WINDOW) & (
             (xx - x[:, None, None]).abs() < hints.WORST_WINDOW)
@@ -155,15 +155,15 @@ def fit(lab, base, seed=FIT_SEED, steps=STEPS, log=print):
 
 
 def twin_validation(run_dir):
-    """(validation L*a*b*, the twin's a*b* for them): a run trained with --holdout val, on the
-    fixed validation split it held out."""
+    """(validation L*a*b*, the twin's a*b* for them, the twin): a run trained with --holdout
+    val, on the fixed validation split it held out."""
     model, ckpt = load_model(Path(run_dir) / CHECKPOINT, "cpu")
     if ckpt["config"].get("holdout") != "val":
         raise ColorizerError(f"{run_dir} was not trained with --holdout val: its validation "
                              "images are not held out")
     train, _ = split(load_images())
     val = train.subset(validation_names(train.names)[1])
-    return val.lab, predict(model, val.L)
+    return val.lab, predict(model, val.L), model
 
 
 def write_into(folder, spread):
@@ -184,7 +184,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=FIT_SEED)
     p.add_argument("--steps", type=int, default=STEPS)
     args = p.parse_args(argv)
-    lab, base = twin_validation(args.twin)
+    lab, base, _ = twin_validation(args.twin)
     spread, seconds = fit(lab, base, args.seed, args.steps)
     print(f"fitted in {seconds:.0f} s on {len(lab)} validation images:",
           {k: [round(x, 3) for x in v.tolist()] for k, v in spread.state_dict().items()})
