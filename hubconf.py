@@ -10,10 +10,10 @@ def colorizer(pretrained=True, device="cpu"):
     import torch
 
     from colorizer import build_model
-    from colorizer.hub import from_pretrained
-    from colorizer.pretrained import SHIPPED
+    from colorizer.serving.hub import from_pretrained
+    from colorizer.serving.pretrained import SHIPPED_DIR
 
-    model = from_pretrained(SHIPPED, torch.device(device))
+    model = from_pretrained(SHIPPED_DIR, torch.device(device))
     if not pretrained:
         model = build_model(model.config).to(device)
     return model

@@ -45,7 +45,9 @@ from pathlib import Path
 
 import torch
 
-from .common import command, machine, result_path, write_result
+from research.results import result_path
+
+from .common import command, machine, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 480              # the default command: 8 minutes, inside a 10-minute slot

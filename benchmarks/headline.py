@@ -18,8 +18,8 @@ from dataclasses import replace
 import torch
 
 from colorizer import Config, ab_mean, evaluate, pretrained
-from colorizer.hub import CONFIG
-from colorizer.pretrained import SHIPPED
+from colorizer.serving.hub import CONFIG_FILE
+from colorizer.serving.pretrained import SHIPPED_DIR
 from research import findings
 from research.shipping import train_command
 
@@ -100,7 +100,7 @@ def shipped_rows():
     train, test = train_split()
     model, mean = pretrained(torch.device("cpu")), ab_mean(train)
     rows = []
-    cfg = Config.from_dict(json.loads((SHIPPED / CONFIG).read_text()))
+    cfg = Config.from_dict(json.loads((SHIPPED_DIR / CONFIG_FILE).read_text()))
     shipped_as = f"seed {cfg.seed} of `{train_command(cfg)}`, int8"
     for tta, name, training in (("none", "shipped colorizer", shipped_as),
                                 ("flip", "... as `colorize` runs it", "averaged with the "

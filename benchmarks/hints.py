@@ -34,12 +34,13 @@ from colorizer.checkpoint import load_model
 from colorizer.data import lab_to_rgb
 from colorizer.evaluation import corrective_sequence, predict
 from colorizer.metrics import ab_mse, psnr
-from colorizer.pretrained import SHIPPED, shipped_weights
+from colorizer.serving.pretrained import SHIPPED_DIR, shipped_weights
 from research import hint_fit
 from research.plots import plot_hint_sweep
+from research.results import RESULTS, result_path
 from research.verdict import mean_sd
 
-from .common import RESULTS, command, machine, result_path, write_result
+from .common import command, machine, write_result
 
 DOCS = RESULTS.parent.parent / "docs"
 NAME = "hints_spread"
@@ -261,8 +262,8 @@ def main(argv=None):
         part = hint_fit.Spread()
         part.load_state_dict({k: torch.tensor(v) for k, v in
                               records[str(args.seeds[0])]["parameters"].items()})
-        hint_fit.write_into(SHIPPED, part)
-        print(f"shipped seed {args.seeds[0]}'s hint part into {SHIPPED}")
+        hint_fit.write_into(SHIPPED_DIR, part)
+        print(f"shipped seed {args.seeds[0]}'s hint part into {SHIPPED_DIR}")
     render()
 
 

@@ -9,7 +9,7 @@ import argparse
 import re
 import sys
 
-from .common import KINDS, RESULTS, TOP
+from research.results import KINDS, RESULTS, TOP
 
 INDEX = RESULTS / "index.md"
 # Pages whose experiment lost: (the options that left the code in 0.7.0, the commit that wrote the

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from colorizer import load_model, predict
-from colorizer.deploy import OnnxColorizer, export_onnx
-from colorizer.pretrained import shipped_weights
+from colorizer.serving.deploy import OnnxColorizer, export_onnx
+from colorizer.serving.pretrained import shipped_weights
 from research.report import markdown_table
 
 from .common import command, machine, train_split, write_result

@@ -29,6 +29,7 @@ from dataclasses import fields
 
 from colorizer import ARCHS, Config, fit, load_images
 from colorizer.config import PRESETS, preset
+from colorizer.console import QUIET
 from colorizer.evaluation import TTA
 from research import runs as study
 from research.report import markdown_table
@@ -112,7 +113,7 @@ def main(argv=None):
             if args.keep:
                 run = study.fit_or_reuse(cfg, f"{args.keep}/{name}-seed{seed}", data, log=None)
             else:
-                run = fit(cfg, progress=False, data=data, log=None)
+                run = fit(cfg, data=data, report=QUIET)
             decodings = {name: run.metrics}
             if cfg.head == "classify":
                 decodings |= {f"{name}+temperature={t}": study.at_temperature(run, t)

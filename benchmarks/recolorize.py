@@ -13,9 +13,9 @@ import statistics
 import numpy as np
 import torch
 
-from colorizer import demo
 from colorizer.data import lightness
-from colorizer.pretrained import pretrained
+from colorizer.serving import demo
+from colorizer.serving.pretrained import pretrained
 
 from .common import command, machine, write_result
 

@@ -45,12 +45,14 @@ from pathlib import Path
 
 from colorizer import ARCHS, Config, fit, load_images
 from colorizer.config import PLACE_SETTINGS, PRESETS, STUDY_CASES, option_words
+from colorizer.console import QUIET
 from research import findings, runs
 from research.plots import plot_study_curves
 from research.report import markdown_table
+from research.results import RESULTS, result_path
 from research.verdict import CLEAR, best_cell, mean_sd, two_way
 
-from .common import RESULTS, command, machine, result_path, write_result
+from .common import command, machine, write_result
 
 DOCS = RESULTS.parent.parent / "docs"
 BUDGET = 12         # epochs of x10 augmented passes: every arm clearly past the baselines
@@ -232,8 +234,7 @@ def quiet_epoch_seconds(configs, data, keep):
         for label in todo if r % 2 == 0 else todo[::-1]:
             print(f"timing {PROBE_EPOCHS} epochs of {key[label]} (probe {r + 1} of "
                   f"{PROBE_ROUNDS}) ...", flush=True)
-            seconds[label] += fit(probe[label], progress=False, data=data,
-                                  log=None).history["seconds"]
+            seconds[label] += fit(probe[label], data=data, report=QUIET).history["seconds"]
     for label in todo:
         probes[key[label]] = {"seconds": seconds[label], "epoch_s": min(seconds[label]),
                               "machine": machine()}
@@ -450,7 +451,7 @@ def shared_settings(base, arms):
     return shared
 
 
-QUIET = (" of the run (on the training split less validation); quiet s/epoch: the fastest of "
+QUIET_NOTE = (" of the run (on the training split less validation); quiet s/epoch: the fastest of "
          f"{PROBE_ROUNDS} x {PROBE_EPOCHS} epochs on the whole training split, the arms' probes "
          "interleaved, timed alone, which set the epochs (the budget over it)")
 
@@ -465,7 +466,8 @@ def markdown(result, first, cmd):
           f"images). Shared options: `train {result['shared_options']}`. {m['date']}, "
           f"{m['cores']} cores ({m['cpu']}), torch {m['torch']}, commit {m.get('commit')}, "
           f"one run at a time; s/epoch: "
-          f"the median epoch{QUIET if any('quiet_epoch_s' in a for a in arms.values()) else ''}"
+          f"the median epoch"
+          f"{QUIET_NOTE if any('quiet_epoch_s' in a for a in arms.values()) else ''}"
           f"; `{cmd}`", "", "| arm | its options |", "|---|---|"]
     md += [f"| {label} | `{a['options'] or '(the shared options)'}` |" for label, a in arms.items()]
     rows = arm_rows(result)

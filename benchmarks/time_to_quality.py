@@ -38,8 +38,7 @@ from matplotlib.figure import Figure
 from colorizer import ARCHS, Config
 from colorizer.config import option_words, preset
 from research import findings
-
-from .common import result_path
+from research.results import result_path
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = (8, 9, 10, 12, 15, 20, 30, 40, 60)    # test ab MSE, raw units²

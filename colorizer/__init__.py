@@ -20,10 +20,8 @@ from .data import (
 from .devices import get_device
 from .evaluation import evaluate, predict
 from .hints import Hint
-from .hub import from_pretrained, save_pretrained
 from .metrics import ab_mse, mean_ab_mse
 from .models import Colorizer, Regressor, build_model, decode_ab, encode_ab
-from .pretrained import pretrained
 from .train import Run, Training, fit, train_one_epoch
 from .viz import (
                    plot_loss,
@@ -35,6 +33,19 @@ from .viz import (
                    side_by_side,
                    triples,
 )
+
+# The serving part (colorizer.serving), loaded when first asked for: `import colorizer` and
+# `python -m colorizer train` load the core alone
+_SERVING = {"pretrained": "pretrained", "from_pretrained": "hub", "save_pretrained": "hub"}
+
+
+def __getattr__(name):
+    if name in _SERVING:
+        import importlib
+
+        return getattr(importlib.import_module(f".serving.{_SERVING[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",

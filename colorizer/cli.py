@@ -1,4 +1,7 @@
-"""Command line: train, evaluate, colorize, export, and cache a folder of images."""
+"""Command line: train, evaluate, colorize, export, and cache a folder of images.
+
+A serving or scale module is imported inside the command that needs it, so that `train` loads
+the core alone."""
 
 import argparse
 import json
@@ -10,14 +13,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import distributed
-from .cache import cached_images, open_images
-from .checkpoint import CHECKPOINT, load_checkpoint, load_model
+from .checkpoint import CHECKPOINT, MODEL_FILE, load_checkpoint, load_model
 from .config import (
     ARCHS,
     PRESETS,
     ColorizerError,
     Config,
+    DemoLimits,
     option_words,
     preset,
     read_settings_file,
@@ -27,19 +29,16 @@ from .data import (
     MAX_PIXELS,
     ab_mean,
     load_images,
+    open_images,
     read_image,
     resolve_data_dir,
     set_pixel_limit,
 )
-from .demo import Limits
-from .deploy import OPSET
 from .devices import get_device, use_tf32
 from .evaluation import TTA, evaluate, format_report
-from .hub import save_pretrained
 from .metrics import HEADLINE
 from .models import head
-from .pretrained import WEIGHTS, shipped_name, shipped_weights
-from .train import fit
+from .train import fit, launched
 
 
 def _numbers(kind):
@@ -54,9 +53,11 @@ def _numbers(kind):
 
 
 def add_config_options(parser):
-    """One option per Config field, its type, default, help and choices taken from the field."""
+    """One option per Config field (but those set in a settings file alone: file_only), its type,
+    default, help and choices taken from the field."""
     for f in fields(Config):
-        add_setting(parser, f.name)
+        if not f.metadata.get("file_only"):
+            add_setting(parser, f.name)
 
 
 def add_setting(parser, name, default=None, help=None):
@@ -90,7 +91,7 @@ def config_from_args(args):
     """The Config the options describe: given options over the settings file or the preset, if
     any, over the defaults (--arch picks widths)."""
     given = {f.name: getattr(args, f.name) for f in fields(Config)
-             if getattr(args, f.name) is not None}
+             if getattr(args, f.name, None) is not None}
     if args.arch is not None:
         if "widths" in given:
             raise ColorizerError("give --arch or --widths, not both")
@@ -262,7 +263,7 @@ def _add_demo(commands):
     demo.add_argument("--share", action="store_true",
                       help="also open a public Gradio link (needs --auth; default: off)")
     demo.add_argument("--auth", metavar="USER:PASSWORD", help="ask visitors for this login")
-    limits = Limits()
+    limits = DemoLimits()
     demo.add_argument("--max-file-mb", type=float, default=limits.max_file_mb,
                       help="largest upload per file (default: %(default)s)")
     demo.add_argument("--max-pixels", type=_pixel_count, default=limits.max_pixels,
@@ -276,7 +277,8 @@ def _add_cache(commands):
                                 "(train --cache on does it when needed)")
     add_setting(cache, "data")
     add_setting(cache, "image_size", default=Config().image_size, help="side in px")
-    add_setting(cache, "cache_dir")
+    cache.add_argument("--cache-dir", metavar="DIR", help="the cache's folder "
+                       "[$COLORIZER_CACHE, ~/.cache/colorizer]")
     cache.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
 
 
@@ -297,8 +299,15 @@ def _help(name):
     return next(f.metadata["help"] for f in fields(Config) if f.name == name).replace("%", "%%")
 
 
+def _weights(args):
+    """The weights a command reads: --checkpoint, or the shipped model's."""
+    from .serving.pretrained import shipped_weights
+
+    return args.checkpoint or shipped_weights()
+
+
 def _load(args):
-    model, ckpt = load_model(args.checkpoint or shipped_weights(), get_device(args.device))
+    model, ckpt = load_model(_weights(args), get_device(args.device))
     if args.temperature is not None:
         if not head(model.head).decodes_at_temperature:
             raise ColorizerError(f"--temperature is for the classify head; this checkpoint has a "
@@ -317,9 +326,9 @@ def cmd_train(args):
         raise ColorizerError(f"--out takes a folder; {out} is a file")
     if args.resume and args.epochs is None:     # continue the run as it was planned
         cfg = replace(cfg, epochs=load_checkpoint(out / CHECKPOINT)["config"]["epochs"])
-    tracker = TensorBoard(out / "tensorboard") if args.tensorboard else None
-    run = fit(cfg, out, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
-              tracker=tracker)
+    report = Reporter(progress=not args.no_progress and sys.stderr.isatty(),
+                      tracker=TensorBoard(out / "tensorboard") if args.tensorboard else None)
+    run = fit(cfg, out, resume=args.resume, report=report)
     if run.metrics:                     # (a torchrun launch: rank 0 alone reports)
         key, m = HEADLINE[cfg.model], run.metrics
         scored = [m, *([m["test"]] if "test" in m else [])]   # validation, then test beside it
@@ -327,7 +336,10 @@ def cmd_train(args):
                         f"{s['split']} images" for s in scored)
               + f" (seed {run.cfg.seed}); run folder {out}")
     del run                             # (with it DDP's hooks on the model: see finish)
-    distributed.finish()
+    if launched():
+        from .scale.distributed import finish
+
+        finish()
     return 0
 
 
@@ -340,7 +352,7 @@ def cmd_evaluate(args):
     train_mean = ckpt.get("train_ab_mean")
     if train_mean is None:      # an older checkpoint: measure it on its training split
         train_mean = ab_mean(open_images(cfg, names=ckpt["split"]["train"]))
-    metrics = {"checkpoint": str(args.checkpoint or WEIGHTS), "model": cfg.model, "head": cfg.head,
+    metrics = {"checkpoint": str(_weights(args)), "model": cfg.model, "head": cfg.head,
                "widths": list(cfg.widths), "epoch": ckpt.get("epoch"), "split": "test",
                **({"temperature": model.temperature, "rebalance": cfg.rebalance}
                   if head(cfg.head).decodes_at_temperature else {}),
@@ -352,7 +364,7 @@ def cmd_evaluate(args):
 
 def cmd_colorize(args):
     from .colorize import Options, colorize_paths
-    from .deploy import OnnxColorizer
+    from .serving.deploy import OnnxColorizer
 
     if args.onnx and args.temperature is not None:
         raise ColorizerError("--temperature is fixed in an exported model: export it again")
@@ -380,6 +392,8 @@ def cmd_colorize(args):
 
 def _model_name(args):
     """The model an output names: the file given, or the shipped one with its checksum."""
+    from .serving.pretrained import shipped_name
+
     return str(args.onnx or args.checkpoint or shipped_name())
 
 
@@ -440,13 +454,15 @@ def cmd_export(args):
     if model.kind != "colorizer":
         raise ColorizerError(f"export writes a colorizer; this checkpoint holds a {model.kind}")
     facts = {k: ckpt[k] for k in ("split", "train_ab_mean", "epoch", "history") if k in ckpt}
+    from .serving.hub import save_pretrained
+
     folder = save_pretrained(model, args.out, facts)
-    shipped, _ = load_model(folder / "model.safetensors", "cpu")
+    shipped, _ = load_model(folder / MODEL_FILE, "cpu")
     cfg = Config.from_dict(ckpt["config"])
     test = load_images(resolve_data_dir(args.data or cfg.data), cfg.image_size,
                        names=ckpt["split"]["test"])
     m = evaluate(shipped, test.lab, train_mean=ckpt["train_ab_mean"])
-    weights = folder / "model.safetensors"
+    weights = folder / MODEL_FILE
     print(f"exported {weights} ({weights.stat().st_size / 2**20:.2f} MiB, int8): test ab_mse "
           f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; load it with "
           f"colorizer.from_pretrained({str(folder)!r})")
@@ -454,25 +470,25 @@ def cmd_export(args):
 
 
 def cmd_onnx(args):
-    from .deploy import export_onnx
+    from .serving.deploy import OPSET, export_onnx
 
-    model, ckpt = load_model(args.checkpoint or shipped_weights(), torch.device("cpu"))
+    model, ckpt = load_model(_weights(args), torch.device("cpu"))
     try:
         export_onnx(model, args.out, ckpt["config"])
     except ImportError:
         raise ColorizerError("the ONNX export needs onnx: pip install -e \".[onnx]\"") from None
     except OSError as e:
         raise ColorizerError(f"cannot write {args.out}: {e.strerror or e}") from None
-    print(f"exported {args.checkpoint or WEIGHTS} to {args.out} "
+    print(f"exported {_weights(args)} to {args.out} "
           f"({Path(args.out).stat().st_size / 2**20:.2f} MiB, opset {OPSET}, dynamic batch)")
     return 0
 
 
 def cmd_demo(args):
-    from .demo import gradio, serve
+    from .serving.demo import gradio, serve
 
     gradio()                            # one line on how to install it, before anything else
-    limits = Limits(args.max_file_mb, args.max_pixels, args.max_files)
+    limits = DemoLimits(args.max_file_mb, args.max_pixels, args.max_files)
     if min(limits.max_file_mb, limits.max_files) <= 0:
         raise ColorizerError("--max-file-mb and --max-files take positive numbers")
     print(f"colorizer demo on http://{args.host}:{args.port} (Ctrl+C stops it)")
@@ -483,6 +499,8 @@ def cmd_demo(args):
 def cmd_cache(args):
     if args.image_size < 2:
         raise ColorizerError(f"--image-size takes a whole number >= 2; got {args.image_size}")
+    from .scale.cache import cached_images
+
     images = cached_images(args.data, args.image_size, args.cache_dir, args.workers,
                            Reporter(progress=sys.stderr.isatty()))
     lab = images.lab

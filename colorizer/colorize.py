@@ -28,7 +28,6 @@ from .data import (
     read_image,
     stripes,
 )
-from .deploy import OnnxColorizer
 from .evaluation import predict
 from .files import atomic_write
 from .hints import maps as hint_maps
@@ -49,7 +48,7 @@ class Job:
 def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip", saturation: float = 1.0,
                  hints=None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
-    torch model or a deploy.OnnxColorizer, here and below. `hints`: colour hints for a model
+    torch model or a serving.deploy.OnnxColorizer, here and below. `hints`: colour hints for a model
     that takes them, colorizer.hints.Hint points (or (x, y, colour) items: "#rrggbb" or
     (a*, b*)) in the photo's own pixels."""
     return colorize_batch(model, [rgb], tta, saturation, None if hints is None else [hints])[0]
@@ -73,13 +72,13 @@ def chroma(model, Ls, tta="flip", saturation=1.0, hints=None):
     resize does it); only its a*b* is upsampled back (paint), so edges and detail come from the
     full-resolution L* (as in Zhang et al.'s inference).
     """
-    size = model.side if isinstance(model, OnnxColorizer) else input_side(model)
+    size = model.side if not isinstance(model, torch.nn.Module) else input_side(model)
     small = torch.cat([F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
                                      align_corners=False) for L in Ls])      # (B, 1, s, s)
     maps = None
     if hints is not None and any(len(h) for h in hints):
         maps = torch.cat([hint_maps(h, L.shape[-2:], (size, size)) for h, L in zip(hints, Ls)])
-    ab = (model.predict(small, tta, hints=maps) if isinstance(model, OnnxColorizer)
+    ab = (model.predict(small, tta, hints=maps) if not isinstance(model, torch.nn.Module)
           else predict(model, small, tta=tta, hints=maps))
     return ab * saturation if saturation != 1 else ab
 

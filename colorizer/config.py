@@ -19,10 +19,8 @@ ARCHS = {
 
 MODELS = ("colorizer", "regressor")
 HEADS = ("sigmoid", "tanh", "classify")
-ACTIVATIONS = ("relu", "leaky_relu", "gelu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "wsd")
-SKIPS = ("none", "concat")
 WARMUP, COOLDOWN = 0.1, 0.3   # wsd: shares of the steps spent warming up and decaying to zero
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
@@ -38,14 +36,17 @@ MAX_ITEMS = 64            # items in a list setting (widths: the deepest model h
 CACHE_MODES = ("auto", "on", "off")
 IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take more is cached on disk
 # Settings that say where a run reads and computes and how often it saves, not what it trains
-PLACE_SETTINGS = ("data", "device", "cache", "cache_dir", "checkpoint_every")
+PLACE_SETTINGS = ("data", "device", "cache", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
 SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv"}
 # Settings removed (or narrowed), with the version and the values under which a saved model is
 # one this code builds; a model saved with another is refused (its result page names the commit
-# that ran it). --hints: a network trained with colour hints (0.8.0) gave way to the hint part
-# every colorizer has (colorizer.spread, 0.9.0)
-REMOVED = {"fusion": ("0.7.0", (0,)), "skips": ("0.7.0", SKIPS), "hints": ("0.9.0", ("none",))}
+# that ran it). A removed setting saved at a buildable value is dropped when read.
+REMOVED = {"fusion": ("0.7.0", (0,)),
+           "skips": ("0.7.0 (add) and 0.10.0 (concat)", ("none",)),
+           "hints": ("0.9.0", ("none",)),                # a network trained with hints
+           "activation": ("0.10.0", ("leaky_relu",)),    # relu and gelu: in no stored run
+           "cache_dir": ("0.10.0", None)}                # where a run reads: $COLORIZER_CACHE
 
 
 class ColorizerError(Exception):
@@ -94,7 +95,9 @@ def read_settings_file(path, what=None):
 
 
 def option(default, help, **kw):
-    """A Config field with what the command line needs to offer it (help, choices, metavar)."""
+    """A Config field with what the command line needs to offer it (help, choices, metavar);
+    file_only=True: a setting no figure or user changes from the command line, set in a
+    settings file (`train --config FILE`)."""
     return field(default=default, metadata={"help": help, **kw})
 
 
@@ -107,22 +110,19 @@ class Config:
                         choices=MODELS)
     head: str = option("sigmoid", "output head; it fixes the target scaling", choices=HEADS)
     rebalance: bool = option(True, "classify: weight rare colours up (Zhang et al. 2016)")
-    temperature: float = option(TEMPERATURE, "classify: annealed-mean temperature", metavar="T")
+    temperature: float = option(TEMPERATURE, "classify: annealed-mean temperature", metavar="T",
+                                file_only=True)
     widths: tuple = option(ARCHS[2], "encoder widths, comma-separated (or --arch)",
                            metavar="W1,W2,...")
     # The encoder halves the side down to 1x1, repeating the last width where the widths run out
     image_size: int | None = option(None, "training side, a power of 2 [2 ** (len(widths) + 1)]",
-                                    metavar="PX")
-    skips: str = option("none", "colorizer: encoder maps stacked onto the decoder's (concat)",
-                        choices=SKIPS)
+                                    metavar="PX", file_only=True)
     # space_to_depth: L* folded STEM_FOLD x STEM_FOLD into channels at a quarter of the side,
     # then one 3x3 convolution to the second width: the first two halvings as one dense operation
     stem: str = option("space_to_depth", "first halvings: conv (the study's) or space_to_depth",
                        choices=STEMS)
     ab_stride: int = option(4, "a*b* at 1/N of the side, upsampled (1: the study's)",
                             metavar="N")
-    # LeakyReLU(0.2): with plain ReLU the colorizer sat at the mean a*b* for the first epochs
-    activation: str = option("leaky_relu", "activation after each BatchNorm", choices=ACTIVATIONS)
     # the training
     epochs: int = option(41, "epochs of --augment-factor passes over the training split",
                          metavar="N")
@@ -146,9 +146,9 @@ class Config:
     augment_factor: int = option(10, "augmented passes over the training split an epoch",
                                  metavar="N")
     crop_scale: tuple = option((0.6, 1.0), "area fraction of a random resized crop",
-                               metavar="MIN,MAX")
+                               metavar="MIN,MAX", file_only=True)
     crop_ratio: tuple = option((3 / 4, 4 / 3), "aspect range of a random resized crop",
-                               metavar="MIN,MAX")
+                               metavar="MIN,MAX", file_only=True)
     flip: bool = option(True, "mirror half the training images left-right")
     init_from: str | None = option(None, "start from another run's weights (to fine-tune)",
                                    metavar="CHECKPOINT")
@@ -160,12 +160,10 @@ class Config:
     # memory; auto: on above IN_MEMORY_MB of float32 images
     cache: str = option("auto", f"on-disk image cache (auto: above {IN_MEMORY_MB} MB)",
                         choices=CACHE_MODES)
-    cache_dir: str | None = option(None, "the cache's folder [$COLORIZER_CACHE, "
-                                   "~/.cache/colorizer]", metavar="DIR")
     device: str = option("auto", "auto (CUDA if present), cpu, cuda, cuda:1, ...",
                          metavar="DEVICE")
     checkpoint_every: int = option(1, "write the checkpoint every N epochs and after the last",
-                                   metavar="N")
+                                   metavar="N", file_only=True)
 
     def __post_init__(self):
         for f in fields(self):                  # kinds first: nothing below sees a wrong one
@@ -213,11 +211,19 @@ def migrate(d):
     if not isinstance(d, dict):
         raise ColorizerError(f"settings must be a mapping, got {type(d).__name__}")
     for name, (version, buildable) in REMOVED.items():
-        if name in d and d[name] not in buildable:
+        if name in d and buildable is not None and d[name] not in buildable:
             raise ColorizerError(f"this model was trained with --{name} {d[name]}, removed in "
                                  f"{version} (its result page names the commit that can load it)")
     known = {f.name for f in fields(Config)}
     return {**SINCE_ADDED, **{k: v for k, v in d.items() if k in known}}
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """What one request to the demo may upload (docs/usage.md, "Security")."""
+    max_file_mb: float = 25         # per file (Gradio refuses larger uploads itself)
+    max_pixels: int = 50_000_000    # per image, from its header: ~25 bytes a pixel to colorize
+    max_files: int = 16             # per request
 
 
 # Named configurations, `train --preset NAME`: each the few settings it changes from the
@@ -273,8 +279,6 @@ def _checks(c):
         ("head", "sigmoid or tanh for the regressor (classify is per pixel)",
          not (c.model == "regressor" and c.head == "classify")),
         ("temperature", "a positive finite number", _positive(c.temperature)),
-        ("skips", "none for the regressor (it has no decoder)",
-         c.model == "colorizer" or c.skips == "none"),
         ("stem", "conv where there are fewer than two widths to fold into",
          c.stem == "conv" or len(c.widths) >= 2),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",
@@ -353,4 +357,8 @@ def _device_ok(name):
 
 
 def _refuse(name, accepts, value):
-    raise ColorizerError(f"--{name.replace('_', '-')} takes {accepts}; got {value!r}")
+    """One line naming the setting as the user gives it: its option, or its name in a settings
+    file (file_only)."""
+    f = next(f for f in fields(Config) if f.name == name)
+    given = name if f.metadata.get("file_only") else "--" + name.replace("_", "-")
+    raise ColorizerError(f"{given} takes {accepts}; got {value!r}")

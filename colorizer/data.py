@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from skimage import color
 
-from .config import SPLIT_SEED, TEST_FRACTION, VAL_FRACTION, ColorizerError
+from .config import IN_MEMORY_MB, SPLIT_SEED, TEST_FRACTION, VAL_FRACTION, ColorizerError
+from .console import LOUD
 from .files import write_json
 
 # Files in a data folder that are not meant as images and are passed over without a warning.
@@ -228,6 +229,32 @@ def load_images(data_dir=None, size=128, limit=None, names=None):
     """
     folder = resolve_data_dir(data_dir)
     return decode_files(folder, list_images(folder), size, limit, names)
+
+
+def open_images(cfg, names=None, limit=None, report=LOUD):
+    """The images a Config asks for: decoded into memory as float32, or, for --cache on (or auto
+    and a large folder), read from the on-disk cache (scale.cache, imported only then).
+    `names` / `limit` as for load_images.
+
+    The one entry point from a data folder to its images: the folder is resolved and listed once,
+    and the list goes to the loader that is used."""
+    folder = resolve_data_dir(cfg.data).resolve()
+    files = list_images(folder)
+    if not use_cache(cfg.cache, len(names or files), cfg.image_size):
+        return decode_files(folder, files, cfg.image_size, limit=limit, names=names)
+    from .scale.cache import cached_folder
+
+    images = cached_folder(folder, files, cfg.image_size, report=report)
+    if names is not None:
+        return images.subset(names)
+    return images.subset(images.names[:limit]) if limit else images
+
+
+def use_cache(mode, n_images, size):
+    """Whether --cache `mode` means the disk for n_images of size x size."""
+    if mode == "auto":
+        return n_images * 3 * size * size * 4 > IN_MEMORY_MB * 2**20
+    return mode == "on"
 
 
 def decode_files(folder, files, size=128, limit=None, names=None):

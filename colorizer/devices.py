@@ -1,7 +1,10 @@
 """Where a run computes: the device picked once, its backends set up once, data moved onto it."""
 
+import ctypes
+import ctypes.util
 import os
 import platform
+from functools import cache
 
 import torch
 
@@ -99,8 +102,7 @@ def synchronize(device):
 def cpu_name():
     """Which CPU a figure comes from: its model name and, on x86, family and model numbers
     (Linux: /proc/cpuinfo, else the machine type), then the widest vector instructions torch
-    uses on it, + BF16 where it computes bfloat16 natively. CPUs of one name differ: this project
-    has met an AVX2-only and an AVX512-BF16 'AMD EPYC', the second about twice as fast an epoch."""
+    uses on it, + BF16 where it computes bfloat16 natively (CPUs of one name differ in both)."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
@@ -116,3 +118,23 @@ def cpu_name():
         name += f" (family {fields['cpu family']}, model {fields['model']})"
     bf16 = " + BF16" if native_bf16("cpu") else ""
     return f"{name}, {torch.backends.cpu.get_cpu_capability()}{bf16}"
+
+
+@cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None off glibc."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def release_free_memory():
+    """Return the free pages of the C heap to the system (glibc's malloc_trim; elsewhere a no-op).
+
+    A training step allocates and frees batch-sized tensors; glibc keeps the freed blocks in its
+    heaps, so without this a run stays well above what it holds (docs/design.md). Called once
+    per epoch: it leaves the peak at that of a training step.
+    """
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False

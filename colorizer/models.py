@@ -4,7 +4,6 @@ and one line in HEADS (and its choice in config.HEADS)."""
 
 import copy
 import math
-from dataclasses import fields
 
 import torch
 import torch.nn as nn
@@ -13,10 +12,6 @@ import torch.nn.functional as F
 from . import quantize
 from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
 from .spread import Spread
-
-# The constructors' defaults are Config's (one set of defaults: build_model(Config()) and
-# Colorizer() build the same model)
-DEFAULTS = {f.name: f.default for f in fields(Config)}
 
 # L* in [0, 100] is centred and scaled before the first convolution (as Zhang et al.'s l_cent,
 # l_norm). Each head maps raw a*b* into its output range and back; the sigmoid scaling
@@ -134,20 +129,13 @@ def decode_ab(y, name):
     return head(name).decode(y)
 
 
-# in place: each overwrites its BatchNorm's output, which backward does not need (less memory)
-_ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True),
-                "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True), "gelu": nn.GELU}
 _HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-# The layer that completes a block's map: told apart by what it is, not by its neighbours' types
-# (torch.nn.SyncBatchNorm, which torchrun on CUDA puts in place of BatchNorm2d, is no BatchNorm2d)
-_ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.GELU)
+LEAKY_SLOPE = 0.2         # with plain ReLU the colorizer sat at the mean a*b* for its first epochs
 
 
-def _activation(name):
-    if name not in _ACTIVATIONS:
-        raise ColorizerError(f"unknown activation {name!r}; "
-                             f"choose one of {', '.join(_ACTIVATIONS)}")
-    return _ACTIVATIONS[name]()
+def _activation():
+    """LeakyReLU, in place: it overwrites its BatchNorm's output, which backward does not need."""
+    return nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
 
 
 # At the 1x1 bottleneck the k=4, s=2, p=1 convolutions are matrix products over the kernel's
@@ -180,12 +168,12 @@ class Up(nn.ConvTranspose2d):
         return y if self.bias is None else y + self.bias[:, None, None]
 
 
-def _down(c_in, c_out, act):
-    return [Down(c_in, c_out), nn.BatchNorm2d(c_out), _activation(act)]
+def _down(c_in, c_out):
+    return [Down(c_in, c_out), nn.BatchNorm2d(c_out), _activation()]
 
 
-def _up(c_in, c_out, act):
-    return [Up(c_in, c_out), nn.BatchNorm2d(c_out), _activation(act)]
+def _up(c_in, c_out):
+    return [Up(c_in, c_out), nn.BatchNorm2d(c_out), _activation()]
 
 
 def ladder(widths, depth=None):
@@ -198,7 +186,7 @@ def ladder(widths, depth=None):
     return (*widths, *[widths[-1]] * (depth - len(widths)))
 
 
-def encoder(widths, act="relu", depth=None, stem="conv", channels=1):
+def encoder(widths, depth=None, stem="conv", channels=1):
     """`depth` halvings from `channels` x 2^depth x 2^depth down to widths[-1] x 1 x 1.
 
     With widths (8, 16, 32, 64, 128, 256) and depth 7, seven stride-2 convolutions:
@@ -212,10 +200,10 @@ def encoder(widths, act="relu", depth=None, stem="conv", channels=1):
     if stem == "space_to_depth":
         layers += [nn.PixelUnshuffle(STEM_FOLD),
                    nn.Conv2d(channels * STEM_FOLD ** 2, chans[2], 3, 1, 1, bias=False),
-                   nn.BatchNorm2d(chans[2]), _activation(act)]
+                   nn.BatchNorm2d(chans[2]), _activation()]
         chans = chans[2:]
     for c_in, c_out in zip(chans[:-1], chans[1:]):
-        layers += _down(c_in, c_out, act)
+        layers += _down(c_in, c_out)
     return nn.Sequential(*layers)
 
 
@@ -224,13 +212,13 @@ class Regressor(nn.Module):
 
     kind = "regressor"
 
-    def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
-                 activation=DEFAULTS["activation"], depth=None, stem=DEFAULTS["stem"]):
+    def __init__(self, cfg=None, /, **settings):
         super().__init__()
-        self.head = head
-        self.encoder = encoder(widths, activation, depth, stem)
-        self.fc = nn.Linear(widths[-1], 2)
-        self.out = _HEADS[head]()
+        cfg = _config(cfg, settings, "regressor")
+        self.head = cfg.head
+        self.encoder = encoder(cfg.widths, cfg.depth, cfg.stem)
+        self.fc = nn.Linear(cfg.widths[-1], 2)
+        self.out = _HEADS[cfg.head]()
 
     def forward(self, L):
         z = self.encoder(normalize_l(L)).flatten(1)     # (B, widths[-1])
@@ -258,55 +246,21 @@ class Colorizer(nn.Module):
 
     kind = "colorizer"
 
-    def __init__(self, widths=DEFAULTS["widths"], head=DEFAULTS["head"],
-                 activation=DEFAULTS["activation"], temperature=DEFAULTS["temperature"],
-                 depth=None, skips=DEFAULTS["skips"], ab_stride=DEFAULTS["ab_stride"],
-                 stem=DEFAULTS["stem"]):
+    def __init__(self, cfg=None, /, **settings):
         super().__init__()
-        self.head = head
-        self.temperature = temperature
-        self.skips = skips
-        self.stride = CLASSIFY_DOWNSAMPLE if head == "classify" else ab_stride
-        self.encoder = encoder(widths, activation, depth, stem)
-        # widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ... -> widths[0] x 64^2
-        # (the encoder's ladder backwards, without its first rung: the last layer makes 2 x 128^2)
-        rungs = ladder(widths, depth)
-        chans = (rungs[-1], *reversed(rungs[:-1]))
-        if head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE:
-            chans = chans[:-1]                                      # ... -> widths[1] x 32 x 32
-        else:                                                       # or ab_stride short of it
-            chans = chans[:len(chans) - (ab_stride.bit_length() - 1)]
-        grow = 2 if skips == "concat" else 1     # concat: each input stacks the encoder's map
-        layers = []
-        for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
-            layers += _up(c_in * (grow if i else 1), c_out, activation)
-        if head == "classify":
+        cfg = _config(cfg, settings, "colorizer")
+        self.head, self.temperature = cfg.head, cfg.temperature
+        self.stride = CLASSIFY_DOWNSAMPLE if cfg.head == "classify" else cfg.ab_stride
+        self.encoder = encoder(cfg.widths, cfg.depth, cfg.stem)
+        self.decoder = nn.Sequential(*_decoder(cfg))
+        if cfg.head == "classify":      # from the training split (Head.fit_to), saved with weights
             q = len(quantize.bin_centres())
-            layers += [nn.Conv2d(chans[-1] * grow, q, 1)]   # Q x 32 x 32 class scores
-            # From the training split (fit sets them); saved with the weights.
             self.register_buffer("prior", torch.full((q,), 1.0 / q))
             self.register_buffer("class_weights", torch.ones(q))
-        else:
-            layers += [Up(chans[-1] * grow, 2, bias=True),
-                       _HEADS[head]()]                              # 2 x 128 x 128 / N
-        self.decoder = nn.Sequential(*layers)
         self.spread = Spread().requires_grad_(False)
 
     def forward(self, L):
-        x = normalize_l(L)
-        if self.skips == "none":
-            return self.decoder(self.encoder(x))            # the study's: through the 1x1 code
-        maps = []                                   # the encoder's map at each side, 64 px first
-        for layer in self.encoder:
-            x = layer(x)
-            if self.skips == "concat" and isinstance(layer, _ACTIVATION_TYPES):
-                maps.append(x)
-        maps = maps[:-1]                            # the 1x1 code is the decoder's input itself
-        for layer in self.decoder:
-            if isinstance(layer, (Up, nn.Conv2d)) and x.shape[-1] > 1 and maps:
-                x = torch.cat([x, maps.pop()], 1)       # with the encoder's map of its side
-            x = layer(x)
-        return x
+        return self.decoder(self.encoder(normalize_l(L)))   # the study's: through the 1x1 code
 
     def decode(self, out, size=None):
         """The network's output -> raw a*b* (B, 2, H, W) at `size` (default: its stride times
@@ -316,6 +270,33 @@ class Colorizer(nn.Module):
         if tuple(ab.shape[-2:]) == size:
             return ab
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
+def _config(cfg, settings, kind):
+    """The Config a model is built from: `cfg`, or `settings` over Config's defaults (one set of
+    defaults: Colorizer() and build_model(Config()) build the same model)."""
+    if cfg is None:
+        return Config(model=kind, **settings)
+    if settings:
+        raise TypeError("give a Config or settings by name, not both")
+    return cfg
+
+
+def _decoder(cfg):
+    """The encoder's ladder backwards from the 1x1 code, without its first rung:
+    widths[-1] x 1 x 1 -> widths[-1] x 2 x 2 -> widths[-2] x 4 x 4 -> ..., stopping at the
+    classify head's side (Q class scores per pixel) or `ab_stride` short of the full side (2
+    channels through the head's activation)."""
+    rungs = ladder(cfg.widths, cfg.depth)
+    chans = (rungs[-1], *reversed(rungs[:-1]))
+    if cfg.head == "classify":                                      # stop at CLASSIFY_DOWNSAMPLE
+        chans = chans[:-1]
+    else:
+        chans = chans[:len(chans) - (cfg.ab_stride.bit_length() - 1)]
+    layers = [layer for c_in, c_out in zip(chans[:-1], chans[1:]) for layer in _up(c_in, c_out)]
+    if cfg.head == "classify":
+        return [*layers, nn.Conv2d(chans[-1], len(quantize.bin_centres()), 1)]
+    return [*layers, Up(chans[-1], 2, bias=True), _HEADS[cfg.head]()]
 
 
 def with_temperature(model, temperature):
@@ -337,11 +318,7 @@ def input_side(model):
 
 def build_model(cfg):
     """The model a Config describes, its weights channels-last (faster: docs/design.md)."""
-    cls = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model]
-    kw = {"temperature": cfg.temperature, "skips": cfg.skips,
-          "ab_stride": cfg.ab_stride} if cfg.model == "colorizer" else {}
-    model = cls(cfg.widths, head=cfg.head, activation=cfg.activation, depth=cfg.depth,
-                stem=cfg.stem, **kw)
+    model = {"regressor": Regressor, "colorizer": Colorizer}[cfg.model](cfg)
     model.config = cfg                  # what it was built from (hub.save_pretrained writes it)
     return model.to(memory_format=torch.channels_last)
 

@@ -1,38 +1,76 @@
 """Training as plain functions: batches, one epoch, and a whole run (fit)."""
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from . import distributed
-from .cache import DiskLab, open_images
 from .checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from .config import COOLDOWN, SPLIT_SEED, WARMUP, ColorizerError, Config, check_inputs
-from .console import QUIET, Reporter
+from .console import LOUD, QUIET
 from .data import (
     LabImages,
     ab_mean,
     chunks,
     crop_draws,
+    open_images,
     random_resized_crop,
     save_split,
     split_names,
     validation_names,
 )
-from .devices import native_bf16, to_device
-from .distributed import ProcessContext
+from .devices import get_device, native_bf16, release_free_memory, to_device
 from .evaluation import evaluate
 from .files import write_json
-from .memory import release_free_memory
 from .metrics import HEADLINE, UNITS
 from .models import build_model, head, loss_fn
 from .outputs import write_outputs
 
-SINGLE_PROCESS = ProcessContext()      # a plain run: one process
 LOG_EVERY = 20          # batches between the progress bar's loss readings (each waits for a GPU)
+
+
+class OneProcess:
+    """A plain run's place: the only process. Under torchrun, scale.distributed's ProcessContext
+    takes its place, with the same methods."""
+    rank, world, main, joined = 0, 1, True, False
+
+    def share(self, batch):
+        """This process's part of a global batch: all of it."""
+        return batch
+
+    def main_first(self, make):
+        return make()
+
+    def total(self, *values):
+        """`values` (numbers or one-number tensors) as floats: their sums over the processes."""
+        return tuple(float(v) for v in values)
+
+    def check_enough(self, n_train, batch_size):
+        """Nothing to check: one process takes every image of a batch."""
+
+    def wrap(self, model, device):
+        return model
+
+    def describe(self, net):
+        return {"world": 1, "backend": None, "ddp": False, "sync_batchnorm": False}
+
+
+def launched():
+    """Whether torchrun started this process (it sets RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def processes(device="auto"):
+    """(this process's place, its device): the one process on get_device(device), or, under
+    torchrun, its place among the launch's (scale.distributed, imported only then)."""
+    if not launched():
+        return OneProcess(), get_device(device)
+    from .scale import distributed
+
+    return distributed.setup(device)
 
 
 def batch_indices(n, batch_size, repeats, generator, smallest=2):
@@ -48,37 +86,36 @@ def batch_indices(n, batch_size, repeats, generator, smallest=2):
     return batches
 
 
-def epoch_batches(n, cfg, generator, device, smallest=2):
-    """An epoch's batches as (indices on the CPU, the same on `device`, their crop draws on
+def epoch_batches(n, cfg, generator, device, smallest=2, index_on=None):
+    """An epoch's batches as (indices on `index_on`, default `device`; their crop draws on
     `device`): every random number of the epoch drawn at once, in the order that drawing them
     batch by batch would (so the same numbers), and moved to the device in two copies."""
     batches = batch_indices(n, cfg.batch_size, cfg.augment_factor, generator, smallest)
     sizes = [len(b) for b in batches]
-    draws = crop_draws(sum(sizes), generator)
-    on_device = to_device(torch.cat(batches), device).split(sizes)
-    return list(zip(batches, on_device, to_device(draws, device).split(sizes)))
+    draws = to_device(crop_draws(sum(sizes), generator), device).split(sizes)
+    indices = to_device(torch.cat(batches), index_on or device).split(sizes)
+    return list(zip(indices, draws))
 
 
-def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc="train"):
+def train_one_epoch(training, lab, cfg, report=QUIET, desc="train"):
     """One pass of `cfg.augment_factor` augmented copies of `lab` (N, 3, H, W); the mean loss.
 
-    The schedule steps after every batch. With several processes
-    (`procs`), each draws the same global batch and trains on its share through DDP. The host
-    waits for the device once, for the epoch's loss (and every LOG_EVERY batches for the
-    progress bar's, when it is shown).
+    The schedule steps after every batch. With several processes, each draws the same global
+    batch and trains on its share through DDP. The host waits for the device once, for the
+    epoch's loss (and every LOG_EVERY batches for the progress bar's, when it is shown).
     """
     t = training
     t.net.train()
     device = next(t.model.parameters()).device
+    # images in memory are indexed where they are; the disk cache reads rows by CPU index
+    index_on = device if isinstance(lab, torch.Tensor) else torch.device("cpu")
+    batches = epoch_batches(len(lab), cfg, t.generator, device, 2 * t.procs.world, index_on)
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
-    batches = epoch_batches(len(lab), cfg, t.generator, device, smallest=2 * procs.world)
     bar = report.bar(batches, desc=desc, unit="batch")
-    for step, (idx, idx_on_device, draws) in enumerate(bar):
-        # the disk cache reads rows by CPU index; a tensor on the device is indexed there
-        images = lab[idx] if isinstance(lab, DiskLab) else lab[idx_on_device]
-        x = random_resized_crop(images, t.generator, cfg.crop_scale, cfg.crop_ratio, cfg.flip,
+    for step, (idx, draws) in enumerate(bar):
+        x = random_resized_crop(lab[idx], t.generator, cfg.crop_scale, cfg.crop_ratio, cfg.flip,
                                 draws=draws)
-        x = procs.share(x)                                  # this process's part of the batch
+        x = t.procs.share(x)                                # this process's part of the batch
         L = x[:, :1].contiguous(memory_format=torch.channels_last)
         with autocast_for(cfg, device):
             loss = loss_fn(t.model, t.net(L), x[:, 1:])
@@ -90,7 +127,7 @@ def train_one_epoch(training, lab, cfg, procs=SINGLE_PROCESS, report=QUIET, desc
         count += len(x)
         if report.progress and step % LOG_EVERY == 0:
             bar.set_postfix(loss=f"{float(total) / count:.5f}")
-    total, count = procs.total(total, count)
+    total, count = t.procs.total(total, count)
     return total / count
 
 
@@ -177,18 +214,22 @@ class Run:
 @dataclass
 class Training:
     """What one run trains with: the model, its optimizer, the augmentation RNG, the LR schedule,
-    and `net`, what the forward pass runs (DDP around the model; default: the model itself)."""
+    `net`, what the forward pass runs (DDP around the model; default: the model itself), and
+    `procs`, the processes it shares each batch with (default: this one alone)."""
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
     schedule: torch.optim.lr_scheduler.LRScheduler | None = None   # None: a constant rate
     net: torch.nn.Module | None = None
+    procs: object = None
 
     def __post_init__(self):
         if self.schedule is None:
             self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
         if self.net is None:            # (not `net or model`: a module may define len)
             self.net = self.model
+        if self.procs is None:
+            self.procs = OneProcess()
 
     def state(self):
         """The checkpoint entries that let a run continue exactly."""
@@ -196,68 +237,72 @@ class Training:
                 "schedule": self.schedule.state_dict(), "rng": self.generator.get_state()}
 
 
-def fit(cfg: Config, out_dir: str | Path | None = None, progress: bool = True,
-        resume: bool = False, data: LabImages | None = None, log=print,
-        tracker=None) -> "Run":
+def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
+        data: LabImages | None = None, report=LOUD) -> "Run":
     """Train the model `cfg` describes on its seeded split; write a run's files into `out_dir`.
 
     `data` (LabImages) skips reading the folder again; `resume` continues from
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
-    RNG state saved there. `progress` shows bars, `log` takes the messages, `tracker` each
-    epoch's figures (console.TensorBoard, or any callable(epoch, {name: value})). Returns a Run.
+    RNG state saved there. `report` (console.Reporter) takes the messages, shows the bars and
+    hands each epoch's figures to its tracker; console.QUIET: none. Returns a Run.
     """
     check_inputs(cfg)
-    procs, device = distributed.setup(cfg.device)      # (the backend policy: get_device's)
+    procs, device = processes(cfg.device)
     cfg = with_precision(cfg, device)
-    report = Reporter(log if procs.main else None, progress, tracker if procs.main else None)
+    report = report if procs.main else QUIET            # rank 0 alone reports and writes
     out_dir = Path(out_dir) if out_dir is not None else None
     ckpt = _resume_from(out_dir, cfg) if resume else None
-    out_dir = out_dir if procs.main else None           # rank 0 alone writes
     if ckpt:
         cfg = replace(Config.from_dict(ckpt["config"]), epochs=cfg.epochs,
                       data=cfg.data or ckpt["config"]["data"])
     train, val, test = procs.main_first(lambda: _split(cfg, data, ckpt, report))
     scored = val if val is not None else test
-    distributed.check_enough(procs, len(train), cfg.batch_size)
+    procs.check_enough(len(train), cfg.batch_size)
     t = _new_training(cfg, train, device, procs)
     history = _restore_training(ckpt, t) if ckpt else {
         "train_loss": [], f"{cfg.holdout}_loss": [], f"{cfg.holdout}_error": [], "seconds": []}
-    run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
-                "split": _split_record(cfg, train, val, test)}
-    if out_dir is not None:
-        _start_run_folder(out_dir, run_info, train.skipped)
+    save = _checkpointer(out_dir if procs.main else None, cfg, t, (train, val, test))
     report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
                f"{cfg.augment_factor} augmented, {len(scored)} {cfg.holdout} images")
-    _train_epochs(t, (train.lab.to(device), scored.lab.to(device)), cfg, history,
-                  (procs, report, out_dir, run_info))
-    if not procs.main:                  # rank 0 alone evaluates and writes
+    _train_epochs(t, train.lab.to(device), scored.lab.to(device), cfg, history, report, save)
+    if not procs.main:
         return Run(cfg, t.model, history, {}, train, test, None, val)
-    metrics = _final_metrics(t.model, (scored, test), cfg, history, run_info["train_ab_mean"])
-    metrics["processes"] = distributed.describe(procs, t.net)
+    metrics = _final_metrics(t.model, (scored, test), cfg, history, ab_mean(train))
+    metrics["processes"] = procs.describe(t.net)
     if out_dir is not None:
         write_outputs(out_dir, t.model, test, history, metrics)
     return Run(cfg, t.model, history, metrics, train, test, out_dir, val)
 
 
-def _train_epochs(t, labs, cfg, history, where):
-    """The epochs still to run: train, score on the held-out images, log, checkpoint when due.
-
-    `labs`: (train, held-out) images on the device; `where`: (processes, reporter, the run folder
-    or None, the checkpoint's facts about the run)."""
-    (train_lab, test_lab), (procs, report, out_dir, run_info) = labs, where
+def _train_epochs(t, train_lab, scored_lab, cfg, history, report, save):
+    """The epochs still to run: train, score on the held-out images, log, `save(epoch)`."""
     for epoch in range(len(history["train_loss"]), cfg.epochs):
         t0 = time.perf_counter()
-        loss = train_one_epoch(t, train_lab, cfg, procs, report, f"epoch {epoch + 1}/{cfg.epochs}")
+        loss = train_one_epoch(t, train_lab, cfg, report, f"epoch {epoch + 1}/{cfg.epochs}")
         release_free_memory()                   # the epoch's freed heap back to the system
-        _record(history, loss, time.perf_counter() - t0, evaluate(t.model, test_lab), cfg,
+        _record(history, loss, time.perf_counter() - t0, evaluate(t.model, scored_lab), cfg,
                 report)
-        if out_dir is not None and ((epoch + 1) % cfg.checkpoint_every == 0
-                                    or epoch + 1 == cfg.epochs):
+        save(epoch + 1, history)
+
+
+def _checkpointer(out_dir, cfg, t, splits):
+    """save(epoch, history): the run's checkpoint every cfg.checkpoint_every epochs and after the
+    last, in the run folder, started here with the settings and split (no folder: nothing)."""
+    if out_dir is None:
+        return lambda epoch, history: None
+    train, val, test = splits
+    run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
+                "split": _split_record(train, val, test)}
+    _start_run_folder(out_dir, run_info, train.skipped)
+
+    def save(epoch, history):
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             save_checkpoint(out_dir / CHECKPOINT,
-                            {**run_info, **t.state(), "epoch": epoch + 1, "history": history})
+                            {**run_info, **t.state(), "epoch": epoch, "history": history})
+    return save
 
 
-def _split_record(cfg, train, val, test):
+def _split_record(train, val, test):
     """The names of each split, as the checkpoint and split.json keep them."""
     return {"seed": SPLIT_SEED, "train": train.names, "test": test.names,
             **({"val": val.names} if val is not None else {})}
@@ -317,7 +362,7 @@ def _split(cfg, data, ckpt, report=QUIET):
     return data.subset(train), data.subset(val) if val else None, data.subset(test)
 
 
-def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
+def _new_training(cfg, train, device, procs):
     """A seeded model, its optimizer and LR schedule, and the augmentation RNG."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
@@ -331,7 +376,7 @@ def _new_training(cfg, train, device, procs=SINGLE_PROCESS):
     steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
                                          smallest=2 * procs.world)
     return Training(model, optimizer, generator, build_schedule(cfg, optimizer, steps),
-                    net=distributed.wrap(model, procs, device))
+                    net=procs.wrap(model, device), procs=procs)
 
 
 def _restore_training(ckpt, t):

@@ -10,8 +10,7 @@ import json
 import statistics
 from pathlib import Path
 
-from benchmarks.common import RESULTS, kind_of
-
+from .results import RESULTS, kind_of
 from .verdict import BETTER, compare, mean_sd, past_baselines
 
 SPLITS = ("val", "test")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint
 from colorizer.config import ARCHS, PRESETS, Config
+from colorizer.console import QUIET, Reporter
 from colorizer.data import ab_mean
 from colorizer.devices import get_device
 from colorizer.evaluation import evaluate
@@ -67,11 +68,11 @@ def fit_or_reuse(cfg, out_dir, data=None, log=print):
     if epochs == cfg.epochs:
         print(f"reused the finished run in {out_dir} (same configuration, {cfg.epochs} epochs; "
               f"delete the folder to train it again)")
-        return fit(cfg, out_dir, progress=False, resume=True, data=data, log=None)
+        return fit(cfg, out_dir, resume=True, data=data, report=QUIET)
     if epochs:
         print(f"resuming the run in {out_dir} at epoch {epochs + 1} of {cfg.epochs}")
-        return fit(cfg, out_dir, progress=False, resume=True, data=data, log=log)
-    return fit(cfg, out_dir, progress=False, data=data, log=log)
+        return fit(cfg, out_dir, resume=True, data=data, report=Reporter(log, progress=False))
+    return fit(cfg, out_dir, data=data, report=Reporter(log, progress=False))
 
 
 def epochs_done(path, cfg):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 
-from colorizer import hub
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model
 from colorizer.config import PLACE_SETTINGS, ColorizerError, Config
 from colorizer.data import lab_to_rgb, load_images, resolve_data_dir
@@ -17,7 +16,8 @@ from colorizer.evaluation import evaluate, predict
 from colorizer.files import atomic_write, write_json
 from colorizer.models import head
 from colorizer.packing import compact, write_shipped
-from colorizer.pretrained import CARD, WEIGHTS
+from colorizer.serving import hub
+from colorizer.serving.pretrained import CARD, WEIGHTS
 
 from . import out_of_domain
 

@@ -20,9 +20,9 @@ def test_configuration_names_with_settings():
     assert config("default") == Config()
     assert config("default-regressor", epochs=3, seed=2) == Config(model="regressor", epochs=3,
                                                                   seed=2)
-    got = config("default+head=tanh+arch=1+epochs=3+lr=0.002+flip=false+skips=concat", epochs=9)
+    got = config("default+head=tanh+arch=1+epochs=3+lr=0.002+flip=false+stem=conv", epochs=9)
     assert got == Config(head="tanh", widths=ARCHS[1], epochs=3, lr=0.002, flip=False,
-                         skips="concat")                # a name's own epochs win over --epochs
+                         stem="conv")                   # a name's own epochs win over --epochs
     assert config("colorizer-sigmoid-2+schedule=wsd") == preset("study-short", head="sigmoid",
                                                                  widths=ARCHS[2], schedule="wsd")
     assert config("full-side+seed=1") == preset("full-side", seed=1)

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer import Config, cache, fit, load_images
-from colorizer.cache import DiskLab, cached_images, fingerprint, open_images, use_cache
+from colorizer import Config, fit, load_images
 from colorizer.cli import main
 from colorizer.config import ColorizerError
 from colorizer.console import QUIET, Reporter
-from colorizer.data import list_images
+from colorizer.data import list_images, open_images, use_cache
 from colorizer.models import build_model
+from colorizer.scale import cache
+from colorizer.scale.cache import DiskLab, cached_images, fingerprint
 
 from .conftest import child_env, make_folder, tiny_config
 
@@ -80,7 +81,7 @@ def test_unreadable_files_are_skipped_counted_and_listed(tiny_folder, tmp_path):
         images = cached_images(tiny_folder, 16, report=QUIET)
     assert len(images) == 12 and images.skipped == ["broken.jpg"]
     cfg = tiny_config(data=str(tiny_folder), cache="on", epochs=1)
-    run = fit(cfg, tmp_path / "run", progress=False, log=None)
+    run = fit(cfg, tmp_path / "run", report=QUIET)
     assert (run.out_dir / "skipped.txt").read_text() == "broken.jpg\n"
 
 
@@ -175,8 +176,8 @@ def test_auto_caches_large_sets_only(tiny_folder):
 
 
 def test_training_from_the_cache_matches_training_from_memory(tiny_folder, tmp_path):
-    runs = [fit(tiny_config(data=str(tiny_folder), cache=c, epochs=2), tmp_path / c,
-                progress=False, log=None) for c in ("off", "on")]
+    runs = [fit(tiny_config(data=str(tiny_folder), cache=c, epochs=2), tmp_path / c, report=QUIET)
+            for c in ("off", "on")]
     assert runs[0].test.names == runs[1].test.names
     memory, disk = (r.metrics["ab_mse"] for r in runs)
     assert disk == pytest.approx(memory, rel=0.02)
@@ -206,11 +207,11 @@ def test_image_size_default_keeps_the_study_model():
 
 @pytest.mark.parametrize("size", [100, 32, 0])
 def test_bad_image_sizes_are_refused(size):
-    with pytest.raises(ColorizerError, match="--image-size takes a power of 2 from 64"):
+    with pytest.raises(ColorizerError, match="image_size takes a power of 2 from 64"):
         Config(image_size=size)
 
 
 def test_training_at_twice_the_side(tiny_folder, tmp_path):
     cfg = tiny_config(data=str(tiny_folder), image_size=32, epochs=1, cache="on")
-    run = fit(cfg, tmp_path / "run", progress=False, log=None)
+    run = fit(cfg, tmp_path / "run", report=QUIET)
     assert run.train.lab[:1].shape == (1, 3, 32, 32) and np.isfinite(run.metrics["ab_mse"])

@@ -16,6 +16,7 @@ from colorizer import (
     quantize,
 )
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.console import QUIET
 from colorizer.models import loss_fn
 from colorizer.train import Training, train_one_epoch
 
@@ -79,7 +80,7 @@ def test_smoothed_prior_is_a_distribution():
 
 
 def test_classify_shapes_and_decoding():
-    model = Colorizer((8, 16, 32, 64, 128, 256), head="classify")
+    model = Colorizer(widths=(8, 16, 32, 64, 128, 256), head="classify")
     L = torch.rand(2, 1, 128, 128) * 100
     out = model(L)
     assert out.shape == (2, len(quantize.bin_centres()), 32, 32)
@@ -106,7 +107,7 @@ def test_classify_loss_is_finite_and_falls_when_overfitting(tiny_folder):
     cfg = tiny_config(head="classify", lr=1e-2, flip=False, crop_scale=(1.0, 1.0),
                       crop_ratio=(1.0, 1.0), augment_factor=8)
     torch.manual_seed(0)
-    model = Colorizer(cfg.widths, head="classify")
+    model = Colorizer(widths=cfg.widths, head="classify")
     model.class_weights.copy_(quantize.rebalance_weights(quantize.smoothed_prior(data.ab)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(0)
@@ -117,14 +118,14 @@ def test_classify_loss_is_finite_and_falls_when_overfitting(tiny_folder):
 
 def test_fit_stores_prior_and_weights_in_the_checkpoint(tiny_folder, tmp_path):
     data = load_images(tiny_folder, size=16)
-    run = fit(tiny_config(head="classify", epochs=1), tmp_path, progress=False, data=data, log=None)
+    run = fit(tiny_config(head="classify", epochs=1), tmp_path, data=data, report=QUIET)
     by_hand = float((predict(run.model, run.test.L) - run.test.ab).square().mean())
     assert run.metrics["ab_mse"] == pytest.approx(by_hand, rel=1e-5)
     model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
     assert torch.equal(model.prior, run.model.prior) and model.prior.sum() == pytest.approx(1)
     assert float((model.prior * model.class_weights).sum()) == pytest.approx(1.0, abs=1e-4)
     plain = fit(tiny_config(head="classify", epochs=1, rebalance=False), tmp_path / "plain",
-                progress=False, data=data, log=None)
+                data=data, report=QUIET)
     assert (plain.model.class_weights == 1).all()
 
 
@@ -134,7 +135,7 @@ def test_classify_is_for_the_colorizer():
 
 
 def test_loss_fn_mse_heads_unchanged():
-    model = Colorizer((4, 8, 8), head="tanh")
+    model = Colorizer(widths=(4, 8, 8), head="tanh")
     ab = torch.randn(2, 2, 16, 16) * 20
     out = torch.zeros(2, 2, 16, 16)
     assert float(loss_fn(model, out, ab)) == pytest.approx(float((ab / 128).square().mean()))

@@ -9,7 +9,7 @@ from PIL import Image
 from colorizer import colorize, load_model, predict
 from colorizer.cli import main
 from colorizer.config import ColorizerError
-from colorizer.pretrained import shipped_weights
+from colorizer.serving.pretrained import shipped_weights
 
 from .conftest import smooth_face
 

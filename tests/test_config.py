@@ -1,4 +1,6 @@
+import argparse
 import math
+from dataclasses import fields
 
 import pytest
 import torch
@@ -19,15 +21,14 @@ from .test_cli import cli, one_line_error
     ("batch_size", 1, "--batch-size takes a whole number >= 2"),
     ("augment_factor", 0, "--augment-factor takes a whole number >= 1"),
     ("limit", 1, "--limit takes a whole number >= 2"),
-    ("crop_scale", (0.9, 0.5), "--crop-scale takes MIN,MAX"),
-    ("crop_ratio", (0.0, 1.0), "--crop-ratio takes MIN,MAX"),
-    ("temperature", -0.1, "--temperature takes a positive finite number"),
+    ("crop_scale", (0.9, 0.5), "crop_scale takes MIN,MAX"),     # (a settings file's name)
+    ("crop_ratio", (0.0, 1.0), "crop_ratio takes MIN,MAX"),
+    ("temperature", -0.1, "temperature takes a positive finite number"),
     ("widths", (8, 0, 4), "--widths takes one or more whole numbers from 1 to 1024"),
     ("widths", (8, 4096), "--widths takes one or more whole numbers from 1 to 1024"),
-    ("image_size", 2048, "--image-size takes a power of 2 from 64 (one halving per width at "
+    ("image_size", 2048, "image_size takes a power of 2 from 64 (one halving per width at "
                          "least) to 1024"),
     ("head", "softmax", "--head takes one of sigmoid, tanh, classify"),
-    ("activation", "swish", "--activation takes one of relu, leaky_relu, gelu"),
     ("device", "gpu-please", "--device takes auto, cpu, cuda or cuda:N"),
     ("seed", -1, "--seed takes a whole number >= 0"),
     ("ab_stride", 3, "--ab-stride takes a power of 2 below the image size"),
@@ -70,13 +71,18 @@ def test_data_must_not_be_a_file(tmp_path):
         Config(data=str(tmp_path / "x.jpg"))
 
 
-def test_every_field_is_an_option_and_round_trips():
+def test_every_field_is_an_option_or_a_file_setting_and_round_trips(tmp_path):
+    options = {a.dest for a in _train_parser()._actions}
+    for f in fields(Config):
+        assert (f.name in options) != bool(f.metadata.get("file_only")), f.name
+    (tmp_path / "s.toml").write_text("crop_scale = [0.5, 0.9]\ncheckpoint_every = 5\n")
     args = build_parser().parse_args(
         ["train", "--epochs", "3", "--lr", "0.002", "--widths", "4,8,8", "--no-flip",
-         "--crop-scale", "0.5,0.9", "--no-rebalance", "--head", "classify", "--limit", "40"])
+         "--config", str(tmp_path / "s.toml"), "--no-rebalance", "--head", "classify",
+         "--limit", "40"])
     cfg = config_from_args(args)
     assert cfg == Config(epochs=3, lr=0.002, widths=(4, 8, 8), flip=False, crop_scale=(0.5, 0.9),
-                         rebalance=False, head="classify", limit=40)
+                         checkpoint_every=5, rebalance=False, head="classify", limit=40)
     assert config_from_args(build_parser().parse_args(["train"])) == Config()
     assert config_from_args(build_parser().parse_args(["train", "--arch", "1"])).widths == ARCHS[1]
 
@@ -125,3 +131,8 @@ def test_a_config_saved_before_the_stem_option_loads_with_the_conv_stem():
     assert Config.from_dict({**saved, "stem": "space_to_depth"}).stem == "space_to_depth"
 
 
+
+
+def _train_parser():
+    return next(a for a in build_parser()._actions
+                if isinstance(a, argparse._SubParsersAction)).choices["train"]

@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import demo
 from colorizer.colorize import colorize_rgb
+from colorizer.serving import demo
 
 from .conftest import child_env, smooth_face
 from .test_cli import ROOT
@@ -273,7 +273,7 @@ def test_the_demo_says_how_to_install_gradio_when_it_is_missing(monkeypatch):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return demo.load_models()[demo.SHIPPED]
+    return demo.load_models()[demo.SHIPPED_LABEL]
 
 
 def test_uploads_are_colorized_and_bad_files_captioned_by_their_own_name(tmp_path, shipped):
@@ -306,7 +306,7 @@ def test_limits_refuse_with_a_caption(tmp_path, shipped):
 
     one_colour_png(tmp_path / "big.png", 300)
     Image.fromarray(smooth_face(np.random.default_rng(3), 64)[:20, :20]).save(tmp_path / "s.png")
-    limits = demo.Limits(max_file_mb=1, max_pixels=200 * 200, max_files=2)
+    limits = demo.DemoLimits(max_file_mb=1, max_pixels=200 * 200, max_files=2)
     strips, files = demo.colorize_uploads(
         [tmp_path / "big.png", tmp_path / "s.png", tmp_path / "s.png"], shipped,
         out_dir=tmp_path / "o", limits=limits)
@@ -368,13 +368,13 @@ def test_request_folders_are_private_and_swept(tmp_path):
 def test_models_are_chosen_by_name_from_the_command_line(tmp_path):
     import shutil as sh
 
-    from colorizer.pretrained import shipped_weights
+    from colorizer.serving.pretrained import shipped_weights
 
     run_dir = tmp_path / "my-run"
     run_dir.mkdir()
     sh.copy(shipped_weights(), run_dir / "model.safetensors")
     models = demo.load_models([run_dir / "model.safetensors"])
-    assert list(models) == [demo.SHIPPED, "1: my-run"]
+    assert list(models) == [demo.SHIPPED_LABEL, "1: my-run"]
     assert not any(str(tmp_path) in name for name in models)
 
 

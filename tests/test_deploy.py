@@ -8,10 +8,10 @@ from PIL import Image
 
 from colorizer import ab_mean, evaluate, load_images, load_model, predict, split
 from colorizer.cli import main
-from colorizer.deploy import OnnxColorizer, export_onnx
 from colorizer.metrics import ab_mse
 from colorizer.models import encode_ab
-from colorizer.pretrained import shipped_weights
+from colorizer.serving.deploy import OnnxColorizer, export_onnx
+from colorizer.serving.pretrained import shipped_weights
 
 from .conftest import require_onnx
 

@@ -10,7 +10,7 @@ import torch
 
 from colorizer import devices, load_model
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint
-from colorizer.pretrained import shipped_weights
+from colorizer.serving.pretrained import shipped_weights
 from research import runs as study
 
 from .conftest import REAL_CUDA, tiny_config

@@ -11,10 +11,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from colorizer import ColorizerError, Config, build_model, distributed, evaluate, load_model
-from colorizer.cache import open_images
-from colorizer.distributed import ProcessContext, wrap
+from colorizer import ColorizerError, Config, build_model, evaluate, load_model
+from colorizer.data import open_images
 from colorizer.models import loss_fn
+from colorizer.scale import distributed
+from colorizer.scale.distributed import ProcessContext
 
 from .conftest import child_env
 
@@ -55,7 +56,7 @@ def _first_step_gradients(rank, world, init, batch, out):
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.manual_seed(0)
     model = build_model(Config(widths=(4, 8, 8)))
-    net = wrap(model, ProcessContext(rank, world), torch.device("cpu"))
+    net = ProcessContext(rank, world).wrap(model, torch.device("cpu"))
     x = ProcessContext(rank, world).share(batch)
     loss_fn(model, net(x[:, :1]), x[:, 1:]).backward()
     if rank == 0:
@@ -125,12 +126,11 @@ def test_more_processes_than_gpus_is_one_line(monkeypatch):
         distributed.setup("auto")
 
 
-@pytest.mark.parametrize("skips", ["none", "concat"])
 @pytest.mark.parametrize("head", ["sigmoid", "classify"])
-def test_sync_batchnorm_gives_the_same_eval_output(skips, head):
+def test_sync_batchnorm_gives_the_same_eval_output(head):
     """torchrun on CUDA converts BatchNorm2d to SyncBatchNorm: the model must not change."""
     torch.manual_seed(0)
-    model = build_model(Config(widths=(4, 8, 8), skips=skips, head=head)).eval()
+    model = build_model(Config(widths=(4, 8, 8), head=head)).eval()
     synced = copy.deepcopy(model)
     synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(synced).eval()
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules())

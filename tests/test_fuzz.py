@@ -16,7 +16,7 @@ from PIL import Image
 from colorizer import ColorizerError, Config, build_model, from_pretrained, load_model
 from colorizer.config import read_settings_file
 from colorizer.data import read_image
-from colorizer.hub import save_pretrained
+from colorizer.serving.hub import save_pretrained
 
 from .conftest import child_env
 

@@ -15,6 +15,7 @@ from colorizer import hints as H
 from colorizer.cli import main
 from colorizer.colorize import colorize_rgb
 from colorizer.config import Config
+from colorizer.console import QUIET
 from colorizer.data import rgb_to_lab
 from colorizer.models import build_model
 from colorizer.spread import Spread
@@ -110,7 +111,7 @@ def test_no_point_changes_nothing_and_a_point_sticks_within_its_region():
 
 
 def test_the_hint_part_is_fitted_apart_from_training(tiny_data, tmp_path):
-    run = fit(tiny_config(epochs=1), tmp_path, progress=False, data=tiny_data, log=None)
+    run = fit(tiny_config(epochs=1), tmp_path, data=tiny_data, report=QUIET)
     assert torch.equal(run.model.spread.log_xy, Spread().log_xy)       # training leaves it be
     # ... and every one of its numbers can learn from a person's points (research.hint_fit)
     spread = Spread()
@@ -226,7 +227,7 @@ def test_a_bad_hint_on_the_command_line_is_one_line_and_nothing_written(hint_run
 
 def test_onnx_export_takes_the_hints_and_agrees_with_pytorch(tmp_path):
     require_onnx()
-    from colorizer.deploy import OnnxColorizer, export_onnx
+    from colorizer.serving.deploy import OnnxColorizer, export_onnx
 
     model = hinted_model()
     onnx = OnnxColorizer(export_onnx(model, tmp_path / "h.onnx"))

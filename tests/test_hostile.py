@@ -11,8 +11,8 @@ import torch
 
 from colorizer import ColorizerError, Config, build_model, from_pretrained, load_model
 from colorizer.checkpoint import save_checkpoint
-from colorizer.hub import save_pretrained
 from colorizer.packing import SHIPPED_FORMAT, write_shipped
+from colorizer.serving.hub import save_pretrained
 
 from .test_cli import cli, one_line_error
 
@@ -84,7 +84,8 @@ def test_a_setting_of_the_wrong_kind_is_refused_before_anything_is_read_or_writt
     out = tmp_path / "run"
     line = one_line_error(cli("train", "--config", settings, "--data", tmp_path / "nowhere",
                               "--out", out))
-    assert f"--{setting.replace('_', '-')} takes" in line
+    given = "image_size" if setting == "image_size" else f"--{setting}"    # (a file's setting)
+    assert f"{given} takes" in line
     assert not out.exists()                         # no config.json, no split.json
 
 

@@ -9,7 +9,8 @@ import torch
 from colorizer import evaluate, fit, from_pretrained, load_images, pretrained, save_pretrained
 from colorizer.cli import main
 from colorizer.config import ColorizerError
-from colorizer.pretrained import SHIPPED
+from colorizer.console import QUIET
+from colorizer.serving.pretrained import SHIPPED_DIR
 
 from .conftest import ROOT, tiny_config
 
@@ -27,7 +28,7 @@ def figures(model, test):
 
 def test_the_shipped_model_round_trips_through_a_model_folder(tmp_path, test_faces):
     shipped = pretrained(torch.device("cpu"))
-    assert figures(from_pretrained(SHIPPED, torch.device("cpu")), test_faces) == \
+    assert figures(from_pretrained(SHIPPED_DIR, torch.device("cpu")), test_faces) == \
         figures(shipped, test_faces)                          # the package's own folder
     for int8 in (True, False):
         folder = save_pretrained(shipped, tmp_path / f"int8-{int8}", int8=int8)
@@ -61,8 +62,7 @@ def test_a_repo_id_without_a_network_is_one_line():
 
 
 def test_a_run_folder_becomes_a_model_folder(tiny_folder, tmp_path, capsys):
-    run = fit(tiny_config(epochs=1, data=str(tiny_folder)), tmp_path / "run", progress=False,
-              log=None)
+    run = fit(tiny_config(epochs=1, data=str(tiny_folder)), tmp_path / "run", report=QUIET)
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "model")]) == 0
     assert "exported" in capsys.readouterr().out
     model = from_pretrained(tmp_path / "model", torch.device("cpu"))

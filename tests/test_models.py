@@ -11,7 +11,7 @@ RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("head", sorted(RANGES))
 def test_colorizer_shape_and_range(arch, head):
-    model = Colorizer(ARCHS[arch], head=head, ab_stride=1)      # the study's full side
+    model = Colorizer(widths=ARCHS[arch], head=head, ab_stride=1)      # the study's full side
     y = model(torch.rand(2, 1, 128, 128) * 100)
     assert y.shape == (2, 2, 128, 128)
     lo, hi = RANGES[head]
@@ -21,7 +21,7 @@ def test_colorizer_shape_and_range(arch, head):
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 @pytest.mark.parametrize("head", sorted(RANGES))
 def test_regressor_shape_and_range(arch, head):
-    model = Regressor(ARCHS[arch], head=head)
+    model = Regressor(widths=ARCHS[arch], head=head)
     y = model(torch.rand(3, 1, 128, 128) * 100)
     assert y.shape == (3, 2)
     lo, hi = RANGES[head]
@@ -29,7 +29,7 @@ def test_regressor_shape_and_range(arch, head):
 
 
 def test_encoder_reaches_1x1():
-    model = Colorizer(ARCHS[1], stem="conv")
+    model = Colorizer(widths=ARCHS[1], stem="conv")
     z = model.encoder(torch.zeros(2, 1, 128, 128))
     assert z.shape == (2, 512, 1, 1)
     convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
@@ -94,9 +94,8 @@ def test_image_size_follows_from_the_widths():
 
 
 @pytest.mark.parametrize("stride", [2, 4])
-@pytest.mark.parametrize("skips", ["none", "concat"])
-def test_ab_stride_predicts_at_a_lower_side_and_decodes_at_the_full_one(stride, skips):
-    model = build_model(Config(ab_stride=stride, skips=skips)).eval()
+def test_ab_stride_predicts_at_a_lower_side_and_decodes_at_the_full_one(stride):
+    model = build_model(Config(ab_stride=stride)).eval()
     L = torch.rand(2, 1, 128, 128) * 100
     out = model(L)
     assert out.shape == (2, 2, 128 // stride, 128 // stride)
@@ -127,8 +126,7 @@ def test_the_constructors_default_to_configs_settings():
     assert [n for n, _ in Colorizer().named_parameters()] == [
         n for n, _ in build_model(Config()).named_parameters()]
     model = Colorizer()
-    assert (model.head, model.stride, model.skips) == (Config().head, Config().ab_stride,
-                                                       Config().skips)
+    assert (model.head, model.stride) == (Config().head, Config().ab_stride)
     acts = [m for m in Regressor().encoder if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU))]
     assert acts and all(isinstance(m, torch.nn.LeakyReLU) for m in acts)
 
@@ -138,7 +136,7 @@ def test_ab_stride_one_is_the_studys_decoder():
     last = model.decoder[-2]
     assert (last.in_channels, last.out_channels) == (Config().widths[0], 2)
     assert model(torch.rand(2, 1, 128, 128) * 100).shape == (2, 2, 128, 128)
-    plain = Colorizer(ARCHS[2], ab_stride=1)          # (the other settings: Config's defaults)
+    plain = Colorizer(widths=ARCHS[2], ab_stride=1)   # (the other settings: Config's defaults)
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in model.named_parameters()]
 
 
@@ -183,10 +181,14 @@ def test_the_space_to_depth_stem_needs_a_second_width_to_fold_into():
 
 
 def test_a_model_of_a_removed_experiment_is_refused_on_one_line():
-    """A checkpoint saved with --fusion or --skips add (removed in 0.7.0) builds a model this
-    code cannot: refused, naming the option; the other removed settings are dropped."""
-    for removed in ({"fusion": 8}, {"skips": "add"}):
-        with pytest.raises(ColorizerError, match="removed in 0.7.0"):
+    """A checkpoint saved with a removed setting whose model this code cannot build (--fusion 8,
+    --skips add or concat, --activation relu) is refused, naming the option and the version;
+    the other removed settings are dropped."""
+    for removed, version in [({"fusion": 8}, "0.7.0"), ({"skips": "add"}, "0.7.0"),
+                             ({"skips": "concat"}, "0.10.0"), ({"activation": "relu"}, "0.10.0")]:
+        with pytest.raises(ColorizerError, match=f"--{next(iter(removed))} .* removed in .*"
+                                                 f"{version}"):
             Config.from_dict({**Config().to_dict(), **removed})
-    old = {**Config().to_dict(), "ema": 0.999, "fused": False, "warmup": 0.2, "fusion": 0}
+    old = {**Config().to_dict(), "ema": 0.999, "fused": False, "warmup": 0.2, "fusion": 0,
+           "skips": "none", "activation": "leaky_relu", "cache_dir": "/somewhere"}
     assert Config.from_dict(old) == Config()

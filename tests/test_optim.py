@@ -5,6 +5,7 @@ import torch
 
 from colorizer import ColorizerError, Config, fit, load_checkpoint
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.console import QUIET, Reporter
 from colorizer.train import batch_indices, build_optimizer, build_schedule, steps_per_epoch
 
 from .conftest import tiny_config
@@ -16,7 +17,7 @@ from .conftest import tiny_config
 def test_steps_per_epoch_counts_the_batches(n, bs, repeats, smallest):
     batches = batch_indices(n, bs, repeats, torch.Generator().manual_seed(0), smallest)
     assert steps_per_epoch(n, bs, repeats, smallest) == len(batches)
-    if bs >= smallest:                  # as fit requires (distributed.check_enough)
+    if bs >= smallest:                  # as fit requires (ProcessContext.check_enough)
         assert all(len(b) >= smallest for b in batches)
 
 
@@ -45,10 +46,8 @@ def test_wsd_holds_the_rate_then_decays_linearly_to_zero():
 
 
 def test_training_seed_leaves_the_split_alone(tiny_data, tmp_path):
-    a = fit(tiny_config(epochs=1, seed=0), tmp_path / "a", progress=False, data=tiny_data,
-            log=None)
-    b = fit(tiny_config(epochs=1, seed=1), tmp_path / "b", progress=False, data=tiny_data,
-            log=None)
+    a = fit(tiny_config(epochs=1, seed=0), tmp_path / "a", data=tiny_data, report=QUIET)
+    b = fit(tiny_config(epochs=1, seed=1), tmp_path / "b", data=tiny_data, report=QUIET)
     split = [(tmp_path / r / "split.json").read_text() for r in "ab"]
     assert split[0] == split[1]
     assert a.test.names == b.test.names
@@ -72,17 +71,17 @@ def _stop_after(epochs):
                                     dict(schedule="wsd", optimizer="adam")])
 def test_resume_continues_a_scheduled_run_exactly(tiny_data, tmp_path, levers):
     cfg = tiny_config(epochs=3, **levers)
-    straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
+    straight = fit(cfg, tmp_path / "a", data=tiny_data, report=QUIET)
     with pytest.raises(Interrupt):         # killed during epoch 2: the checkpoint holds epoch 1
-        fit(cfg, tmp_path / "b", progress=False, data=tiny_data, log=_stop_after(1))
+        fit(cfg, tmp_path / "b", data=tiny_data, report=Reporter(_stop_after(1), progress=False))
     assert load_checkpoint(tmp_path / "b" / CHECKPOINT)["epoch"] == 1
-    resumed = fit(cfg, tmp_path / "b", progress=False, resume=True, data=tiny_data, log=None)
+    resumed = fit(cfg, tmp_path / "b", resume=True, data=tiny_data, report=QUIET)
     assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-5)
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-5), k
     with pytest.raises(ColorizerError, match="planned for 3 epochs: resume it with --epochs 3"):
-        fit(tiny_config(epochs=5, **levers), tmp_path / "b", progress=False, resume=True,
-            data=tiny_data, log=None)
+        fit(tiny_config(epochs=5, **levers), tmp_path / "b", resume=True,
+            data=tiny_data, report=QUIET)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])

@@ -16,7 +16,7 @@ from colorizer import (
 from colorizer.checkpoint import load_checkpoint
 from colorizer.evaluation import evaluate
 from colorizer.packing import compact, expand, write_shipped
-from colorizer.pretrained import CARD, WEIGHTS
+from colorizer.serving.pretrained import CARD, WEIGHTS
 from research import out_of_domain
 from research.shipping import ROOT, train_command
 

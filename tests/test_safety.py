@@ -14,12 +14,12 @@ from PIL import Image
 
 from benchmarks.common import one_colour_png
 from colorizer import Config, colorize, data, load_model, save_checkpoint
-from colorizer.cache import cached_images
 from colorizer.cli import main
 from colorizer.config import ColorizerError
 from colorizer.console import QUIET
 from colorizer.models import build_model
-from colorizer.pretrained import shipped_weights
+from colorizer.scale.cache import cached_images
+from colorizer.serving.pretrained import shipped_weights
 
 from .conftest import smooth_face
 from .test_colorize import files_below, one_line_error, photo, run
@@ -120,7 +120,7 @@ def evaluate_one_line(capsys, path):
     ({**Config().to_dict(), "widths": [4096] * 7}, "--widths takes one or more whole numbers "
                                                    "from 1 to 1024"),
     ({**Config().to_dict(), "widths": [1024] * 9, "image_size": 1024}, "over the 50 M"),
-    ({**Config().to_dict(), "image_size": 2**20}, "--image-size takes a power of 2"),
+    ({**Config().to_dict(), "image_size": 2**20}, "image_size takes a power of 2"),
     ({**Config().to_dict(), "widths": "abc"}, "--widths takes a list of whole numbers"),
     ({**Config().to_dict(), "epochs": "many"}, "--epochs takes a whole number"),
     (["not", "a", "mapping"], "settings must be a mapping"),

@@ -5,6 +5,7 @@ import pytest
 
 from colorizer import fit, load_images
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.console import QUIET
 from research import report
 from research import runs as study
 
@@ -59,7 +60,7 @@ def test_a_finished_run_is_reused_and_a_changed_one_trained(tiny_folder, tmp_pat
 
 def test_the_temperature_sweep_decodes_the_same_model_at_each_temperature(tiny_folder):
     data = load_images(tiny_folder, size=16)
-    run = fit(tiny_config(head="classify", epochs=1), progress=False, data=data, log=None)
+    run = fit(tiny_config(head="classify", epochs=1), data=data, report=QUIET)
     own = run.cfg.temperature
     sweep = study.temperature_sweep(run, temperatures=(0.05, own, 1.0))
     assert sweep[own] is run.metrics

@@ -19,10 +19,17 @@ from colorizer import (
 )
 from colorizer import train as train_module
 from colorizer.checkpoint import CHECKPOINT
+from colorizer.console import QUIET
 from colorizer.devices import configure_backends, native_bf16
-from colorizer.distributed import ProcessContext
 from colorizer.models import build_model
-from colorizer.train import Training, batch_indices, build_optimizer, build_schedule, with_precision
+from colorizer.train import (
+    OneProcess,
+    Training,
+    batch_indices,
+    build_optimizer,
+    build_schedule,
+    with_precision,
+)
 from research.runs import epochs_done
 
 from .conftest import make_folder, tiny_config
@@ -43,7 +50,7 @@ def test_loss_falls_when_overfitting_a_few_tiny_images(tiny_data, kind, head):
     cfg = tiny_config(model=kind, head=head, lr=1e-2, augment_factor=8, flip=False,
                       crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
     torch.manual_seed(0)
-    model = (Colorizer if kind == "colorizer" else Regressor)(cfg.widths, head=head)
+    model = (Colorizer if kind == "colorizer" else Regressor)(widths=cfg.widths, head=head)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(0)
     lab = tiny_data.lab[:4]
@@ -52,7 +59,7 @@ def test_loss_falls_when_overfitting_a_few_tiny_images(tiny_data, kind, head):
 
 
 def test_fit_writes_a_run_folder(tiny_data, tmp_path):
-    run = fit(tiny_config(epochs=2), tmp_path / "run", progress=False, data=tiny_data, log=None)
+    run = fit(tiny_config(epochs=2), tmp_path / "run", data=tiny_data, report=QUIET)
     out = tmp_path / "run"
     for name in ("checkpoint.pt", "history.json", "metrics.json", "split.json", "loss.png"):
         assert (out / name).is_file(), name
@@ -69,15 +76,14 @@ def test_fit_writes_a_run_folder(tiny_data, tmp_path):
 
 
 def test_regressor_run_writes_prediction_table(tiny_data, tmp_path):
-    fit(tiny_config(model="regressor", epochs=1), tmp_path, progress=False, data=tiny_data,
-        log=None)
+    fit(tiny_config(model="regressor", epochs=1), tmp_path, data=tiny_data, report=QUIET)
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     assert rows[0] == "image,pred_a,pred_b,true_a,true_b" and len(rows) == 2
     assert "mean_ab_mse" in json.loads((tmp_path / "metrics.json").read_text())
 
 
 def test_checkpoint_round_trip(tiny_data, tmp_path):
-    run = fit(tiny_config(epochs=1), tmp_path, progress=False, data=tiny_data, log=None)
+    run = fit(tiny_config(epochs=1), tmp_path, data=tiny_data, report=QUIET)
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     assert {"model", "optimizer", "config", "epoch", "history", "split", "rng"} <= ckpt.keys()
     model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
@@ -88,9 +94,9 @@ def test_checkpoint_round_trip(tiny_data, tmp_path):
 
 def test_resume_extends_a_constant_rate_run_exactly(tiny_data, tmp_path):
     cfg = tiny_config(epochs=3, schedule="constant")
-    straight = fit(cfg, tmp_path / "a", progress=False, data=tiny_data, log=None)
-    fit(replace(cfg, epochs=1), tmp_path / "b", progress=False, data=tiny_data, log=None)
-    resumed = fit(cfg, tmp_path / "b", progress=False, resume=True, data=tiny_data, log=None)
+    straight = fit(cfg, tmp_path / "a", data=tiny_data, report=QUIET)
+    fit(replace(cfg, epochs=1), tmp_path / "b", data=tiny_data, report=QUIET)
+    resumed = fit(cfg, tmp_path / "b", resume=True, data=tiny_data, report=QUIET)
     assert len(resumed.history["train_loss"]) == 3
     assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
@@ -98,14 +104,14 @@ def test_resume_extends_a_constant_rate_run_exactly(tiny_data, tmp_path):
 
 
 def test_wrong_model_or_head_is_refused(tiny_data, tmp_path):
-    fit(tiny_config(epochs=1, head="tanh"), tmp_path, progress=False, data=tiny_data, log=None)
+    fit(tiny_config(epochs=1, head="tanh"), tmp_path, data=tiny_data, report=QUIET)
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     with pytest.raises(ColorizerError, match="colorizer with a tanh head.*regressor"):
-        restore(Regressor((4, 8, 8), head="tanh"), ckpt)
+        restore(Regressor(widths=(4, 8, 8), head="tanh"), ckpt)
     with pytest.raises(ColorizerError, match="sigmoid"):
-        restore(Colorizer((4, 8, 8), head="sigmoid"), ckpt)
+        restore(Colorizer(widths=(4, 8, 8), head="sigmoid"), ckpt)
     with pytest.raises(ColorizerError, match="widths"):
-        restore(Colorizer((4, 8, 16), head="tanh"), ckpt)
+        restore(Colorizer(widths=(4, 8, 16), head="tanh"), ckpt)
 
 
 def test_bad_checkpoint_files(tmp_path):
@@ -120,19 +126,20 @@ def test_bad_checkpoint_files(tmp_path):
 
 
 def test_init_from_starts_at_another_runs_weights(tiny_data, tmp_path):
-    fit(tiny_config(epochs=1), tmp_path / "a", progress=False, data=tiny_data, log=None)
+    fit(tiny_config(epochs=1), tmp_path / "a", data=tiny_data, report=QUIET)
     start = load_checkpoint(tmp_path / "a" / CHECKPOINT)["model"]
     cfg = tiny_config(epochs=1, init_from=str(tmp_path / "a" / CHECKPOINT), lr=1e-9,
                       schedule="constant")
-    tuned = fit(cfg, None, progress=False, data=tiny_data, log=None)
+    tuned = fit(cfg, None, data=tiny_data, report=QUIET)
     w = "encoder.0.weight"             # at lr 1e-9 one epoch leaves the weights where they were
     assert torch.allclose(tuned.model.state_dict()[w], start[w], atol=1e-6)
     with pytest.raises(ColorizerError, match="sigmoid head.*tanh head"):
-        fit(replace(cfg, head="tanh"), None, progress=False, data=tiny_data, log=None)
+        fit(replace(cfg, head="tanh"), None, data=tiny_data, report=QUIET)
     with pytest.raises(ColorizerError, match="--init-from takes an existing checkpoint"):
-        fit(tiny_config(init_from=str(tmp_path / "nothing.pt")), None, data=tiny_data, log=None)
+        fit(tiny_config(init_from=str(tmp_path / "nothing.pt")), None, data=tiny_data,
+            report=QUIET)
     # the tuned run's checkpoint loads once the one it started from is gone
-    fit(cfg, tmp_path / "tuned", progress=False, data=tiny_data, log=None)
+    fit(cfg, tmp_path / "tuned", data=tiny_data, report=QUIET)
     (tmp_path / "a" / CHECKPOINT).unlink()
     model, _ = load_model(tmp_path / "tuned" / CHECKPOINT, "cpu")
     assert torch.equal(model.state_dict()[w], tuned.model.state_dict()[w])
@@ -145,7 +152,7 @@ def test_a_folder_is_searched_through_its_subfolders(tmp_path):
     data = load_images(tmp_path / "d", size=16)
     assert data.names == ["holiday/img000.png", "holiday/img001.png", "holiday/img002.png",
                           "work/2024/img000.png", "work/2024/img001.png"]
-    run = fit(tiny_config(epochs=1), tmp_path / "run", progress=False, data=data, log=None)
+    run = fit(tiny_config(epochs=1), tmp_path / "run", data=data, report=QUIET)
     assert [p.name for p in (tmp_path / "run" / "triples").iterdir()] == [
         n.replace("/", "__").replace(".png", "") + ".png" for n in run.test.names]
 
@@ -175,7 +182,7 @@ class DeviceTraffic(TorchDispatchMode):
 def test_training_steps_never_wait_for_the_device(monkeypatch, head):
     """On the meta device, standing in for a GPU (reading a value there fails): an epoch copies
     its draws over once, whatever its length, and reads no value (the loss is summed there)."""
-    monkeypatch.setattr(ProcessContext, "total", lambda self, *values: (0.0, 1))
+    monkeypatch.setattr(OneProcess, "total", lambda self, *values: (0.0, 1))
     traffic = {}
     for repeats in (2, 6):
         # (the fused update has no meta kernel: build_optimizer fuses on CPU and CUDA only; on
@@ -201,7 +208,7 @@ def test_checkpoints_every_n_epochs_and_after_the_last(tiny_folder, tmp_path, mo
     monkeypatch.setattr(train_module, "save_checkpoint",
                         lambda path, ckpt: saved.append(ckpt["epoch"]) or real(path, ckpt))
     cfg = tiny_config(data=str(tiny_folder), epochs=5, checkpoint_every=2)
-    fit(cfg, tmp_path / "run", progress=False, log=None)
+    fit(cfg, tmp_path / "run", report=QUIET)
     assert saved == [2, 4, 5]
     assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["epoch"] == 5
 
@@ -262,7 +269,7 @@ def test_a_run_with_precision_auto_saves_and_trains_what_it_resolved_to(tiny_dat
     monkeypatch.setattr(train_module, "autocast_for",
                         lambda cfg, device: seen.append(cfg.precision) or real(cfg, device))
     cfg = tiny_config(precision="auto", epochs=1)
-    run = fit(cfg, tmp_path, progress=False, data=tiny_data, log=None)
+    run = fit(cfg, tmp_path, data=tiny_data, report=QUIET)
     assert run.cfg.precision == saved and set(seen) == {saved}
     assert json.loads((tmp_path / "config.json").read_text())["precision"] == saved
     assert epochs_done(tmp_path / CHECKPOINT, cfg) == 1        # the same run, reused as such

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from benchmarks.common import kind_of
 from research import findings
+from research.results import kind_of
 from research.verdict import (
     BETTER,
     CANNOT_TELL,

@@ -15,8 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .config import ColorizerError
-from .devices import cuda_count, get_device
+from ..config import ColorizerError
+from ..devices import cuda_count, get_device
 
 # How long the other processes wait for rank 0's own work (building the image cache of a large
 # folder) before giving up; nccl's own timeout (10 minutes) stays on the training's collectives.
@@ -66,18 +66,41 @@ class ProcessContext:
             dist.all_reduce(t)
         return tuple(t.tolist())
 
+    def check_enough(self, n_train, batch_size):
+        """One clear line when the processes cannot each get two images of a batch."""
+        if self.world > 1 and min(n_train, batch_size) < 2 * self.world:
+            raise ColorizerError(
+                f"{self.world} processes need batches and a training split of at least "
+                f"{2 * self.world} images (BatchNorm needs two per process); got {n_train} "
+                f"training images, batch size {batch_size}")
 
-def launched():
-    """Whether torchrun started this process (it sets RANK and WORLD_SIZE)."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    def wrap(self, model, device):
+        """The module to train: the model itself, or DDP around it in a launch.
+
+        BatchNorm keeps per-process batch statistics on the CPU (torch's SyncBatchNorm is
+        GPU-only); on CUDA it is synchronised across processes, as one process would compute it:
+        an all-reduce per BatchNorm layer per step, each a wait of the host for the GPUs (the
+        price of batch statistics that do not depend on the number of processes).
+        """
+        if not self.joined:
+            return model
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return DistributedDataParallel(model, device_ids=[device.index])
+        return DistributedDataParallel(model)
+
+    def describe(self, net):
+        """How a run was trained, for its metrics: processes, backend, DDP, SyncBatchNorm."""
+        return {"world": self.world, "backend": dist.get_backend() if self.joined else None,
+                "ddp": isinstance(net, DistributedDataParallel),
+                "sync_batchnorm": any(isinstance(m, torch.nn.SyncBatchNorm)
+                                      for m in net.modules())}
 
 
 def setup(device="auto"):
-    """(ProcessContext, device): from torchrun's environment, joining its process group once,
-    even as its only process (world size 1: DDP and, on CUDA, SyncBatchNorm really run); a
-    plain run is one process on get_device(device). CUDA: one device per process (LOCAL_RANK)."""
-    if not launched():
-        return ProcessContext(), get_device(device)
+    """(ProcessContext, device) of a process torchrun started (train.processes asks), joining its
+    process group once, even as its only process (world size 1: DDP and, on CUDA, SyncBatchNorm
+    really run). CUDA: one device per process (LOCAL_RANK)."""
     device = get_device(device)
     if device.type == "cuda":
         device = torch.device("cuda", _local_gpu())
@@ -109,35 +132,3 @@ def finish():
         gc.collect()
         dist.barrier()
         dist.destroy_process_group()
-
-
-def wrap(model, procs, device):
-    """The module to train: the model itself, or DDP around it when there are several processes.
-
-    BatchNorm keeps per-process batch statistics on the CPU (torch's SyncBatchNorm is GPU-only);
-    on CUDA it is synchronised across processes, as one process would compute it: an all-reduce
-    per BatchNorm layer per step, each a wait of the host for the GPUs (the price of batch
-    statistics that do not depend on the number of processes).
-    """
-    if not procs.joined:
-        return model
-    if device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[device.index])
-    return DistributedDataParallel(model)
-
-
-def describe(procs, net):
-    """How a run was trained, for its metrics: processes, backend, DDP, SyncBatchNorm."""
-    return {"world": procs.world, "backend": dist.get_backend() if procs.joined else None,
-            "ddp": isinstance(net, DistributedDataParallel),
-            "sync_batchnorm": any(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())}
-
-
-def check_enough(procs, n_train, batch_size):
-    """One clear line when the processes cannot each get two images of a batch."""
-    if procs.world > 1 and min(n_train, batch_size) < 2 * procs.world:
-        raise ColorizerError(
-            f"{procs.world} processes need batches and a training split of at least "
-            f"{2 * procs.world} images (BatchNorm needs two per process); got {n_train} training "
-            f"images, batch size {batch_size}")

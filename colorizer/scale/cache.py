@@ -24,47 +24,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import IN_MEMORY_MB, ColorizerError
-from .console import LOUD
-from .data import (
+from ..config import ColorizerError
+from ..console import LOUD
+from ..data import (
     LabImages,
     _decode,
-    decode_files,
     list_images,
     report_decoding,
     resolve_data_dir,
     rgb_to_lab,
 )
-from .devices import to_device
-from .files import private_folder, temporary_name, write_json
+from ..devices import to_device
+from ..files import private_folder, temporary_name, write_json
 
 VERSION = 2               # of the entry's layout; another version is rebuilt
 _CHUNK = 128              # images a decoding worker converts and writes at a time
 _INDEX = "index.json"
 _DTYPE = np.float16
-
-
-def open_images(cfg, names=None, limit=None, report=LOUD):
-    """The images a Config asks for: from the on-disk cache (--cache on, or auto for a large
-    folder) or decoded into memory as float32. `names` / `limit` as for data.load_images.
-
-    The one entry point from a data folder to its images: the folder is resolved and listed once,
-    and the list goes to the loader that is used."""
-    folder = resolve_data_dir(cfg.data).resolve()
-    files = list_images(folder)
-    if not use_cache(cfg.cache, len(names or files), cfg.image_size):
-        return decode_files(folder, files, cfg.image_size, limit=limit, names=names)
-    images = _cached(folder, files, cfg.image_size, cfg.cache_dir, None, report)
-    if names is not None:
-        return images.subset(names)
-    return images.subset(images.names[:limit]) if limit else images
-
-
-def use_cache(mode, n_images, size):
-    """Whether --cache `mode` means the disk for n_images of size x size."""
-    if mode == "auto":
-        return n_images * 3 * size * size * 4 > IN_MEMORY_MB * 2**20
-    return mode == "on"
 
 
 def cache_root(path=None):
@@ -82,11 +58,11 @@ def cached_images(data_dir, size, root=None, workers=None, report=LOUD):
     """LabImages of every readable image of `data_dir` at size x size, read from its cache
     entry, which is built (or rebuilt, when the folder's files changed) first."""
     folder = resolve_data_dir(data_dir).resolve()
-    return _cached(folder, list_images(folder), size, root, workers, report)
+    return cached_folder(folder, list_images(folder), size, root, workers, report)
 
 
-def _cached(folder, files, size, root, workers, report):
-    """cached_images of a resolved folder whose files are listed."""
+def cached_folder(folder, files, size, root=None, workers=None, report=LOUD):
+    """cached_images of a resolved folder whose files are listed (data.open_images' way in)."""
     entry = _entry(cache_root(root), folder, size)
     stamp = fingerprint(files)
     index = _usable_index(entry, folder, size)
@@ -94,7 +70,7 @@ def _cached(folder, files, size, root, workers, report):
         if index is not None:
             report.say(f"the files of {folder} changed since they were cached: decoding them "
                        "again")
-        index = _build(entry, folder, files, stamp, (size, workers), report)
+        index = _build(entry, folder, files, stamp, size, workers, report)
     lab = DiskLab(entry / index["array"], np.asarray(index["rows"], dtype=np.int64), size)
     return LabImages(index["names"], lab, index["skipped"])
 
@@ -224,10 +200,9 @@ def _stale(entry, problem):
     return None
 
 
-def _build(entry, folder, files, stamp, how, report):
-    """Decode every file into the entry's array, in parallel (`how`: the side and the number of
-    decoding processes); write and return its index."""
-    size, workers = how
+def _build(entry, folder, files, stamp, size, workers, report):
+    """Decode every file into the entry's array at `size` px, in `workers` processes (None: one
+    per core); write and return its index."""
     names = list(files)
     shape = (len(names), 3, size, size)
     array = f"lab-{stamp[:16]}.npy"         # the same files give the same name and contents

@@ -14,27 +14,26 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch.nn.functional as F
 from PIL import Image
 
-from .checkpoint import load_model
-from .colorize import chroma, colorize_rgb, comparison_strip, output_metadata, paint
-from .config import ColorizerError
-from .data import image_pixels, lightness, read_image
-from .devices import get_device
-from .files import private_folder
-from .hints import Hint
-from .models import head, with_temperature
+from ..checkpoint import load_model
+from ..colorize import chroma, colorize_rgb, comparison_strip, output_metadata, paint
+from ..config import ColorizerError, DemoLimits
+from ..data import image_pixels, lightness, read_image
+from ..devices import get_device
+from ..files import private_folder
+from ..hints import Hint
+from ..models import head, with_temperature
 from .pretrained import shipped_weights
 
 INTRO = ("Upload one or several photos; each keeps its own lightness L\\* and gets predicted "
          "a\\*b\\*. The shipped model was trained on 675 frontal faces at 128 px: other subjects "
          "get face-like colours (its model card says more).")
-SHIPPED = "shipped colorizer"
+SHIPPED_LABEL = "shipped colorizer"
 MAX_HINTS = 64              # points on one photo at most
 PREVIEW_PIXELS = 1_000_000  # the hints tab works on a preview of at most this size, then
                             # colorizes the full photo once, for the download
@@ -60,12 +59,7 @@ CSS = """
 """
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one request may upload (docs/usage.md, "Security")."""
-    max_file_mb: float = 25         # per file (Gradio refuses larger uploads itself)
-    max_pixels: int = 50_000_000    # per image, from its header: ~25 bytes a pixel to colorize
-    max_files: int = 16             # per request
+LIMITS = DemoLimits()           # what one request may upload, unless the command line says
 
 
 def gradio():
@@ -82,14 +76,14 @@ def gradio():
 def load_models(checkpoints=()):
     """{name: model} of the shipped colorizer and each checkpoint given, loaded (and checked)
     now on the CPU: the names are all a visitor ever sees or sends."""
-    models = {SHIPPED: load_model(shipped_weights(), get_device("cpu"))[0]}
+    models = {SHIPPED_LABEL: load_model(shipped_weights(), get_device("cpu"))[0]}
     for i, path in enumerate(checkpoints, 1):
         models[f"{i}: {Path(path).parent.name or Path(path).stem}"] = \
             load_model(path, get_device("cpu"))[0]
     return models
 
 
-def colorize_uploads(paths, model, temperature=None, out_dir=None, limits=Limits(),
+def colorize_uploads(paths, model, temperature=None, out_dir=None, limits=LIMITS,
                      saturation=1.0, pairs=None):
     """(strips with captions, colorized PNG paths) for uploaded files, written into `out_dir`
     under names of their own; each upload over a limit or unreadable is captioned instead, by
@@ -139,7 +133,7 @@ def zip_of(files, out_dir):
 
 def examples(n=3):
     """A few test faces the repository carries, as clickable examples (their paths)."""
-    from .data import BUNDLED, split_names
+    from ..data import BUNDLED, split_names
 
     names = split_names(sorted(p.name for p in Path(BUNDLED).glob("*.jpg")))[1][:n] \
         if Path(BUNDLED).is_dir() else []
@@ -181,7 +175,7 @@ def _note(caption):
     return Image.new("RGB", (8, 8), "white"), caption
 
 
-def hint_photo(path, limits=Limits()):
+def hint_photo(path, limits=LIMITS):
     """A visitor's photo for the hints tab (a state of its own): its L* at preview size (at
     most PREVIEW_PIXELS, antialiased), the file and its full size, no point yet; or one line on
     why it is refused."""
@@ -202,7 +196,7 @@ def hint_photo(path, limits=Limits()):
     return {"L": L, "points": [], "path": str(path), "size": (H, W)}
 
 
-def full_size(model, state, out_dir, limits=Limits()):
+def full_size(model, state, out_dir, limits=LIMITS):
     """The visitor's photo colorized whole, its points moved from the preview onto it: the
     PNG's path in `out_dir`."""
     rgb = read_image(Path(state["path"]), limits.max_pixels)
@@ -313,7 +307,7 @@ class RequestFolders:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_app(models, limits=Limits(), folders=None):
+def build_app(models, limits=LIMITS, folders=None):
     """The Blocks app: photos and a model's name in, strips and downloads out."""
     gr = gradio()
     folders = folders or RequestFolders()
@@ -438,12 +432,12 @@ def _inputs(gr, models):
         photos = gr.File(label="photos", file_count="multiple", file_types=["image"],
                          elem_id="photos")
         with gr.Column():
-            model = gr.Dropdown(list(models), value=SHIPPED, label="model", elem_id="model")
+            model = gr.Dropdown(list(models), value=SHIPPED_LABEL, label="model", elem_id="model")
             saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
                                    label="saturation (a gain on the predicted a*b*)")
             temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
                                     label="temperature (classify head only)",
-                                    visible=_has_temperature(models[SHIPPED]),
+                                    visible=_has_temperature(models[SHIPPED_LABEL]),
                                     elem_id="temperature")
             go = gr.Button("Colorize", variant="primary", elem_id="go")
     if examples():
@@ -471,7 +465,8 @@ def parse_auth(text):
     return user, password
 
 
-def serve(port=7860, checkpoints=(), host="127.0.0.1", share=False, auth=None, limits=Limits()):
+def serve(port=7860, checkpoints=(), host="127.0.0.1", share=False, auth=None,
+          limits=LIMITS):
     """Start the app on host:port (blocks until stopped). `share` (a public Gradio link) needs
     `auth`; a host other than the loopback is said aloud."""
     if share and not auth:

@@ -13,11 +13,11 @@ import json
 
 import torch
 
-from .config import MAX_SIDE, ColorizerError
-from .evaluation import with_mirror
-from .hints import CHANNELS as HINT_CHANNELS
-from .hints import as_maps
-from .models import input_side
+from ..config import MAX_SIDE, ColorizerError
+from ..evaluation import with_mirror
+from ..hints import CHANNELS as HINT_CHANNELS
+from ..hints import as_maps
+from ..models import input_side
 
 OPSET = 17
 

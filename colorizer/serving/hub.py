@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
-from .config import ColorizerError, Config, read_settings_file
-from .files import write_json
-from .packing import compact, write_shipped
+from ..checkpoint import MODEL_FILE, load_model
+from ..config import ColorizerError, Config, read_settings_file
+from ..files import write_json
+from ..packing import compact, write_shipped
 
-CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "README.md"
+CONFIG_FILE, CARD_FILE = "config.json", "README.md"       # beside checkpoint.MODEL_FILE
 
 
 def save_pretrained(model: torch.nn.Module, folder: str | Path, facts: dict | None = None,
@@ -35,10 +35,10 @@ def save_pretrained(model: torch.nn.Module, folder: str | Path, facts: dict | No
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    write_shipped(folder / WEIGHTS, compact(state) if int8 else state,
+    write_shipped(folder / MODEL_FILE, compact(state) if int8 else state,
                   {"config": cfg.to_dict(), **(facts or {})})
-    write_json(folder / CONFIG, cfg.to_dict())
-    (folder / CARD).write_text(card if card is not None else default_card(cfg))
+    write_json(folder / CONFIG_FILE, cfg.to_dict())
+    (folder / CARD_FILE).write_text(card if card is not None else default_card(cfg))
     return folder
 
 
@@ -49,10 +49,10 @@ def from_pretrained(folder_or_repo_id: str | Path,
     folder = Path(folder_or_repo_id)
     if not folder.is_dir():
         folder = _fetch(str(folder_or_repo_id))
-    weights = folder / WEIGHTS
+    weights = folder / MODEL_FILE
     if not weights.is_file():
-        raise ColorizerError(f"{folder} is not a model folder: it has no {WEIGHTS}")
-    stated = folder / CONFIG
+        raise ColorizerError(f"{folder} is not a model folder: it has no {MODEL_FILE}")
+    stated = folder / CONFIG_FILE
     cfg = _read_config(stated) if stated.exists() else None        # read before the weights
     model, ckpt = load_model(weights, device)
     if cfg is not None and cfg != Config.from_dict(ckpt["config"]):
@@ -99,7 +99,7 @@ def _fetch(repo_id):
         raise ColorizerError(f"{repo_id} is no folder here; loading a Hub repo id needs "
                              "huggingface_hub: pip install huggingface_hub") from None
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG, WEIGHTS, CARD]))
+        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_FILE, MODEL_FILE, CARD_FILE]))
     except Exception as e:          # huggingface_hub raises many kinds: network, auth, name
         raise ColorizerError(f"cannot fetch {repo_id} from the Hugging Face Hub "
                              f"({type(e).__name__}: no network here, or no such repo)") from None

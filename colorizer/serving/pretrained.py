@@ -4,14 +4,14 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
-from .config import ColorizerError
-from .devices import get_device
+from ..checkpoint import MODEL_FILE, load_model
+from ..config import ColorizerError
+from ..devices import get_device
 
 # The shipped model as a model folder (hub.save_pretrained's layout): weights, settings, card
-SHIPPED = Path(__file__).resolve().parent / "weights"
-WEIGHTS = SHIPPED / "model.safetensors"
-CARD = SHIPPED / "README.md"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS = SHIPPED_DIR / MODEL_FILE
+CARD = SHIPPED_DIR / "README.md"
 
 
 def shipped_weights():
