@@ -3,8 +3,8 @@ command of at most 10 minutes, about 15 in all, a bare machine (docs/usage.md, "
 
 It prints its plan and estimate first, then runs each step in a process group of its own under
 a time limit (a step past it is killed, children included), and appends each step's result to
-benchmarks/results/gpu_check.{json,md} the moment the step ends: a command stopped at its limit
-still returns every finished step. A failed step does not stop the rest.
+benchmarks/results/speed/gpu_check.{json,md} the moment the step ends: a command stopped at its
+limit still returns every finished step. A failed step does not stop the rest.
 
 train       `colorizer train` for 2 epochs on the GPU
 resume      the same run killed after its first epoch, then `train --resume`: does it end on the
@@ -15,7 +15,7 @@ notebook    main.ipynb in its fast profile (COLORIZER_FAST=1) on the GPU: throug
             it is installed, else its code cells in one Python process (magics dropped)
 torchrun    `torchrun` with one process per GPU (one GPU: world size 1, still a real nccl
             process group, DDP and SyncBatchNorm), one epoch
-throughput  benchmarks.throughput on the GPU (results/throughput_cuda.{md,json})
+throughput  benchmarks.throughput on the GPU (results/speed/throughput_cuda.{md,json})
 suite       the test suite (tests/; `--only suite`, a command of its own: it does not fit the
             first one's 8 minutes; CI unset there: the demo's and ONNX's tools may be missing)
 full        only with --full: the notebook's `full` profile (the study's epochs) for at most
@@ -24,8 +24,9 @@ full        only with --full: the notebook's `full` profile (the study's epochs)
 
     python -m benchmarks.gpu_check [--plan] [--only STEP ...] [--skip STEP ...] [--full --minutes 9]
 
-Without CUDA it prints the plan, writes every step as "not run: no CUDA" and exits 2; `--device
-cpu` runs the same steps on the CPU, which checks the check itself (tests/test_benchmarks.py).
+Without CUDA it prints the plan, writes nothing and exits 2 (`--plan`: the plan alone, exit 0);
+`--device cpu` runs the same steps on the CPU, which checks the check itself
+(tests/test_benchmarks.py).
 
 A GPU machine without a registry may lack a package the project needs (safetensors, for the
 shipped weights): put its wheels in `wheels/` (`pip download safetensors -d wheels`, git-ignored:
@@ -82,7 +83,7 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="also run the notebook's full profile")
     p.add_argument("--minutes", type=float, default=9.0, help="--full: its time in this call")
     p.add_argument("--plan", "--dry-run", action="store_true",
-                   help="print the plan and write it, every step 'not run: --plan'")
+                   help="print the plan and its estimate; run and write nothing")
     p.add_argument("--limit", type=int, help="train on the first N images only (default: all)")
     p.add_argument("--out", help="folder for the steps' runs (default: a temporary folder)")
     p.add_argument("--name", default="gpu_check", help="results file name")
@@ -91,19 +92,16 @@ def main(argv=None):
     steps = plan(args)
     print(describe_plan(steps, args), flush=True)
     cuda = args.device.startswith("cuda") and torch.cuda.is_available()
+    if args.plan or (args.device.startswith("cuda") and not cuda):   # nothing measured: nothing
+        if not args.plan:                                             # written over a result
+            print("gpu_check: no CUDA device here (torch.cuda.is_available() is False): nothing "
+                  "checked, nothing written", file=sys.stderr)
+        return 0 if args.plan else 2
     m = {**machine(), "device": args.device,
          **({"gpu": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count(),
              "capability": ".".join(map(str, torch.cuda.get_device_capability(0)))}
             if cuda else {})}
     results = Results(args.name, m, command("benchmarks.gpu_check", argv), steps)
-    if args.plan or (args.device.startswith("cuda") and not cuda):
-        why = "not run: --plan" if args.plan else "not run: no CUDA"
-        for step in steps:
-            results.add(step.name, {"status": why, "seconds": 0.0, "figures": {}})
-        if not args.plan:
-            print("gpu_check: no CUDA device here (torch.cuda.is_available() is False): nothing "
-                  "checked", file=sys.stderr)
-        return 0 if args.plan else 2
 
     m["installed_from_wheels"] = install_missing()
     out = Path(args.out or tempfile.mkdtemp(prefix="gpu-check-"))

@@ -12,6 +12,7 @@ points from benchmarks.hints (`hints_spread`), the regressor from `regressor-2x2
     python -m benchmarks.headline
 """
 
+import argparse
 import json
 from dataclasses import replace
 
@@ -122,6 +123,8 @@ def baseline_rows(baselines):
 def main(argv=None):
     from research.report import markdown_table
 
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawTextHelpFormatter).parse_args(argv)
     default, baselines, seeds = default_row()
     shipped, truth, n_test = shipped_rows()
     rows = [default, *shipped, *hint_rows(), *baseline_rows(baselines), *regressor_rows()]

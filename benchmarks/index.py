@@ -21,13 +21,26 @@ LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused remove
         "study_decoder-10min": ("--fusion, --skips add removed in 0.7.0", "34ec71a"),
         "levers_avx512": ("the fusion_8 lever (--fusion) removed in 0.7.0", "45a2241"),
         "hints_input-only": ("hints at the encoder's input only: the decoder takes them too "
-                             "since 0.8.0", "a2455f3"),
+                             "since 0.8.0; its command names the page it was first written as",
+                             "a2455f3"),
+        "step_profile": ("two of its configurations' --fused and --skips add removed in 0.7.0",
+                         "c1da208"),
         "hints_choice": ("--hints random / corrective, a network trained with hints, removed in "
                          "0.9.0 for the hint part (hints_spread)", "a863859"),
         "hints_sweep": ("--hints corrective, a network trained with hints, removed in 0.9.0 for "
                         "the hint part (hints_spread)", "c79b36d")}
+# The records of the test-split era, each with the commit that wrote it
+TEST_ERA = {"best": "838050e", "classify_wsd": "0e8b228", "design_10min": "044d474",
+            "design_5min": "044d474", "design_long": "72c802a", "ensemble": "c1da208",
+            "five_minutes": "b3cecd6", "quality": "c033e75", "regressor": "0b15824",
+            "regressor_wsd": "391550f", "screen_ab_stride": "c1da208", "screen_cooldown": "ac9e187",
+            "screen_lr": "b3cecd6", "screen_round2": "c1da208", "screen_skips": "b3cecd6",
+            "screen_wsd": "bb7d39f", "time_to_quality": "f2b75cb", "tta_flip": "b387473",
+            "wsd": "6a1ecac"}
 SPLIT = {"study": "validation (test beside)", "design": "validation (test beside)",
          "speed": "-", "test-era": "test", "": "test"}
+# A page's command: the benchmark that wrote it, else the first command it shows
+WRITER = re.compile(r"`(python -m benchmarks\.[^`]+)`")
 COMMAND = re.compile(r"`(python -m [^`]+)`")
 TITLE = re.compile(r"^(?:# (.+)|\*\*(.+?)\*\*)", re.M)
 
@@ -41,7 +54,7 @@ def rows():
                 continue
             text = page.read_text()
             title = TITLE.search(text)
-            command = COMMAND.search(text)
+            command = WRITER.search(text) or COMMAND.search(text)
             if text.startswith("|"):
                 title = "the study's claims, each beside its measured answer (a table)"
             elif title:
@@ -55,12 +68,15 @@ def rows():
 
 
 def status(folder, page):
-    """current; superseded (a record of the test-split era); or lost, with the commit that last
-    wrote it (`git checkout` it to run the page's command again)."""
+    """current (its command runs at HEAD as written: tests/test_pages.py); superseded (a record
+    of the test-split era) or lost, with the commit that wrote it (`git checkout` it to run the
+    page's command again)."""
     if page.stem in LOST:
         options, commit = LOST[page.stem]
         return f"lost ({options}); written at {commit}"
-    return "superseded: chosen on test" if folder == "test-era" else "current"
+    if folder == "test-era":
+        return f"superseded: chosen on test; written at {TEST_ERA[page.stem]}"
+    return "current"
 
 
 def _short(text, n=90):

@@ -55,13 +55,19 @@ DEFAULT_ARMS = ("eager", "compile", "contiguous", "space_to_depth", "space_to_de
                 "study")
 
 
+def arm_name(text):
+    """An argparse type: levers joined by '+', each one of LEVERS."""
+    unknown = [lv for lv in text.split("+") if lv not in LEVERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown lever {unknown[0]!r}; choose from "
+                                         f"{', '.join(LEVERS)}")
+    return text
+
+
 def arm_config(name, base):
     """The Config an arm name stands for: `base` with each of its levers' settings."""
-    levers = name.split("+")
-    unknown = [lv for lv in levers if lv not in LEVERS]
-    if unknown:
-        raise SystemExit(f"unknown lever {unknown[0]!r}; choose from {', '.join(LEVERS)}")
-    return replace(base, **{k: v for lv in levers for k, v in LEVERS[lv].items()})
+    return replace(base, **{k: v for lv in arm_name(name).split("+")
+                            for k, v in LEVERS[lv].items()})
 
 
 def arm(name, cfg, images, lab=None):
@@ -102,7 +108,7 @@ def arm(name, cfg, images, lab=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--levers", nargs="+", default=list(DEFAULT_ARMS),
+    p.add_argument("--levers", nargs="+", default=list(DEFAULT_ARMS), type=arm_name,
                    help="arms, each a lever or levers joined by + (the first is the reference)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--batches", type=int, default=8, help="batches of 64 per timed round")

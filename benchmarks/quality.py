@@ -27,7 +27,7 @@ import statistics
 import time
 from dataclasses import fields
 
-from colorizer import ARCHS, Config, fit, load_images
+from colorizer import ARCHS, ColorizerError, Config, fit, load_images
 from colorizer.config import PRESETS, preset
 from colorizer.console import QUIET
 from colorizer.evaluation import TTA
@@ -63,6 +63,15 @@ def config(name, epochs=None, seed=0):
                                     **over})
 
 
+def config_name(text):
+    """An argparse type: a configuration name that stands for a Config today, as given."""
+    try:
+        config(text)
+    except (KeyError, ValueError, TypeError, ColorizerError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r} names no configuration today ({e})") from None
+    return text
+
+
 def _settings(pairs):
     """{'field': value} from ['field=value', ...], each value of its field's type."""
     kinds = {f.name: type(f.default) for f in fields(Config)}
@@ -89,7 +98,7 @@ def mean_sd(values, fmt="{:.3f}"):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=CONFIGS,
+    p.add_argument("--configs", nargs="+", default=CONFIGS, type=config_name,
                    help="model-head-arch, default, or default-regressor")
     p.add_argument("--epochs", type=int, help="(default: each configuration's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")

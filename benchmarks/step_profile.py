@@ -20,7 +20,7 @@ from colorizer.train import autocast_for, build_optimizer
 from research.report import markdown_table
 
 from .common import command, machine, train_split, write_result
-from .quality import config
+from .quality import config, config_name
 
 
 def _clock(fn, repeats):
@@ -107,7 +107,7 @@ def whole_step(cfg, lab):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=["default"])
+    p.add_argument("--configs", nargs="+", default=["default"], type=config_name)
     p.add_argument("--repeats", type=int, default=20, help="calls per timing")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of whole steps")
     p.add_argument("--name", default="step_profile")

@@ -370,7 +370,7 @@ def _mean_sd(values):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("questions", nargs="*", metavar="QUESTION",
+    p.add_argument("questions", nargs="*", metavar="QUESTION", type=_question,
                    help=f"any of {', '.join(QUESTIONS)}")
     p.add_argument("--answers", action="store_true", help="then write study_answers.md: the "
                    "study's claims beside the committed answers (colorizer.findings)")
@@ -378,14 +378,19 @@ def main(argv=None):
     p.add_argument("--keep", default="runs/study")
     p.add_argument("--data")
     args = p.parse_args(argv)
-    unknown = [q for q in args.questions if q not in QUESTIONS]
-    if unknown:
-        p.error(f"unknown question(s) {', '.join(unknown)}: choose from {', '.join(QUESTIONS)}")
     data = load_images(args.data) if args.questions else None
     for name in args.questions:
         write_answer(name, args, data, argv)
     if args.answers:
         write_answers()
+
+
+def _question(name):
+    """An argparse type: one of QUESTIONS."""
+    if name not in QUESTIONS:
+        raise argparse.ArgumentTypeError(f"unknown question {name!r}: choose from "
+                                         f"{', '.join(QUESTIONS)}")
+    return name
 
 
 def write_answers():

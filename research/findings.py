@@ -262,13 +262,6 @@ def _cell_label(cell):
     return ", ".join(cell)
 
 
-def _best_sentence(kind):
-    return {"better": "Architecture 1, case 2 is better than each of the other three",
-            "worse": "another cell is better than Architecture 1, case 2",
-            "cannot tell": "Architecture 1, case 2 cannot be told from at least one other cell",
-            "not converged": "the cells are not past the training-mean constant"}[kind]
-
-
 def short(v):
     """A verdict in a few words: '**A** better', 'cannot tell', 'not converged'."""
     return f"**{v['winner']}** better" if v["kind"] == BETTER else v["kind"]

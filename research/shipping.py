@@ -151,22 +151,6 @@ def metadata_block(m):
                                  f"{m['ssim']:.4f}")]), ""]
 
 
-def refresh_metadata(card=CARD, weights=WEIGHTS, data=None):
-    """Rewrite the card's YAML block from the shipped weights scored again on their own test
-    split (for a change of the block's layout; `export` writes the whole card)."""
-    ckpt = load_checkpoint(weights)
-    model, _ = load_model(weights, torch.device("cpu"))
-    cfg = Config.from_dict(ckpt["config"])
-    test = load_images(resolve_data_dir(data or cfg.data), cfg.image_size,
-                       names=ckpt["split"]["test"])
-    m = evaluate(model, test.lab, train_mean=ckpt["train_ab_mean"])
-    text = Path(card).read_text()
-    body = text.split("\n---\n", 1)[1] if text.startswith("---\n") else text
-    atomic_write(card, lambda tmp: tmp.write_text("\n".join(metadata_block(m)) + body))
-    write_json(Path(weights).with_name(hub.CONFIG), ckpt["config"])
-    return m
-
-
 def _metric_rows(m):
     base = m["baselines"]
     return ["| metric | shipped model | " + " | ".join(base) + " |",
