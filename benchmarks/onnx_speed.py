@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from colorizer import load_model, predict
+from colorizer.evaluation import PLAIN
 from colorizer.serving.deploy import OnnxColorizer, export_onnx
 from colorizer.serving.pretrained import shipped_weights
 from research.report import markdown_table
@@ -43,7 +44,8 @@ def main(argv=None):
     model, ckpt = load_model(shipped_weights(), torch.device("cpu"))
     path = export_onnx(model, Path(tempfile.mkdtemp()) / "colorizer.onnx", ckpt["config"])
     onnx = OnnxColorizer(path)
-    runs = {"pytorch eager": lambda x: predict(model, x), "onnxruntime": onnx.predict}
+    runs = {"pytorch eager": lambda x: predict(model, x, tta=PLAIN),
+            "onnxruntime": lambda x: onnx.predict(x, tta=PLAIN)}
     for run in runs.values():                       # warm-up: allocators, kernels, sessions
         run(L[:16])
     rows = []

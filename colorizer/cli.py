@@ -35,7 +35,7 @@ from .data import (
     set_pixel_limit,
 )
 from .devices import get_device, use_tf32
-from .evaluation import TTA, evaluate, format_report
+from .evaluation import PLAIN, TTA, TTA_DEFAULT, evaluate, format_report
 from .metrics import HEADLINE
 from .models import head
 from .train import fit, launched
@@ -288,7 +288,7 @@ def _add_tf32_option(parser):
 
 
 def _add_tta_option(parser):
-    parser.add_argument("--tta", choices=TTA, default="flip",
+    parser.add_argument("--tta", choices=TTA, default=TTA_DEFAULT,
                         help="test-time augmentation: flip averages the prediction with the "
                         "mirrored image's (default: %(default)s)")
 
@@ -461,7 +461,7 @@ def cmd_export(args):
     cfg = Config.from_dict(ckpt["config"])
     test = load_images(resolve_data_dir(args.data or cfg.data), cfg.image_size,
                        names=ckpt["split"]["test"])
-    m = evaluate(shipped, test.lab, train_mean=ckpt["train_ab_mean"])
+    m = evaluate(shipped, test.lab, train_mean=ckpt["train_ab_mean"], tta=PLAIN)
     weights = folder / MODEL_FILE
     print(f"exported {weights} ({weights.stat().st_size / 2**20:.2f} MiB, int8): test ab_mse "
           f"{m['ab_mse']:.3f} raw CIELAB units^2, PSNR {m['psnr']:.2f} dB; load it with "

@@ -28,7 +28,7 @@ from .data import (
     read_image,
     stripes,
 )
-from .evaluation import predict
+from .evaluation import TTA_DEFAULT, predict
 from .files import atomic_write
 from .hints import maps as hint_maps
 from .models import input_side
@@ -45,7 +45,7 @@ class Job:
     target: Path
 
 
-def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip", saturation: float = 1.0,
+def colorize_rgb(model, rgb: np.ndarray, tta: str = TTA_DEFAULT, saturation: float = 1.0,
                  hints=None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) uint8 with the input's L* and predicted a*b*; `model` is a
     torch model or a serving.deploy.OnnxColorizer, here and below. `hints`: colour hints for a model
@@ -54,7 +54,7 @@ def colorize_rgb(model, rgb: np.ndarray, tta: str = "flip", saturation: float = 
     return colorize_batch(model, [rgb], tta, saturation, None if hints is None else [hints])[0]
 
 
-def colorize_batch(model, images: list[np.ndarray], tta: str = "flip",
+def colorize_batch(model, images: list[np.ndarray], tta: str = TTA_DEFAULT,
                    saturation: float = 1.0, hints=None) -> list[np.ndarray]:
     """Colorize (H, W, 3) uint8 images of any sizes in one forward pass: each its own L*
     (`hints`: a list of points for each image, see colorize_rgb)."""
@@ -62,7 +62,7 @@ def colorize_batch(model, images: list[np.ndarray], tta: str = "flip",
     return [paint(L, ab) for L, ab in zip(Ls, chroma(model, Ls, tta, saturation, hints))]
 
 
-def chroma(model, Ls, tta="flip", saturation=1.0, hints=None):
+def chroma(model, Ls, tta=TTA_DEFAULT, saturation=1.0, hints=None):
     """The model's a*b* for full-resolution L* (1, 1, H, W) each, in one forward pass, at the
     model's side: (B, 2, s, s), or (B, 2) for a regressor; times `saturation`, a gain on a*b*
     (1: as predicted; above 1 more colour, the conversion clipping to the sRGB gamut). `hints`:
@@ -232,7 +232,7 @@ class Options:
     whether it replaces outputs there already, writes grayscale | colorized | original strips
     (`compare`), refuses images over `max_pixels`, names `model_name` in each output, and the
     colour hints each file is given (`hints`)."""
-    tta: str = "flip"
+    tta: str = TTA_DEFAULT
     saturation: float = 1.0
     overwrite: bool = False
     compare: bool = False

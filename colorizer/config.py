@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .heads import HEADS
 from .quantize import TEMPERATURE
 
 # The study's two feature-map tables. Seven stride-2 convolutions take 128 px to 1x1: the six
@@ -18,14 +19,13 @@ ARCHS = {
 }
 
 MODELS = ("colorizer", "regressor")
-HEADS = ("sigmoid", "tanh", "classify")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "wsd")
 WARMUP, COOLDOWN = 0.1, 0.3   # wsd: shares of the steps spent warming up and decaying to zero
 STEMS = ("conv", "space_to_depth")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
-CLASSIFY_DOWNSAMPLE = 4   # the classify head scores a*b* bins at 1/4 of the side (32 of 128 px)
 PRECISIONS = ("auto", "float32", "bfloat16")
+CROP_SCALE, CROP_RATIO = (0.6, 1.0), (3 / 4, 4 / 3)   # a random resized crop: area, aspect
 TEST_FRACTION = 0.1       # the study's 90/10 split
 SPLIT_SEED = 0            # the fixed test split every figure is reported on
 VAL_FRACTION = 0.1        # the share of the training split held out for validation
@@ -108,7 +108,8 @@ class Config:
     # the model
     model: str = option("colorizer", "a*b* per pixel, or the regressor's mean a*, b*",
                         choices=MODELS)
-    head: str = option("sigmoid", "output head; it fixes the target scaling", choices=HEADS)
+    head: str = option("sigmoid", "output head; it fixes the target scaling",
+                       choices=tuple(HEADS))
     rebalance: bool = option(True, "classify: weight rare colours up (Zhang et al. 2016)")
     temperature: float = option(TEMPERATURE, "classify: annealed-mean temperature", metavar="T",
                                 file_only=True)
@@ -145,9 +146,9 @@ class Config:
                           choices=HOLDOUTS)
     augment_factor: int = option(10, "augmented passes over the training split an epoch",
                                  metavar="N")
-    crop_scale: tuple = option((0.6, 1.0), "area fraction of a random resized crop",
+    crop_scale: tuple = option(CROP_SCALE, "area fraction of a random resized crop",
                                metavar="MIN,MAX", file_only=True)
-    crop_ratio: tuple = option((3 / 4, 4 / 3), "aspect range of a random resized crop",
+    crop_ratio: tuple = option(CROP_RATIO, "aspect range of a random resized crop",
                                metavar="MIN,MAX", file_only=True)
     flip: bool = option(True, "mirror half the training images left-right")
     init_from: str | None = option(None, "start from another run's weights (to fine-tune)",

@@ -13,7 +13,15 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from skimage import color
 
-from .config import IN_MEMORY_MB, SPLIT_SEED, TEST_FRACTION, VAL_FRACTION, ColorizerError
+from .config import (
+    CROP_RATIO,
+    CROP_SCALE,
+    IN_MEMORY_MB,
+    SPLIT_SEED,
+    TEST_FRACTION,
+    VAL_FRACTION,
+    ColorizerError,
+)
 from .console import LOUD
 from .files import write_json
 
@@ -382,7 +390,7 @@ def crop_draws(n, generator):
     return torch.rand(n, 5, generator=generator)
 
 
-def random_resized_crop(lab, generator, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3), flip=True,
+def random_resized_crop(lab, generator, scale=CROP_SCALE, ratio=CROP_RATIO, flip=True,
                         draws=None):
     """Crop each image of a (B, C, H, W) batch at its own random box and resize back to (H, W).
 

@@ -20,13 +20,17 @@ from .metrics import (
 from .models import loss_fn
 
 # Test-time augmentation: "none", or "flip": the mean of the prediction for L* and the mirrored
-# prediction for mirrored L* (a face's colours do not depend on which way it looks).
+# prediction for mirrored L* (a face's colours do not depend on which way it looks). A picture
+# made for a user is flip-averaged: it is the better one (README's results) at twice the forward
+# passes. A run scores the plain pass (PLAIN), as the study did, so that every result page
+# compares like with like.
 TTA = ("none", "flip")
+TTA_DEFAULT, PLAIN = "flip", "none"
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128, tta: str = "none",
-            saturation: float = 1.0, hints=None) -> torch.Tensor:
+def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128,
+            tta: str = TTA_DEFAULT, saturation: float = 1.0, hints=None) -> torch.Tensor:
     """Raw a*b* for L (N, 1, H, W), on the CPU: (N, 2, H, W), or (N, 2) for a regressor;
     `saturation` a gain on them (1: as predicted).
 
@@ -40,7 +44,7 @@ def predict(model: torch.nn.Module, L: torch.Tensor, batch_size: int = 128, tta:
 
 
 @torch.no_grad()
-def _outputs(model, L, ab, batch_size, tta="none", hints=None):
+def _outputs(model, L, ab, batch_size, tta, hints=None):
     """Predictions (raw units, CPU) and, when `ab` is given, the mean loss of the model's plain
     forward pass (the training loss, without test-time augmentation), in one pass."""
     if tta not in TTA:
@@ -59,7 +63,7 @@ def _outputs(model, L, ab, batch_size, tta="none", hints=None):
 
 
 @torch.no_grad()
-def corrective_sequence(model, lab, points, batch_size=128, tta="none"):
+def corrective_sequence(model, lab, points, batch_size=128, tta=TTA_DEFAULT):
     """A simulated person correcting a result (Zhang et al. 2017): predictions for images `lab`
     (N, 3, H, W) with 0, 1, ..., `points` hints, each next point at the centre of the worst
     9 x 9 error of the prediction before it, of the true mean colour there. Yields (hint maps or
@@ -112,7 +116,7 @@ def _unmirror(pred):
 
 def evaluate(model: torch.nn.Module, lab, batch_size: int = 128,
              train_mean: list[float] | None = None, baselines: bool = True,
-             tta: str = "none") -> dict:
+             tta: str = TTA_DEFAULT) -> dict:
     """Test figures for images `lab` (N, 3, H, W), a tensor or a DiskLab: the training loss and
     the raw-unit error, read and scored `batch_size` images at a time (memory stays flat).
 

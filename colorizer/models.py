@@ -1,6 +1,5 @@
-"""The Regressor and the Colorizer, and their heads: what a model's last layer predicts, how raw
-a*b* becomes its target and its output raw a*b* again, and its loss. A new head is one class here
-and one line in HEADS (and its choice in config.HEADS)."""
+"""The Regressor and the Colorizer, built from a Config; their heads (colorizer.heads) looked up
+by name; their loss."""
 
 import copy
 import math
@@ -10,7 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import quantize
-from .config import CLASSIFY_DOWNSAMPLE, STEM_FOLD, ColorizerError, Config
+from .config import STEM_FOLD, ColorizerError, Config
+from .heads import CLASSIFY_DOWNSAMPLE, HEADS, Sigmoid, Tanh
 from .spread import Spread
 
 # L* in [0, 100] is centred and scaled before the first convolution (as Zhang et al.'s l_cent,
@@ -21,92 +21,6 @@ L_CENT, L_NORM = 50.0, 100.0
 
 def normalize_l(L):
     return (L - L_CENT) / L_NORM
-
-
-class Head:
-    """A regression head: MSE between the output and the target in the head's range."""
-    name = ""
-    decodes_at_temperature = False      # whether --temperature means something for it
-    loss_name = "MSE (head space)"
-
-    def encode(self, ab):
-        """Raw a*b* -> the head's range (the training target)."""
-        raise NotImplementedError
-
-    def decode(self, out, temperature=None):
-        """The network's output -> raw a*b*."""
-        raise NotImplementedError
-
-    def loss(self, model, out, ab):
-        """The training loss of `out` for raw a*b* `ab` at the output's side."""
-        target = ab.mean(dim=(2, 3)) if model.kind == "regressor" else ab
-        return F.mse_loss(out, self.encode(target))
-
-    def fit_to(self, model, train_ab_chunks, rebalance):
-        """What the model learns from the training split before it trains (nothing here)."""
-
-    def output_side(self, ab_stride):
-        """Where a colorizer with this head predicts a*b*, in words (model cards)."""
-        if ab_stride > 1:
-            return f"a*b* predicted at 1/{ab_stride} of the side and upsampled bilinearly"
-        return "a*b* predicted at the full side"
-
-
-class Sigmoid(Head):
-    """(ab + 128) / 255 in (0, 1): the study's own scaling, so its loss compares with the
-    study's table."""
-    name = "sigmoid"
-
-    def encode(self, ab):
-        return (ab + 128.0) / 255.0
-
-    def decode(self, out, temperature=None):
-        return out * 255.0 - 128.0
-
-
-class Tanh(Head):
-    """ab / 128 in (-1, 1)."""
-    name = "tanh"
-
-    def encode(self, ab):
-        return ab / 128.0
-
-    def decode(self, out, temperature=None):
-        return out * 128.0
-
-
-class Classify(Head):
-    """Scores over the Q in-gamut a*b* bins at 1/4 of the side (Zhang et al. 2016): soft-encoded
-    targets, cross-entropy weighted by each pixel's rebalancing weight (Eq. 2-4), decoded by the
-    annealed mean at a temperature."""
-    name = "classify"
-    decodes_at_temperature = True
-    loss_name = "cross-entropy"
-
-    def decode(self, out, temperature=quantize.TEMPERATURE):
-        return quantize.annealed_mean(out, temperature)
-
-    def loss(self, model, out, ab):
-        index, weight = quantize.encode(ab)                              # (B, k, h, w)
-        # Classes last: the scores come channels-last, so the softmax runs over contiguous memory
-        ce = quantize.cross_entropy(out.permute(0, 2, 3, 1), index.permute(0, 2, 3, 1),
-                                    weight.permute(0, 2, 3, 1))            # (B, h, w)
-        return (model.class_weights[index[:, 0]] * ce).mean()
-
-    def fit_to(self, model, train_ab_chunks, rebalance):
-        """The class prior of the training split (Sec. 3.2), and its rebalancing weights."""
-        counts = sum(quantize.class_counts(F.avg_pool2d(ab, CLASSIFY_DOWNSAMPLE))
-                     for ab in train_ab_chunks)
-        prior = quantize.smoothed_prior_of(counts)
-        model.prior.copy_(prior)
-        if rebalance:
-            model.class_weights.copy_(quantize.rebalance_weights(prior))
-
-    def output_side(self, ab_stride):
-        return f"a*b* bins scored at 1/{CLASSIFY_DOWNSAMPLE} of the side"
-
-
-HEADS = {h.name: h for h in (Sigmoid(), Tanh(), Classify())}
 
 
 def head(name):
@@ -129,7 +43,6 @@ def decode_ab(y, name):
     return head(name).decode(y)
 
 
-_HEADS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 LEAKY_SLOPE = 0.2         # with plain ReLU the colorizer sat at the mean a*b* for its first epochs
 
 
@@ -218,7 +131,7 @@ class Regressor(nn.Module):
         self.head = cfg.head
         self.encoder = encoder(cfg.widths, cfg.depth, cfg.stem)
         self.fc = nn.Linear(cfg.widths[-1], 2)
-        self.out = _HEADS[cfg.head]()
+        self.out = HEADS[cfg.head].activation()
 
     def forward(self, L):
         z = self.encoder(normalize_l(L)).flatten(1)     # (B, widths[-1])
@@ -296,7 +209,7 @@ def _decoder(cfg):
     layers = [layer for c_in, c_out in zip(chans[:-1], chans[1:]) for layer in _up(c_in, c_out)]
     if cfg.head == "classify":
         return [*layers, nn.Conv2d(chans[-1], len(quantize.bin_centres()), 1)]
-    return [*layers, Up(chans[-1], 2, bias=True), _HEADS[cfg.head]()]
+    return [*layers, Up(chans[-1], 2, bias=True), HEADS[cfg.head].activation()]
 
 
 def with_temperature(model, temperature):

@@ -5,7 +5,7 @@ import csv
 import torch
 
 from .data import chunks
-from .evaluation import predict
+from .evaluation import PLAIN, predict
 from .files import write_json
 from .models import head
 from .viz import plot_loss, save_triples
@@ -23,10 +23,10 @@ def write_outputs(out_dir, model, test, history, metrics):
         plot_loss(history, out_dir / "loss.png", title=f"{model.kind} / {model.head}",
                   ylabel=head(model.head).loss_name)
     first = test.lab[:MAX_TRIPLES]
-    save_triples(first[:, :1], first[:, 1:], predict(model, first[:, :1]),
+    save_triples(first[:, :1], first[:, 1:], predict(model, first[:, :1], tta=PLAIN),
                  test.names[:MAX_TRIPLES], out_dir / "triples")
     if model.kind == "regressor":
-        pred, true = zip(*((predict(model, lab[:, :1]), lab[:, 1:].mean(dim=(2, 3)))
+        pred, true = zip(*((predict(model, lab[:, :1], tta=PLAIN), lab[:, 1:].mean(dim=(2, 3)))
                            for lab in chunks(test.lab, 256)))
         write_predictions(out_dir / "predictions.csv", test.names, torch.cat(pred),
                           torch.cat(true))

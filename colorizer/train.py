@@ -23,7 +23,7 @@ from .data import (
     validation_names,
 )
 from .devices import get_device, native_bf16, release_free_memory, to_device
-from .evaluation import evaluate
+from .evaluation import PLAIN, evaluate
 from .files import write_json
 from .metrics import HEADLINE, UNITS
 from .models import build_model, head, loss_fn
@@ -280,8 +280,8 @@ def _train_epochs(t, train_lab, scored_lab, cfg, history, report, save):
         t0 = time.perf_counter()
         loss = train_one_epoch(t, train_lab, cfg, report, f"epoch {epoch + 1}/{cfg.epochs}")
         release_free_memory()                   # the epoch's freed heap back to the system
-        _record(history, loss, time.perf_counter() - t0, evaluate(t.model, scored_lab), cfg,
-                report)
+        scored = evaluate(t.model, scored_lab, tta=PLAIN)
+        _record(history, loss, time.perf_counter() - t0, scored, cfg, report)
         save(epoch + 1, history)
 
 
@@ -324,13 +324,13 @@ def _final_metrics(model, splits, cfg, history, train_mean):
     """Every figure of the finished run on the split it was scored on, with what it was measured
     on; a run scored on validation also carries its test figures under "test"."""
     scored, test = splits
-    out = {**evaluate(model, scored.lab, train_mean=train_mean), "split": cfg.holdout,
+    out = {**evaluate(model, scored.lab, train_mean=train_mean, tta=PLAIN), "split": cfg.holdout,
            "n_test": len(scored), "seed": cfg.seed, "split_seed": SPLIT_SEED,
            "epochs": len(history["train_loss"]), "train_seconds": sum(history["seconds"]),
            "units": UNITS}
     if scored is not test:
-        out["test"] = {**evaluate(model, test.lab, train_mean=train_mean), "split": "test",
-                       "n_test": len(test)}
+        out["test"] = {**evaluate(model, test.lab, train_mean=train_mean, tta=PLAIN),
+                       "split": "test", "n_test": len(test)}
     return out
 
 

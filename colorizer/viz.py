@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from .data import lab_to_rgb
-from .evaluation import predict
+from .evaluation import PLAIN, predict
 
 
 def plot_loss(history, path=None, title=None, ylabel="MSE (head space)"):
@@ -122,7 +122,7 @@ def side_by_side(runs, test, n=4):
     """A figure: for the first `n` test images, the original and each run's colorization."""
     n = min(n, len(test))
     cols = [("original", lab_to_rgb(test.L[:n], test.ab[:n]))]
-    cols += [(name, lab_to_rgb(test.L[:n], predict(run.model, test.L[:n])))
+    cols += [(name, lab_to_rgb(test.L[:n], predict(run.model, test.L[:n], tta=PLAIN)))
              for name, run in runs.items()]
     fig, _ = _columns(cols, n, (1.7, 1.8))
     return fig

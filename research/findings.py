@@ -10,6 +10,8 @@ import json
 import statistics
 from pathlib import Path
 
+from colorizer.quantize import TEMPERATURE
+
 from .results import RESULTS, kind_of
 from .verdict import BETTER, compare, mean_sd, past_baselines
 
@@ -29,7 +31,7 @@ STUDY_REGRESSOR_MSE = {("Architecture 1", "case 1"): 0.00015243,
                        ("Architecture 2", "case 2"): 0.00021356}
 STUDY_REGRESSOR = {cell: mse * 255**2 for cell, mse in STUDY_REGRESSOR_MSE.items()}
 STUDY_BEST = ("Architecture 1", "case 2")      # "the optimal hyperparameter and architecture"
-ZHANG_T = "0.38"      # Zhang et al.'s annealed-mean temperature, reported beside the chosen one
+ZHANG_T = str(TEMPERATURE)      # Zhang et al.'s annealed mean, reported beside the chosen one
 
 
 def load(name, results=RESULTS):

@@ -27,7 +27,7 @@ from colorizer import hints, load_images, split
 from colorizer.checkpoint import CHECKPOINT, load_model
 from colorizer.config import ColorizerError
 from colorizer.data import validation_names
-from colorizer.evaluation import predict
+from colorizer.evaluation import PLAIN, predict
 from colorizer.packing import read_shipped, write_shipped
 from colorizer.spread import Spread
 
@@ -163,7 +163,7 @@ def twin_validation(run_dir):
                              "images are not held out")
     train, _ = split(load_images())
     val = train.subset(validation_names(train.names)[1])
-    return val.lab, predict(model, val.L), model
+    return val.lab, predict(model, val.L, tta=PLAIN), model
 
 
 def write_into(folder, spread):

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from colorizer.data import LabImages, fit_size, read_image, rgb_to_lab
-from colorizer.evaluation import predict
+from colorizer.evaluation import PLAIN, predict
 from colorizer.metrics import ab_mse
 
 # scikit-image's own colour photos, from its package folder (no download)
@@ -28,7 +28,7 @@ def photos(size=128):
 def scores(model, images, train_mean):
     """[{photo, what, model, gray, face mean}]: each photo's ab MSE (raw units²) for the model,
     for gray (a*b* = 0) and for the training faces' mean a*b* painted everywhere."""
-    pred = predict(model, images.L)
+    pred = predict(model, images.L, tta=PLAIN)
     const = torch.as_tensor(train_mean, dtype=torch.float32)[None, :, None, None]
     rows = []
     for i, name in enumerate(images.names):

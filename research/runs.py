@@ -9,7 +9,7 @@ from colorizer.config import ARCHS, PRESETS, Config
 from colorizer.console import QUIET, Reporter
 from colorizer.data import ab_mean
 from colorizer.devices import get_device
-from colorizer.evaluation import evaluate
+from colorizer.evaluation import PLAIN, evaluate
 from colorizer.train import fit, with_precision
 
 TEMPERATURES = (0.01, 0.2, 0.38, 0.7, 1.0)     # annealed-mean decodings compared (Sec. 3.3)
@@ -121,7 +121,7 @@ def rescore(run, **kw):
     baselines are the run's own)."""
     def on(images, metrics):
         return {**evaluate(run.model, images.lab, train_mean=ab_mean(run.train), baselines=False,
-                           **kw), "baselines": metrics["baselines"]}
+                           **{"tta": PLAIN, **kw}), "baselines": metrics["baselines"]}
     out = on(run.scored, run.metrics)
     if "test" in run.metrics:
         out["test"] = on(run.test, run.metrics["test"])

@@ -12,7 +12,7 @@ import torch
 from colorizer.checkpoint import CHECKPOINT, load_checkpoint, load_model
 from colorizer.config import PLACE_SETTINGS, ColorizerError, Config
 from colorizer.data import lab_to_rgb, load_images, resolve_data_dir
-from colorizer.evaluation import evaluate, predict
+from colorizer.evaluation import PLAIN, evaluate, predict
 from colorizer.files import atomic_write, write_json
 from colorizer.models import head
 from colorizer.packing import compact, write_shipped
@@ -66,9 +66,9 @@ def export(checkpoint, data=None, weights=WEIGHTS, card=CARD, figure=FIGURE,
     model, _ = load_model(weights, torch.device("cpu"))
     folder = resolve_data_dir(data or cfg.data)
     test = load_images(folder, cfg.image_size, names=ckpt["split"]["test"])
-    shipped = evaluate(model, test.lab, train_mean=ckpt["train_ab_mean"])
+    shipped = evaluate(model, test.lab, train_mean=ckpt["train_ab_mean"], tta=PLAIN)
     full, _ = load_model(checkpoint, torch.device("cpu"))
-    before = evaluate(full, test.lab)["ab_mse"]
+    before = evaluate(full, test.lab, tta=PLAIN)["ab_mse"]
     others = out_of_domain.photos(cfg.image_size)
     away = out_of_domain.scores(model, others, ckpt["train_ab_mean"])
     text = model_card(ckpt, (shipped, before, away), weights, folder)
@@ -85,7 +85,7 @@ def save_figure(model, test, path, n=6):
     from torchvision.utils import make_grid, save_image  # here only: see colorize.colorize
 
     L, ab = test.L[:n], test.ab[:n]
-    columns = [torch.zeros_like(ab), predict(model, L), ab]
+    columns = [torch.zeros_like(ab), predict(model, L, tta=PLAIN), ab]
     rows = [torch.from_numpy(lab_to_rgb(L, c)).permute(0, 3, 1, 2) for c in columns]
     grid = torch.stack(rows, dim=1).flatten(0, 1).float() / 255           # (n * k, 3, H, W)
     atomic_write(path, lambda tmp: save_image(make_grid(grid, nrow=len(columns), padding=2,

@@ -119,7 +119,7 @@ def test_classify_loss_is_finite_and_falls_when_overfitting(tiny_folder):
 def test_fit_stores_prior_and_weights_in_the_checkpoint(tiny_folder, tmp_path):
     data = load_images(tiny_folder, size=16)
     run = fit(tiny_config(head="classify", epochs=1), tmp_path, data=data, report=QUIET)
-    by_hand = float((predict(run.model, run.test.L) - run.test.ab).square().mean())
+    by_hand = float((predict(run.model, run.test.L, tta="none") - run.test.ab).square().mean())
     assert run.metrics["ab_mse"] == pytest.approx(by_hand, rel=1e-5)
     model, _ = load_model(tmp_path / CHECKPOINT, torch.device("cpu"))
     assert torch.equal(model.prior, run.model.prior) and model.prior.sum() == pytest.approx(1)

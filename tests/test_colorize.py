@@ -186,8 +186,8 @@ def test_a_batch_gives_what_one_image_at_a_time_gives(shipped):
 
 def test_flip_averaging_is_the_mean_of_both_views(shipped):
     L = torch.rand(3, 1, 128, 128) * 100
-    plain = predict(shipped, L)
-    mirrored = predict(shipped, L.flip(-1)).flip(-1)
+    plain = predict(shipped, L, tta="none")
+    mirrored = predict(shipped, L.flip(-1), tta="none").flip(-1)
     flipped = predict(shipped, L, tta="flip")
     assert torch.allclose(flipped, (plain + mirrored) / 2, atol=1e-5)
     assert not torch.allclose(flipped, plain, atol=1e-3)
@@ -239,3 +239,20 @@ def test_outputs_say_they_are_colorized_and_keep_the_inputs_profile_and_exif(tmp
     bare = Image.open(tmp_path / "bare" / "phone.png")
     assert code == 0 and not bare.text and "icc_profile" not in bare.info
     assert not bare.getexif()
+
+
+def test_every_way_in_makes_the_same_picture_by_default():
+    """predict, evaluate, colorize (API, files, CLI), ONNX: one default decoding, TTA_DEFAULT."""
+    import inspect
+
+    from colorizer import colorize as C
+    from colorizer.cli import build_parser
+    from colorizer.evaluation import TTA_DEFAULT, evaluate
+    from colorizer.serving.deploy import OnnxColorizer
+
+    for f in (predict, evaluate, C.chroma, C.colorize_rgb, C.colorize_batch,
+              OnnxColorizer.predict):
+        assert inspect.signature(f).parameters["tta"].default == TTA_DEFAULT, f.__name__
+    assert C.Options().tta == TTA_DEFAULT
+    for command in (["evaluate"], ["colorize", "x.png", "--out", "o"]):
+        assert build_parser().parse_args(command).tta == TTA_DEFAULT

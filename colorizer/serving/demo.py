@@ -28,6 +28,7 @@ from ..devices import get_device
 from ..files import private_folder
 from ..hints import Hint
 from ..models import head, with_temperature
+from ..quantize import TEMPERATURE
 from .pretrained import shipped_weights
 
 INTRO = ("Upload one or several photos; each keeps its own lightness L\\* and gets predicted "
@@ -435,7 +436,7 @@ def _inputs(gr, models):
             model = gr.Dropdown(list(models), value=SHIPPED_LABEL, label="model", elem_id="model")
             saturation = gr.Slider(0.0, 2.0, value=1.0, step=0.05, elem_id="saturation",
                                    label="saturation (a gain on the predicted a*b*)")
-            temperature = gr.Slider(0.01, 1.0, value=0.38, step=0.01,
+            temperature = gr.Slider(0.01, 1.0, value=TEMPERATURE, step=0.01,
                                     label="temperature (classify head only)",
                                     visible=_has_temperature(models[SHIPPED_LABEL]),
                                     elem_id="temperature")

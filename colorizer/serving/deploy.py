@@ -14,7 +14,7 @@ import json
 import torch
 
 from ..config import MAX_SIDE, ColorizerError
-from ..evaluation import with_mirror
+from ..evaluation import TTA_DEFAULT, with_mirror
 from ..hints import CHANNELS as HINT_CHANNELS
 from ..hints import as_maps
 from ..models import input_side
@@ -77,7 +77,7 @@ class OnnxColorizer:
         self.side, self.config = _checked_metadata(self.session, path)
         self.takes_hints = len(self.session.get_inputs()) == 2
 
-    def predict(self, L, tta="none", batch_size=128, hints=None):
+    def predict(self, L, tta=TTA_DEFAULT, batch_size=128, hints=None):
         """Raw a*b* for L (N, 1, S, S); `tta="flip"` averages with the mirrored image's;
         `hints` as evaluation.predict takes them (a colorizer's export)."""
         maps = as_maps(hints, L.shape, self.takes_hints)
