@@ -5,7 +5,7 @@ Each part runs `--repeats` times at the training batch size after a warm-up; the
 milliseconds per step and the share of the sum. The parts are timed alone, so their sum differs
 from the whole step by what runs between them (the autograd graph across blocks, allocation).
 
-    python -m benchmarks.step_profile [--configs default default+ab_side=2 ...] [--repeats 20]
+    python -m benchmarks.step_profile [--configs default default+ab_stride=2 ...] [--repeats 20]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 Every run holds out the fixed, seeded validation split (`--holdout val`: 10 % of the training
 split) and trains on the rest; it is scored on validation every epoch and, once at the end, on
-the test split. A verdict (colorizer.verdict) is decided on validation; the same rule applied to
+the test split. A verdict (research.verdict) is decided on validation; the same rule applied to
 the test figures is printed beside it. The questions:
 
   width      Architecture 1 (32..512) against 2 (8..256): at equal epochs, and Architecture 2 at
@@ -30,7 +30,8 @@ Questions whose experiment lost (design, average-10min, distill-41, decoder-10mi
 with their options; their pages stay under benchmarks/results/, each naming the commit that ran
 it. Runs are named by their options: the options every arm of a question shares once, then what
 each arm changes. With `--keep DIR` (default runs/study) a finished run of the same settings is
-reused, so questions that share an arm train it once. Results: benchmarks/results/study_NAME.
+reused, so questions that share an arm train it once. Results:
+benchmarks/results/KIND/study_NAME.{md,json} (KIND: research.results.kind_of).
 
     python -m benchmarks.study width heads [--seeds 0 1 2] [--keep runs/study] [--answers]
 """
@@ -373,7 +374,7 @@ def main(argv=None):
     p.add_argument("questions", nargs="*", metavar="QUESTION", type=_question,
                    help=f"any of {', '.join(QUESTIONS)}")
     p.add_argument("--answers", action="store_true", help="then write study_answers.md: the "
-                   "study's claims beside the committed answers (colorizer.findings)")
+                   "study's claims beside the committed answers (research.findings)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--keep", default="runs/study")
     p.add_argument("--data")
@@ -407,7 +408,7 @@ def write_answers():
 
 
 def write_answer(name, args, data, argv):
-    """Answer one question and write benchmarks/results/study_NAME.{md,json}."""
+    """Answer one question and write benchmarks/results/KIND/study_NAME.{md,json}."""
     q, arms, records = answer(name, args.seeds, data, args.keep)
     first = next(iter(records.values()))[0]
     shared = shared_settings(q.base, arms)
@@ -434,7 +435,7 @@ def write_answer(name, args, data, argv):
 
 def factorial_verdicts(result, factorial, best):
     """{split: {effects: [...], best: {...}}}: the 2 x 2's main effects and interaction
-    (colorizer.verdict.two_way) and whether `best` beats each other cell, on each split."""
+    (research.verdict.two_way) and whether `best` beats each other cell, on each split."""
     out = {}
     for split in findings.SPLITS:
         key = findings.MEASURES[next(iter(result["arms"].values()))["config"]["model"]][0][0]

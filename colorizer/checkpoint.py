@@ -12,8 +12,8 @@ from .packing import expand, read_shipped
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_FILE = "model.safetensors"        # a model folder's weights (hub.save_pretrained)
-# A checkpoint describing a larger model is refused before it is built: 3x the largest model here
-# (Architecture 1's colorizer, 16.1 M), so that a 2 KB file cannot make the process build gigabytes
+# A checkpoint describing a larger model is refused before it is built (a few times the largest
+# model of the study's tables), so that a 2 KB file cannot make the process build gigabytes
 MAX_PARAMETERS = 50_000_000
 
 

@@ -1,4 +1,5 @@
-"""Command line: train, evaluate, colorize, export, and cache a folder of images.
+"""Command line: train, evaluate, colorize, export (a model folder, or ONNX), a web demo, and
+cache a folder of images.
 
 A serving or scale module is imported inside the command that needs it, so that `train` loads
 the core alone."""
@@ -76,7 +77,7 @@ def add_setting(parser, name, default=None, help=None):
         kw["type"] = _numbers(type(f.default[0]) if f.default is not MISSING else float)
     else:
         kw["type"] = kind
-    shown = default if default is not None else f.default
+    shown = default if default is not None or help else f.default   # (its own help: its own)
     if shown is not None and not kw.get("action"):
         kw["help"] += f" [{_show(shown)}]"
     parser.add_argument("--" + name.replace("_", "-"), **kw)
@@ -116,7 +117,7 @@ def read_settings(path):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m colorizer", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m colorizer", description=__doc__.split("\n\n")[0])
     commands = p.add_subparsers(dest="command", required=True)
     _add_train(commands)
     _add_evaluate(commands)
@@ -191,8 +192,7 @@ def _add_colorize(commands):
                           "original (when it has colour) side by side")
     colorize.add_argument("--max-pixels", type=_pixel_count, default=MAX_PIXELS, metavar="N",
                           help="refuse images of more pixels than this, from their headers, "
-                          "before decoding (memory grows with pixels: the default is held in "
-                          "about 1.5 GB; default: %(default)s)")
+                          "before decoding (memory grows with pixels; default: %(default)s)")
     colorize.add_argument("--saturation", type=_saturation, default=1.0, metavar="S",
                           help="a gain on the predicted a*b* before conversion, clipped to the "
                           "sRGB gamut (default: 1, as predicted; 1.5: more colour)")

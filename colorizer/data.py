@@ -30,9 +30,9 @@ _NOT_IMAGES = ("readme", "license", ".gitignore", ".gitkeep")
 _CHUNK = 16               # images converted to Lab per call (see load_images)
 STRIPE = 2**18            # pixels per rgb2lab / lab2rgb call: both work in float64 with several
                           # temporaries (~100 bytes a pixel), so a photo is converted in stripes
-# The largest image read by default (pixels, from its header): what `colorize` holds in under
-# 1.5 GB (its peak grows some 10 MB a megapixel above ~0.5 GB: benchmarks.colorize_memory);
-# `--max-pixels` raises it for a machine with the memory
+# The largest image read by default (pixels, from its header): `colorize`'s memory grows with an
+# image's pixels (the figures: benchmarks.colorize_memory); `--max-pixels` raises it for a
+# machine with the memory
 MAX_PIXELS = 100_000_000
 # The face set the repository carries (750 JPEGs and their licence), for runs started elsewhere.
 BUNDLED = Path(__file__).resolve().parents[1] / "face_images"

@@ -14,8 +14,7 @@ UNITS = {
     "loss": "MSE in the head's output space (not comparable across heads)",
     "ab_mse": "raw CIELAB units^2, per pixel and channel", "psnr": "dB, 8-bit sRGB",
     "ssim": "8-bit sRGB, Wang et al.'s Gaussian window (sigma 1.5), as papers and torchmetrics "
-            "report it; 1 = identical (results written before 2026-12-02: skimage's 7x7 "
-            "uniform window)", "ciede2000": "mean Delta E 2000 per pixel",
+            "report it; 1 = identical", "ciede2000": "mean Delta E 2000 per pixel",
     "auc": "% (a*b* accuracy averaged over thresholds 0..150)",
     "colourfulness": "Hasler & Suesstrunk 2003, of the generated images",
     "colourfulness_true": "the same, of the ground truth",
