@@ -14,7 +14,9 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch.nn.functional as F
@@ -357,74 +359,84 @@ def _hints_tab(gr, models, limits, folders):
     photo), the points (removable, cleared in one click), the time each re-colorize took, and the
     full-size download; the photo's L* and points are the visitor's own state."""
     gr.Markdown(HINTS_INTRO)
-    state = gr.State(None)
-    with gr.Row():
-        with gr.Column(scale=1):
-            photo = gr.File(label="photo", file_types=["image"], elem_id="hint-photo")
-            colour = gr.ColorPicker("#d02020", label="colour of the next point",
-                                    elem_id="hint-colour")
-            reference = gr.Image(type="numpy", label="reference photo: click to take its colour",
-                                 sources=["upload"], elem_id="hint-reference", height=200)
-        result = gr.Image(type="numpy", label="colorized: click where a colour should go",
-                          interactive=False, elem_id="hint-result", format="png", height=420,
-                          scale=2)
-    with gr.Row():
-        with gr.Column():
-            name = gr.Dropdown(list(models), value=next(iter(models)), label="model",
-                               elem_id="hint-model")
-            points = gr.CheckboxGroup([], label="points (tick, then remove)",
-                                      elem_id="hint-points")
-            with gr.Row():
-                remove = gr.Button("remove ticked", elem_id="hint-remove")
-                clear = gr.Button("clear all", elem_id="hint-clear")
-        with gr.Column():
-            timing = gr.Markdown(elem_id="hint-timing")
-            whole = gr.Button("full size", elem_id="hint-full")
-            download = gr.File(label="the whole photo, colorized", elem_id="hint-download")
-    shown = [state, result, points, timing]
+    ui = _hints_layout(gr, models)
+    shown = [ui.state, ui.result, ui.points, ui.timing]
+    show = partial(_show_hinted, gr, models)
 
-    def show(st, model_name, note=""):
-        if st is None:
-            return None, None, gr.update(choices=[], value=[]), note
-        image, ms = recolorize(models[model_name], st)
-        (h, w), (H, W) = st["L"].shape[-2:], st["size"]
-        size = f"{W} x {H}" + (f", preview {w} x {h}" if (h, w) != (H, W) else "")
-        return (st, marked(image, st["points"], zoom_of(image.shape)),
-                gr.update(choices=point_labels(st), value=[]),
-                f"re-colorized in {ms:.0f} ms ({size}, points: {len(st['points'])})")
-
-    def load(upload, model_name):
-        if not upload:
-            return show(None, model_name)
-        try:
-            return show(hint_photo(getattr(upload, "name", upload), limits), model_name)
-        except ColorizerError as e:            # one line, said where the timing goes
-            return show(None, model_name, f"**{e}**")
-
-    def add(st, c, model_name, picked: gr.SelectData):
-        if st is None:
+    def add(st, colour, model_name, picked: gr.SelectData):    # a click on the shown picture:
+        if st is None:                                          # a point at the photo's pixel
             return show(st, model_name)
-        zoom = zoom_of(st["L"].shape[-2:])              # the shown picture's pixels -> the photo's
-        x, y = picked.index
-        return show(with_point(st, x // zoom, y // zoom, c), model_name)
+        zoom = zoom_of(st["L"].shape[-2:])
+        return show(with_point(st, *(v // zoom for v in picked.index), colour), model_name)
 
-    def pick(image, picked: gr.SelectData):
-        x, y = picked.index
-        return pixel_hex(image, x, y) if image is not None else gr.update()
-
-    def write_whole(st, model_name):
-        return None if st is None else full_size(models[model_name], st, folders.new(), limits)
+    def pick(image, picked: gr.SelectData):                     # on the reference: its colour
+        return pixel_hex(image, *picked.index) if image is not None else gr.update()
 
     run = dict(concurrency_limit=CONCURRENCY, api_name=False)
-    photo.change(load, [photo, name], shown, **run)
-    result.select(add, [state, colour, name], shown, **run)
-    reference.select(pick, [reference], [colour], api_name=False)
-    remove.click(lambda st, ticked, n: show(st and without_points(st, ticked), n),
-                 [state, points, name], shown, **run)
-    clear.click(lambda st, n: show(st and without_points(st, None), n), [state, name], shown,
-                **run)
-    name.change(show, [state, name], shown, **run)
-    whole.click(write_whole, [state, name], [download], **run)
+    ui.photo.change(partial(_load_hinted, show, limits), [ui.photo, ui.name], shown, **run)
+    ui.result.select(add, [ui.state, ui.colour, ui.name], shown, **run)
+    ui.reference.select(pick, [ui.reference], [ui.colour], api_name=False)
+    ui.remove.click(lambda st, ticked, n: show(st and without_points(st, ticked), n),
+                    [ui.state, ui.points, ui.name], shown, **run)
+    ui.clear.click(lambda st, n: show(st and without_points(st, None), n), [ui.state, ui.name],
+                   shown, **run)
+    ui.name.change(show, [ui.state, ui.name], shown, **run)
+    ui.whole.click(lambda st, n: None if st is None else full_size(models[n], st, folders.new(),
+                                                                   limits),
+                   [ui.state, ui.name], [ui.download], **run)
+
+
+def _hints_layout(gr, models):
+    """The hints tab's components, laid out: the photo and the colour beside the result, then the
+    model and the points beside the timing and the full-size download."""
+    ui = SimpleNamespace(state=gr.State(None))
+    with gr.Row():
+        with gr.Column(scale=1):
+            ui.photo = gr.File(label="photo", file_types=["image"], elem_id="hint-photo")
+            ui.colour = gr.ColorPicker("#d02020", label="colour of the next point",
+                                       elem_id="hint-colour")
+            ui.reference = gr.Image(type="numpy", label="reference photo: click to take its "
+                                    "colour", sources=["upload"], elem_id="hint-reference",
+                                    height=200)
+        ui.result = gr.Image(type="numpy", label="colorized: click where a colour should go",
+                             interactive=False, elem_id="hint-result", format="png", height=420,
+                             scale=2)
+    with gr.Row():
+        with gr.Column():
+            ui.name = gr.Dropdown(list(models), value=next(iter(models)), label="model",
+                                  elem_id="hint-model")
+            ui.points = gr.CheckboxGroup([], label="points (tick, then remove)",
+                                         elem_id="hint-points")
+            with gr.Row():
+                ui.remove = gr.Button("remove ticked", elem_id="hint-remove")
+                ui.clear = gr.Button("clear all", elem_id="hint-clear")
+        with gr.Column():
+            ui.timing = gr.Markdown(elem_id="hint-timing")
+            ui.whole = gr.Button("full size", elem_id="hint-full")
+            ui.download = gr.File(label="the whole photo, colorized", elem_id="hint-download")
+    return ui
+
+
+def _show_hinted(gr, models, st, model_name, note=""):
+    """(state, the result with its points marked, the point list, the timing line) of `st`."""
+    if st is None:
+        return None, None, gr.update(choices=[], value=[]), note
+    image, ms = recolorize(models[model_name], st)
+    (h, w), (H, W) = st["L"].shape[-2:], st["size"]
+    size = f"{W} x {H}" + (f", preview {w} x {h}" if (h, w) != (H, W) else "")
+    return (st, marked(image, st["points"], zoom_of(image.shape)),
+            gr.update(choices=point_labels(st), value=[]),
+            f"re-colorized in {ms:.0f} ms ({size}, points: {len(st['points'])})")
+
+
+def _load_hinted(show, limits, upload, model_name):
+    """A new photo shown, or one line where the timing goes when it cannot be read."""
+    if not upload:
+        return show(None, model_name)
+    try:
+        return show(hint_photo(getattr(upload, "name", upload), limits), model_name)
+    except ColorizerError as e:
+        return show(None, model_name, f"**{e}**")
 
 
 def _inputs(gr, models):
