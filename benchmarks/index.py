@@ -29,6 +29,11 @@ LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused remove
                          "0.9.0 for the hint part (hints_spread)", "a863859"),
         "hints_sweep": ("--hints corrective, a network trained with hints, removed in 0.9.0 for "
                         "the hint part (hints_spread)", "c79b36d")}
+# Options a current page names that `train` no longer takes, with what runs in their place
+# (tests/test_pages.py: any other option a current page names is one train takes today)
+RETIRED = {"--fused": "--fused: removed in 0.7.0, the update is always fused",
+           "--no-fused": "--no-fused: ran the unfused update, removed in 0.7.0; the fused one "
+                         "is the same up to rounding"}
 # The records of the test-split era, each with the commit that wrote it
 TEST_ERA = {"best": "838050e", "classify_wsd": "0e8b228", "design_10min": "044d474",
             "design_5min": "044d474", "design_long": "72c802a", "ensemble": "c1da208",
@@ -76,7 +81,14 @@ def status(folder, page):
         return f"lost ({options}); written at {commit}"
     if folder == "test-era":
         return f"superseded: chosen on test; written at {TEST_ERA[page.stem]}"
-    return "current"
+    retired = [RETIRED[o] for o in sorted(set(train_options(page.read_text())) & set(RETIRED))]
+    return "current" + "".join(f" ({note})" for note in retired)
+
+
+def train_options(text):
+    """The `train` options a page names, in its `train ...` commands and `--option` spans."""
+    spans = re.finditer(r"`train ([^`]*)`|`(--[a-z][^`]*)`", text)
+    return re.findall(r"--[a-z][a-z0-9-]*", " ".join(m.group(0) for m in spans))
 
 
 def _short(text, n=90):

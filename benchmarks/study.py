@@ -402,6 +402,7 @@ def write_answers():
     print(findings.claims_table(), answer, sep="\n\n")
     result_path("study_answers", ".md").write_text(findings.claims_table() + "\n")
     result_path("study_conclusion", ".md").write_text(answer + "\n")
+    result_path("study_short", ".md").write_text(findings.short_answer() + "\n")   # the README's
     for name in QUESTIONS:
         if result_path(f"study_{name}").is_file():
             plot_study_curves(findings.load(name)).savefig(DOCS / f"study_{name}.png", dpi=90)

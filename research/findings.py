@@ -213,21 +213,60 @@ def conclusion(results=RESULTS):
         r["two_way"]["val"]["best"]["kind"], "is not borne out")
     lines = [f"**Does \"Architecture 1, Case 2\" hold?** The study chose it from its regressor's "
              f"test MSE: {STUDY_REGRESSOR[STUDY_BEST]:.2f} units² against {theirs[1]:.2f} for the "
-             f"next best, a gap of {gap:.2f}. On the regressor, at "
-             f"{r['arms'][best]['config']['epochs']} epochs of its 400 and {len(r['seeds'])} "
-             f"seeds a cell, on validation, it {word}: {best} ({figure(r, best)}) "
+             f"next best, a gap of {gap:.2f}. On the regressor, at a tenth of the study's epochs "
+             f"({_epochs_by_case(r)}) and {len(r['seeds'])} seeds a cell, on validation, it "
+             f"{word}: {best} ({figure(r, best)}) "
              + "; ".join(_against(r, best, other) for other in r["arms"] if other != best) + ".",
              _effects_sentence(r)]
     try:
         their_pair, their_range, our_range, sd = study_spread(results)
+        spread = load("study-spread", results)
+        arm = next(iter(spread["arms"]))
+        runs = spread["arms"][arm]["runs"]
+        caveat = ("" if past(spread, arm, "test") else ", none of them past the training-mean "
+                  "constant")
         lines.append(f"The study's two runs of its one Architecture 2 setting differ by "
                      f"{their_range:.2f} units² ({their_pair[0]:.2f} and {their_pair[1]:.2f}), "
                      f"{'more' if their_range > gap else 'less'} than the {gap:.2f} its "
-                     f"conclusion rests on; five seeds of that setting here span "
+                     f"conclusion rests on; {len(runs)} seeds of that setting here, "
+                     f"{runs[0]['config']['epochs']} epochs each{caveat}, span "
                      f"{our_range:.2f} on test (sd {sd:.2f}).")
     except FileNotFoundError:
         pass
     return " ".join(lines)
+
+
+def short_answer(results=RESULTS):
+    """The study's two answers in plain words for the README (about 100), every figure from a
+    result file, every term defined; the whole answers are study_conclusion's page."""
+    r, c = load("regressor-2x2", results), load("classify", results)
+    best = _cell_label(STUDY_BEST)
+    theirs = sorted(STUDY_REGRESSOR.values())
+    ties = [o for o in r["arms"] if o != best and verdict_of(r, best, o)["kind"] != BETTER]
+    beaten_by = [o for o in r["arms"] if o != best
+                 and verdict_of(r, best, o).get("winner") == o]
+    word = ("No" if beaten_by else "Not shown" if ties else "Yes")
+    rival = (beaten_by or ties or [None])[0]
+    arms = {"regression": "regression (sigmoid)", "classification, rebalanced":
+            "classify, rebalanced", "classification without rebalancing":
+            "classify, not rebalanced"}
+    val = {k: mean_sd(at(c["arms"][a]["runs"], "val", "ab_mse",
+                         temperature_of(c["arms"][a])))[0] for k, a in arms.items()}
+    gap = {k: mean_sd(at(c["arms"][a]["runs"], "val", "colourfulness_gap",
+                         temperature_of(c["arms"][a])))[0] for k, a in arms.items()}
+    accurate, vivid = min(val, key=val.get), min(gap, key=gap.get)
+    text = (f"**Does \"Architecture 1, Case 2\" hold?** {word}. The study picked it (case 1: "
+            f"100 epochs at lr 5e-3; case 2: 400 at 1e-4) from one run a cell of its regressor, "
+            f"which predicts an image's mean colour: {theirs[0]:.2f} against {theirs[1]:.2f} "
+            rf"units² (squared CIELAB a\*b\* error).")
+    if rival:
+        how = "loses to" if beaten_by else "cannot be told from"
+        text += (f" Run {len(r['seeds'])} times a cell here, it {how} {rival} on validation "
+                 f"({figure(r, best)} against {figure(r, rival)}).")
+    return (text + f" **Classification or regression?** On validation, {accurate} has the "
+            f"lowest error ({val[accurate]:.2f} units² against {val['regression']:.2f} for "
+            f"regression) and {vivid} the vividness closest to the truth's. Everything else: "
+            "[the answers in full](benchmarks/results/study/study_conclusion.md).")
 
 
 def _against(r, best, other):
@@ -254,6 +293,13 @@ def _effects_sentence(r):
         text += f" (width: {width['kind']}; case: {case['kind']}; interaction: {inter['kind']})"
     return (text + f" ({_constant(r, 'val'):.2f} on validation, {_constant(r, 'test'):.2f} on "
             "test; the study reports no such baseline).")
+
+
+def _epochs_by_case(result):
+    """'10 epochs for case 1, 40 for case 2': what each case's cells of the 2 x 2 ran."""
+    epochs = {cell.split(", ")[1]: arm["config"]["epochs"] for cell, arm in result["arms"].items()}
+    first, *rest = sorted(epochs.items())
+    return ", ".join([f"{first[1]} epochs for {first[0]}", *(f"{e} for {c}" for c, e in rest)])
 
 
 def _constant(result, split):

@@ -11,7 +11,7 @@ KINDS = {"study": "the study's own questions, answered on validation",
          "test-era": "records of the test-split era: choices made on the test split, which "
                      "decide nothing now"}
 STUDY_QUESTIONS = ("width", "heads", "classify", "cases", "cases-long", "cases-adam",
-                   "regressor", "regressor-2x2", "study-spread", "answers", "conclusion")
+                   "regressor", "regressor-2x2", "study-spread", "answers", "conclusion", "short")
 SPEED = ("levers", "step_profile", "onnx_speed", "colorize_memory", "demo_load", "scale",
          "recolorize", "gpu_check", "throughput")
 TOP = ("headline",)      # the README's results table, at the top

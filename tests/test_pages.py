@@ -83,8 +83,10 @@ def _parse_only(parse_args):
     return parse
 
 
-@pytest.mark.parametrize("row", [r for r in index.rows() if r[5] == "current" and r[3] != "-"],
-                         ids=lambda r: r[1])
+CURRENT = [r for r in index.rows() if r[5].startswith("current")]
+
+
+@pytest.mark.parametrize("row", [r for r in CURRENT if r[3] != "-"], ids=lambda r: r[1])
 def test_a_current_result_pages_command_runs_at_head_as_written(row):
     """Its benchmark takes its command line as the page gives it (names of questions, levers and
     configurations included); a page whose command no longer runs is marked lost in the index,
@@ -100,6 +102,22 @@ def test_a_current_result_pages_command_runs_at_head_as_written(row):
                            _parse_only(argparse.ArgumentParser.parse_args)):
         with pytest.raises(_Parsed):
             main(argv)
+
+
+@pytest.mark.parametrize("row", CURRENT, ids=lambda r: r[1])
+def test_a_current_pages_train_options_are_todays_or_said_retired(row):
+    """Every `train` option a current page names is one train takes today, or the index says
+    beside the page what runs in its place (index.RETIRED)."""
+    folder, name = row[:2]
+    known = {o for a in subparser("train")._actions for o in a.option_strings}
+    named = index.train_options((index.RESULTS / folder / f"{name}.md").read_text())
+    assert not [o for o in named if o not in known and o not in index.RETIRED
+                and o not in {a for c in ("evaluate", "colorize")
+                              for a in _options_of(c)}], name
+
+
+def _options_of(command):
+    return {o for a in subparser(command)._actions for o in a.option_strings}
 
 
 def test_the_shipped_models_settings_are_todays_and_train_takes_them():
