@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from colorizer import Config, ab_mean, evaluate, pretrained
+from colorizer import Config, ab_mean, evaluate, load_checkpoint, pretrained
 from colorizer.serving.hub import CONFIG_FILE
 from colorizer.serving.pretrained import SHIPPED_DIR
 from research import findings
@@ -61,9 +61,12 @@ def regressor_rows():
     runs = result["arms"][BEST]["runs"]
     values = [r["test"]["mean_ab_mse"] for r in runs]
     epochs = result["arms"][BEST]["config"]["epochs"]
+    seeds = ", ".join(str(r["seed"]) for r in runs)
     return [{"model": f"regressor (mean a\\*, b\\*), {BEST}",
              "training": f"the study's training at {STUDY_FRACTION:.0%} of its epochs "
-                         f"({epochs}; `benchmarks.study regressor-2x2`), {len(runs)} seeds",
+                         f"({epochs}; `benchmarks.study regressor-2x2`), seeds {seeds}; "
+                         f"{runs[0]['n_train']} training images, validation held out; "
+                         f"{result['machine']['cores']}-core {result['machine']['cpu']}",
              "test error (units²)": mean_sd(values, "{:.2f}")},
             {"model": "... the study's own figure", "training": "its own split and 400 epochs "
              f"({findings.STUDY_REGRESSOR_MSE[findings.STUDY_BEST]} x 255²)",
@@ -104,7 +107,8 @@ def shipped_rows():
     model, mean = pretrained(torch.device("cpu")), ab_mean(train)
     rows = []
     cfg = Config.from_dict(json.loads((SHIPPED_DIR / CONFIG_FILE).read_text()))
-    shipped_as = f"seed {cfg.seed} of `{train_command(cfg)}`, int8"
+    n_train = len(load_checkpoint(SHIPPED_DIR)["split"]["train"])
+    shipped_as = f"seed {cfg.seed} of `{train_command(cfg)}`, {n_train} training images, int8"
     for tta, name, training in (("none", "shipped colorizer", shipped_as),
                                 ("flip", "... as `colorize` runs it", "averaged with the "
                                  "mirror image's prediction (`--tta flip`)")):

@@ -110,7 +110,7 @@ def maps(hints, image_hw, grid_hw):
     y = torch.tensor([_corner(p.y, H, h) for p in hints], dtype=torch.long)
     x = torch.tensor([_corner(p.x, W, w) for p in hints], dtype=torch.long)
     values = torch.tensor([p.ab for p in hints], dtype=torch.float32).reshape(-1, 2)
-    return paint((1, h, w), torch.zeros_like(y), y, x, torch.full_like(y, POINT_SIDE), values)
+    return stamp((1, h, w), torch.zeros_like(y), y, x, torch.full_like(y, POINT_SIDE), values)
 
 
 def check(hints, image_hw):
@@ -177,7 +177,7 @@ def _refuse_hints():
                          "colorizer")
 
 
-def paint(shape, b, y, x, size, values):
+def stamp(shape, b, y, x, size, values):
     """Hint maps (B, 3, H, W) for `shape` (B, H, W): point i a size[i] square with its top left
     corner at (y[i], x[i]) of image b[i], filled with values[i] (raw a*, b*); where points
     overlap, the later one (as colorization-pytorch paints them, one after another)."""
@@ -226,7 +226,7 @@ def simulate(ab, generator):
     b = torch.arange(B)[:, None].expand_as(taken)[taken]
     y, x, size = corner[..., 0][taken], corner[..., 1][taken], size[taken]
     values = patch_means(ab.cpu(), b, y, x, size)
-    return paint((B, H, W), b, y, x, size, values).to(ab.device)
+    return stamp((B, H, W), b, y, x, size, values).to(ab.device)
 
 
 def worst_centres(pred, ab, window=WORST_WINDOW):
@@ -255,7 +255,7 @@ def add_points(hint_maps, ab, y, x, keep=None):
     x = (x - POINT_SIDE // 2).clamp(0, W - POINT_SIDE)
     size = torch.full_like(b, POINT_SIDE)
     values = patch_means(ab.cpu(), b, y, x, size)
-    new = paint((B, H, W), b, y, x, size, values).to(hint_maps.device)
+    new = stamp((B, H, W), b, y, x, size, values).to(hint_maps.device)
     return torch.where(new[:, 2:] > 0, new, hint_maps)
 
 
@@ -269,4 +269,4 @@ def random_points(ab, n, generator):
     b = torch.arange(B).repeat_interleave(n)
     y, x = corner[..., 0].flatten(), corner[..., 1].flatten()
     size = torch.full_like(b, POINT_SIDE)
-    return paint((B, H, W), b, y, x, size, patch_means(ab.cpu(), b, y, x, size)).to(ab.device)
+    return stamp((B, H, W), b, y, x, size, patch_means(ab.cpu(), b, y, x, size)).to(ab.device)

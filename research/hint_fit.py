@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from colorizer import hints, load_images, split
-from colorizer.checkpoint import CHECKPOINT, load_model
+from colorizer.checkpoint import CHECKPOINT, MODEL_FILE, load_model
 from colorizer.config import ColorizerError
 from colorizer.data import validation_names
 from colorizer.evaluation import PLAIN, predict
@@ -77,7 +77,7 @@ def recolour(lab, base, n, seed):
         colour = PALETTE[((PALETTE - own) ** 2).sum(1).argmax()]
         y = torch.from_numpy(ys[pick] - side // 2).clamp(0, lab.shape[-2] - side)
         x = torch.from_numpy(xs[pick] - side // 2).clamp(0, lab.shape[-1] - side)
-        maps[i] = hints.paint((1, *lab.shape[-2:]), torch.zeros(n, dtype=torch.long), y, x,
+        maps[i] = hints.stamp((1, *lab.shape[-2:]), torch.zeros(n, dtype=torch.long), y, x,
                               torch.full((n,), side), colour.expand(n, 2))[0]
         wanted[i] = torch.where(region[i], colour[:, None, None], base[i])
         far[i, 0] = torch.from_numpy(ndimage.distance_transform_edt(~inside) >= FAR_PX)
@@ -169,7 +169,7 @@ def twin_validation(run_dir):
 def write_into(folder, spread):
     """The shipped weights in `folder` with the hint part's entries replaced by `spread`'s (the
     network's entries as they were)."""
-    path = f"{folder}/model.safetensors"
+    path = f"{folder}/{MODEL_FILE}"
     ckpt = read_shipped(path)
     state = {**ckpt.pop("model"),
              **{f"spread.{k}": v.detach().half() for k, v in spread.state_dict().items()}}

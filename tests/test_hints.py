@@ -74,7 +74,7 @@ def test_simulated_points_follow_colorization_pytorch():
     size = torch.tensor([3])
     values = H.patch_means(ab, b, y, x, size)
     assert torch.allclose(values[0], ab[0, :, 5:8, 7:10].mean((1, 2)), atol=1e-5)
-    painted = H.paint((1, 32, 32), b, y, x, size, values)
+    painted = H.stamp((1, 32, 32), b, y, x, size, values)
     assert torch.allclose(painted[0, :2, 6, 8] * H.AB_SCALE, values[0], atol=1e-5)
     assert painted[0, 2].sum() == 9
 

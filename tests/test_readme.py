@@ -13,7 +13,14 @@ def test_every_page_with_tables_is_kept():
     assert "benchmarks/results/study/study_answers.md" in results
     readme = [p for p, _ in blocks((ROOT / "README.md").read_text())]
     assert {"benchmarks/results/headline.md",
-            "benchmarks/results/study/study_conclusion.md"} <= set(readme)
+            "benchmarks/results/study/study_short.md"} <= set(readme)
+
+
+def test_the_readmes_study_answer_is_short_and_links_the_whole():
+    """About 100 words in plain terms (each defined where used), the rest one link away."""
+    text = (ROOT / "benchmarks/results/study/study_short.md").read_text()
+    assert len(text.split()) <= 110
+    assert "study_conclusion.md" in text and "case 1:" in text and "units²" in text
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(ROOT).as_posix())
