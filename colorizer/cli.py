@@ -99,6 +99,8 @@ def config_from_args(args):
         given["widths"] = ARCHS[args.arch]
     if getattr(args, "config", None) and args.preset:
         raise ColorizerError("give --config or --preset, not both")
+    if "minutes" in given and "epochs" in given:
+        raise ColorizerError("give --epochs or --minutes, not both (--minutes plans the epochs)")
     base = read_settings(args.config) if getattr(args, "config", None) else PRESETS.get(
         args.preset, {})
     return Config(**{**base, **given})

@@ -127,6 +127,11 @@ class Config:
     # the training
     epochs: int = option(41, "epochs of --augment-factor passes over the training split",
                          metavar="N")
+    # minutes: the run times its epochs and sets their number so that it ends (evaluation and
+    # checkpoints included) within N minutes of its process's start; --epochs is then the
+    # first plan only (train.Plan)
+    minutes: float | None = option(None, "plan the run by the clock: end within N minutes",
+                                   metavar="N")
     lr: float = option(2e-3, "learning rate (the peak of a schedule)", metavar="LR")
     weight_decay: float = option(1e-4, "weight decay (adam: L2 in the gradient)", metavar="WD")
     optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
@@ -261,8 +266,9 @@ def option_words(cfg, reference):
     words = []
     for f in fields(Config):
         value = getattr(cfg, f.name)
-        if f.name in (*PLACE_SETTINGS, "seed", "image_size") or value == getattr(reference,
-                                                                                  f.name):
+        planned = f.name == "epochs" and cfg.minutes is not None     # (--minutes plans them)
+        if f.name in (*PLACE_SETTINGS, "seed", "image_size") or planned or value == getattr(
+                reference, f.name):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
@@ -290,6 +296,7 @@ def _checks(c):
         ("ab_stride", "a power of 2 below the image size",
          _power_of_2(c.ab_stride) and c.ab_stride < c.image_size),
         ("epochs", "a whole number >= 1", c.epochs >= 1),
+        ("minutes", "a positive number of minutes", c.minutes is None or _positive(c.minutes)),
         ("lr", "a positive finite number", _positive(c.lr)),
         ("weight_decay", "a finite number >= 0", _positive(c.weight_decay, zero=True)),
         # BatchNorm at the 1x1 bottleneck cannot normalise a single value

@@ -4,6 +4,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import time
 from functools import cache
 
 import torch
@@ -118,6 +119,22 @@ def cpu_name():
         name += f" (family {fields['cpu family']}, model {fields['model']})"
     bf16 = " + BF16" if native_bf16("cpu") else ""
     return f"{name}, {torch.backends.cpu.get_cpu_capability()}{bf16}"
+
+
+def process_age():
+    """Seconds since this process started (Linux: /proc; elsewhere since this module was
+    imported): what a run planned by the clock counts from."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])    # field 22, starttime
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED
+
+
+_IMPORTED = time.monotonic()
 
 
 @cache

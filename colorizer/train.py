@@ -22,7 +22,7 @@ from .data import (
     split_names,
     validation_names,
 )
-from .devices import get_device, native_bf16, release_free_memory, to_device
+from .devices import get_device, native_bf16, process_age, release_free_memory, to_device
 from .evaluation import PLAIN, evaluate
 from .files import write_json
 from .metrics import HEADLINE, UNITS
@@ -30,6 +30,9 @@ from .models import build_model, head, loss_fn
 from .outputs import write_outputs
 
 LOG_EVERY = 20          # batches between the progress bar's loss readings (each waits for a GPU)
+PACE_EPOCHS = 3         # a --minutes run's pace: the mean of its last epochs
+END_S = 12              # what a run's end takes (every final measure, the run folder's files),
+                        # kept free before a --minutes deadline
 
 
 class OneProcess:
@@ -145,17 +148,49 @@ def build_optimizer(cfg, model):
 def build_schedule(cfg, optimizer, total_steps):
     """A per-step LR schedule: constant (the study's), or wsd (Hägele et al. 2024): a linear
     warm-up over WARMUP of the steps, the full rate, then a linear decay to zero over the last
-    COOLDOWN of them."""
-    warm = max(1, round(WARMUP * total_steps))
-    cool = max(1, round(COOLDOWN * total_steps))
-
+    COOLDOWN of them. `total_steps`: a number, or a Plan, read at every step (a run planned by
+    the clock changes it)."""
     def factor(step):
         if cfg.schedule == "constant":
             return 1.0
+        total = total_steps.steps if isinstance(total_steps, Plan) else total_steps
+        warm, cool = max(1, round(WARMUP * total)), max(1, round(COOLDOWN * total))
         if step < warm:
             return (step + 1) / warm
-        return min(1.0, (total_steps - step) / cool)
+        return min(1.0, (total - step) / cool)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@dataclass
+class Plan:
+    """How many epochs a run trains (`steps` of them for the schedule). A run given --minutes
+    has a `deadline` (seconds of its process's age) and re-plans after every epoch (replan)."""
+    epochs: int
+    steps_per_epoch: int
+    deadline: float | None = None
+
+    def __post_init__(self):
+        self._mark = process_age() if self.deadline is not None else None
+        self._paces = []                    # seconds each epoch took, for the pace
+
+    @property
+    def steps(self):
+        return self.epochs * self.steps_per_epoch
+
+    def replan(self, done):
+        """After epoch `done`: as many epochs as end, with END_S to spare, by the deadline, at
+        the pace of the last PACE_EPOCHS epochs (each: training, scoring, the checkpoint before
+        it); never fewer than done, and, once the rate decays, never more than planned (a decay
+        is not undone). A busy machine shortens the run instead of overrunning."""
+        if self.deadline is None:
+            return
+        now = process_age()
+        self._paces.append(max(now - self._mark, 1e-3))
+        self._mark = now
+        pace = sum(self._paces[-PACE_EPOCHS:]) / len(self._paces[-PACE_EPOCHS:])
+        fits = done + max(0, int((self.deadline - now - END_S) // pace))
+        decaying = done * self.steps_per_epoch >= self.steps - round(COOLDOWN * self.steps)
+        self.epochs = max(done, min(self.epochs, fits) if decaying else fits)
 
 
 def steps_per_epoch(n, batch_size, repeats, smallest=2):
@@ -222,6 +257,7 @@ class Training:
     schedule: torch.optim.lr_scheduler.LRScheduler | None = None   # None: a constant rate
     net: torch.nn.Module | None = None
     procs: object = None
+    plan: Plan | None = None
 
     def __post_init__(self):
         if self.schedule is None:
@@ -243,8 +279,9 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
 
     `data` (LabImages) skips reading the folder again; `resume` continues from
     `out_dir/checkpoint.pt` up to `cfg.epochs`, with the split, weights, optimizer, schedule and
-    RNG state saved there. `report` (console.Reporter) takes the messages, shows the bars and
-    hands each epoch's figures to its tracker; console.QUIET: none. Returns a Run.
+    RNG state saved there (a run given `cfg.minutes` resumes to the epochs it had planned).
+    `report` (console.Reporter) takes the messages, shows the bars and hands each epoch's
+    figures to its tracker; console.QUIET: none. Returns a Run, its cfg with the epochs run.
     """
     check_inputs(cfg)
     procs, device = processes(cfg.device)
@@ -258,13 +295,14 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     train, val, test = procs.main_first(lambda: _split(cfg, data, ckpt, report))
     scored = val if val is not None else test
     procs.check_enough(len(train), cfg.batch_size)
-    t = _new_training(cfg, train, device, procs)
+    t = _new_training(cfg, train, device, procs, by_clock=cfg.minutes is not None and not ckpt)
     history = _restore_training(ckpt, t) if ckpt else {
         "train_loss": [], f"{cfg.holdout}_loss": [], f"{cfg.holdout}_error": [], "seconds": []}
     save = _checkpointer(out_dir if procs.main else None, cfg, t, (train, val, test))
     report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
                f"{cfg.augment_factor} augmented, {len(scored)} {cfg.holdout} images")
     _train_epochs(t, train.lab.to(device), scored.lab.to(device), cfg, history, report, save)
+    cfg = replace(cfg, epochs=t.plan.epochs)
     if not procs.main:
         return Run(cfg, t.model, history, {}, train, test, None, val)
     metrics = _final_metrics(t.model, (scored, test), cfg, history, ab_mean(train))
@@ -275,13 +313,20 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
 
 
 def _train_epochs(t, train_lab, scored_lab, cfg, history, report, save):
-    """The epochs still to run: train, score on the held-out images, log, `save(epoch)`."""
-    for epoch in range(len(history["train_loss"]), cfg.epochs):
+    """The epochs still to run (t.plan): train, score on the held-out images, log, `save(epoch)`,
+    and, planned by the clock, plan again."""
+    while (epoch := len(history["train_loss"])) < t.plan.epochs:
         t0 = time.perf_counter()
-        loss = train_one_epoch(t, train_lab, cfg, report, f"epoch {epoch + 1}/{cfg.epochs}")
+        loss = train_one_epoch(t, train_lab, cfg, report, f"epoch {epoch + 1}/{t.plan.epochs}")
         release_free_memory()                   # the epoch's freed heap back to the system
         scored = evaluate(t.model, scored_lab, tta=PLAIN)
-        _record(history, loss, time.perf_counter() - t0, scored, cfg, report)
+        _record(history, loss, time.perf_counter() - t0, scored, cfg, t.plan.epochs, report)
+        before = t.plan.epochs
+        t.plan.replan(epoch + 1)
+        t.plan.epochs = int(t.procs.total(t.plan.epochs if t.procs.main else 0)[0])  # rank 0's
+        if t.plan.epochs != before:
+            report.say(f"planned by the clock: {t.plan.epochs} epochs, to end within "
+                       f"{cfg.minutes:g} minutes of the process's start")
         save(epoch + 1, history)
 
 
@@ -295,10 +340,11 @@ def _checkpointer(out_dir, cfg, t, splits):
                 "split": _split_record(train, val, test)}
     _start_run_folder(out_dir, run_info, train.skipped)
 
-    def save(epoch, history):
-        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-            save_checkpoint(out_dir / CHECKPOINT,
-                            {**run_info, **t.state(), "epoch": epoch, "history": history})
+    def save(epoch, history):               # (the settings with the epochs planned now)
+        if epoch % cfg.checkpoint_every == 0 or epoch >= t.plan.epochs:
+            planned = replace(cfg, epochs=t.plan.epochs).to_dict()
+            save_checkpoint(out_dir / CHECKPOINT, {**run_info, **t.state(), "config": planned,
+                                                   "epoch": epoch, "history": history})
     return save
 
 
@@ -362,8 +408,9 @@ def _split(cfg, data, ckpt, report=QUIET):
     return data.subset(train), data.subset(val) if val else None, data.subset(test)
 
 
-def _new_training(cfg, train, device, procs):
-    """A seeded model, its optimizer and LR schedule, and the augmentation RNG."""
+def _new_training(cfg, train, device, procs, by_clock=False):
+    """A seeded model, its optimizer and LR schedule, the augmentation RNG, and the plan
+    (`by_clock`: cfg.minutes from this process's start; else cfg.epochs)."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if cfg.init_from:                   # fine-tuning: weights from another run, refused if unlike
@@ -373,10 +420,11 @@ def _new_training(cfg, train, device, procs):
     generator = torch.Generator().manual_seed(cfg.seed)
     # what the head learns from the training split (the classify head: its class prior)
     head(cfg.head).fit_to(model, (lab[:, 1:] for lab in chunks(train.lab, 256)), cfg.rebalance)
-    steps = cfg.epochs * steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
-                                         smallest=2 * procs.world)
-    return Training(model, optimizer, generator, build_schedule(cfg, optimizer, steps),
-                    net=procs.wrap(model, device), procs=procs)
+    plan = Plan(cfg.epochs, steps_per_epoch(len(train), cfg.batch_size, cfg.augment_factor,
+                                            smallest=2 * procs.world),
+                deadline=60 * cfg.minutes if by_clock else None)
+    return Training(model, optimizer, generator, build_schedule(cfg, optimizer, plan),
+                    net=procs.wrap(model, device), procs=procs, plan=plan)
 
 
 def _restore_training(ckpt, t):
@@ -389,15 +437,15 @@ def _restore_training(ckpt, t):
     return ckpt["history"]
 
 
-def _record(history, train_loss, seconds, metrics, cfg, report):
-    """Append one epoch's figures to `history` and log them on one line."""
+def _record(history, train_loss, seconds, metrics, cfg, epochs, report):
+    """Append one epoch's figures to `history` and log them on one line (of `epochs`)."""
     key, split = HEADLINE[cfg.model], cfg.holdout
     history["train_loss"].append(train_loss)
     history[f"{split}_loss"].append(metrics["loss"])
     history[f"{split}_error"].append(metrics[key])
     history["seconds"].append(seconds)
     epoch = len(history["train_loss"])
-    report.say(f"epoch {epoch:3d}/{cfg.epochs}  train loss {train_loss:.6f}  {split} loss "
+    report.say(f"epoch {epoch:3d}/{epochs}  train loss {train_loss:.6f}  {split} loss "
                f"{metrics['loss']:.6f}  {split} {key} {metrics[key]:.2f} units^2  "
                f"({seconds:.1f} s)")
     report.scalars(epoch, {k: v[-1] for k, v in history.items()})
