@@ -13,7 +13,7 @@ KINDS = {"study": "the study's own questions, answered on validation",
 STUDY_QUESTIONS = ("width", "heads", "classify", "cases", "cases-long", "cases-adam",
                    "regressor", "regressor-2x2", "study-spread", "answers", "conclusion", "short")
 SPEED = ("levers", "step_profile", "onnx_speed", "colorize_memory", "demo_load", "scale",
-         "recolorize", "gpu_check", "throughput")
+         "recolorize", "gpu_check", "throughput", "minutes")
 TOP = ("headline",)      # the README's results table, at the top
 
 
