@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from colorizer import Config, ab_mean, evaluate, load_checkpoint, pretrained
+from colorizer import Config, ab_mean, evaluate, load_model
 from colorizer.serving.hub import CONFIG_FILE
 from colorizer.serving.pretrained import SHIPPED_DIR
 from research import findings
@@ -104,10 +104,10 @@ def shipped_rows():
     """The shipped colorizer scored now on the fixed test split: its plain forward pass, and
     flip-averaged as `colorize` runs it."""
     train, test = train_split()
-    model, mean = pretrained(torch.device("cpu")), ab_mean(train)
+    (model, ckpt), mean = load_model(SHIPPED_DIR, torch.device("cpu")), ab_mean(train)
     rows = []
     cfg = Config.from_dict(json.loads((SHIPPED_DIR / CONFIG_FILE).read_text()))
-    n_train = len(load_checkpoint(SHIPPED_DIR)["split"]["train"])
+    n_train = len(ckpt["split"]["train"])
     shipped_as = f"seed {cfg.seed} of `{train_command(cfg)}`, {n_train} training images, int8"
     for tta, name, training in (("none", "shipped colorizer", shipped_as),
                                 ("flip", "... as `colorize` runs it", "averaged with the "

@@ -72,14 +72,14 @@ def chroma(model, Ls, tta=TTA_DEFAULT, saturation=1.0, hints=None):
     resize does it); only its a*b* is upsampled back (paint), so edges and detail come from the
     full-resolution L* (as in Zhang et al.'s inference).
     """
-    size = model.side if not isinstance(model, torch.nn.Module) else input_side(model)
+    size = input_side(model) if isinstance(model, torch.nn.Module) else model.side
     small = torch.cat([F.interpolate(L, size=(size, size), mode="bilinear", antialias=True,
                                      align_corners=False) for L in Ls])      # (B, 1, s, s)
     maps = None
     if hints is not None and any(len(h) for h in hints):
         maps = torch.cat([hint_maps(h, L.shape[-2:], (size, size)) for h, L in zip(hints, Ls)])
-    ab = (model.predict(small, tta, hints=maps) if not isinstance(model, torch.nn.Module)
-          else predict(model, small, tta=tta, hints=maps))
+    ab = (predict(model, small, tta=tta, hints=maps) if isinstance(model, torch.nn.Module)
+          else model.predict(small, tta, hints=maps))
     return ab * saturation if saturation != 1 else ab
 
 

@@ -187,7 +187,8 @@ class Plan:
         now = process_age()
         self._paces.append(max(now - self._mark, 1e-3))
         self._mark = now
-        pace = sum(self._paces[-PACE_EPOCHS:]) / len(self._paces[-PACE_EPOCHS:])
+        recent = self._paces[-PACE_EPOCHS:]
+        pace = sum(recent) / len(recent)
         fits = done + max(0, int((self.deadline - now - END_S) // pace))
         decaying = done * self.steps_per_epoch >= self.steps - round(COOLDOWN * self.steps)
         self.epochs = max(done, min(self.epochs, fits) if decaying else fits)
@@ -298,14 +299,15 @@ def fit(cfg: Config, out_dir: str | Path | None = None, *, resume: bool = False,
     t = _new_training(cfg, train, device, procs, by_clock=cfg.minutes is not None and not ckpt)
     history = _restore_training(ckpt, t) if ckpt else {
         "train_loss": [], f"{cfg.holdout}_loss": [], f"{cfg.holdout}_error": [], "seconds": []}
-    save = _checkpointer(out_dir if procs.main else None, cfg, t, (train, val, test))
+    train_mean = ab_mean(train)
+    save = _checkpointer(out_dir if procs.main else None, cfg, t, (train, val, test), train_mean)
     report.say(f"{cfg.model}/{cfg.head} widths={cfg.widths} on {device}: {len(train)} train x "
                f"{cfg.augment_factor} augmented, {len(scored)} {cfg.holdout} images")
     _train_epochs(t, train.lab.to(device), scored.lab.to(device), cfg, history, report, save)
     cfg = replace(cfg, epochs=t.plan.epochs)
     if not procs.main:
         return Run(cfg, t.model, history, {}, train, test, None, val)
-    metrics = _final_metrics(t.model, (scored, test), cfg, history, ab_mean(train))
+    metrics = _final_metrics(t.model, (scored, test), cfg, history, train_mean)
     metrics["processes"] = procs.describe(t.net)
     if out_dir is not None:
         write_outputs(out_dir, t.model, test, history, metrics)
@@ -321,22 +323,29 @@ def _train_epochs(t, train_lab, scored_lab, cfg, history, report, save):
         release_free_memory()                   # the epoch's freed heap back to the system
         scored = evaluate(t.model, scored_lab, tta=PLAIN)
         _record(history, loss, time.perf_counter() - t0, scored, cfg, t.plan.epochs, report)
-        before = t.plan.epochs
-        t.plan.replan(epoch + 1)
-        t.plan.epochs = int(t.procs.total(t.plan.epochs if t.procs.main else 0)[0])  # rank 0's
-        if t.plan.epochs != before:
-            report.say(f"planned by the clock: {t.plan.epochs} epochs, to end within "
-                       f"{cfg.minutes:g} minutes of the process's start")
+        if t.plan.deadline is not None:
+            _plan_again(t, epoch + 1, cfg, report)
         save(epoch + 1, history)
 
 
-def _checkpointer(out_dir, cfg, t, splits):
+def _plan_again(t, done, cfg, report):
+    """A run planned by the clock, after epoch `done`: its plan again, rank 0's for every
+    process, said when it changes."""
+    before = t.plan.epochs
+    t.plan.replan(done)
+    t.plan.epochs = int(t.procs.total(t.plan.epochs if t.procs.main else 0)[0])
+    if t.plan.epochs != before:
+        report.say(f"planned by the clock: {t.plan.epochs} epochs, to end within "
+                   f"{cfg.minutes:g} minutes of the process's start")
+
+
+def _checkpointer(out_dir, cfg, t, splits, train_mean):
     """save(epoch, history): the run's checkpoint every cfg.checkpoint_every epochs and after the
     last, in the run folder, started here with the settings and split (no folder: nothing)."""
     if out_dir is None:
         return lambda epoch, history: None
     train, val, test = splits
-    run_info = {"config": cfg.to_dict(), "train_ab_mean": ab_mean(train),
+    run_info = {"config": cfg.to_dict(), "train_ab_mean": train_mean,
                 "split": _split_record(train, val, test)}
     _start_run_folder(out_dir, run_info, train.skipped)
 
