@@ -50,12 +50,12 @@ def _minutes(options):
 
 def recipe(options):
     """An arm's options less its length (--minutes, --epochs): its recipe."""
-    words, out = options.split(), []
+    words, out = [] if options == DEFAULT else options.split(), []
     while words:
         word = words.pop(0)
         if word in ("--minutes", "--epochs"):
             words.pop(0)
-        elif word != DEFAULT:
+        else:
             out.append(word)
     return " ".join(out) or "today's recipe"
 

@@ -376,3 +376,16 @@ def test_the_hints_benchmark_measures_each_person_and_judges_the_targets():
     assert not rows["no count of points worse on average than one fewer (random 0..50, "
                     "corrective 0..10)"]
 
+
+
+def test_minutes_groups_each_command_by_its_recipe():
+    from benchmarks import minutes
+
+    assert minutes.recipe("--minutes 5 --lr 0.002") == "--lr 0.002"
+    assert minutes.recipe("--epochs 41") == minutes.recipe(minutes.DEFAULT) == "today's recipe"
+    rows = [{"options": "--minutes 5", "seed": s, "wall_s": w, "epochs": e, "ab_mse": a,
+             "psnr": 37.0, "target_s": 300.0}
+            for s, w, e, a in ((0, 290.0, 40, 8.0), (1, 294.0, 42, 9.0))]
+    got = minutes.summary(rows)["--minutes 5"]
+    assert got["ab_mse"] == (8.5, pytest.approx(0.7071, abs=1e-4)) and got["seeds"] == [0, 1]
+    assert got["wall_s"][0] == 292.0 and got["target_s"] == 300.0
