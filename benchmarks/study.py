@@ -233,32 +233,44 @@ def budget_epochs(minutes, epoch_s):
     return max(1, math.floor(60 * minutes / epoch_s + 1e-9))
 
 
+# Settings that change what an epoch learns, not what it costs: arms that differ only in these
+# share one probe, so that a neighbour's load on one probe cannot give them unequal epochs
+COSTLESS = ("lr", "weight_decay", "stem_init", "crop_scale", "crop_ratio", "flip")
+
+
+def work(cfg):
+    """An arm's per-epoch work, named by its options but the COSTLESS ones (probe.json's key)."""
+    default = Config()
+    return options(replace(cfg, epochs=1, **{k: getattr(default, k) for k in COSTLESS}))
+
+
 def quiet_epoch_seconds(configs, data, keep):
     """{label: the fastest epoch of its Config trained on the whole training split (the run a
     chosen configuration becomes)}, the machine otherwise idle: PROBE_ROUNDS probes of
-    PROBE_EPOCHS epochs each, the arms interleaved (the order reversed every other round), so
-    that a neighbour's load on a shared host slows one probe of an arm, not the whole arm.
-    Kept in `keep`/probe.json by the run's options, so that a resumed call trains the same
-    epochs (an arm timed before is not timed again)."""
+    PROBE_EPOCHS epochs each of every work among the arms (work: arms of the same per-epoch
+    cost share their probes), the works interleaved (the order reversed every other round), so
+    that a neighbour's load on a shared host slows one probe of a work, not the whole work.
+    Kept in `keep`/probe.json by work, so that a resumed call trains the same epochs (a work
+    timed before is not timed again)."""
     path = Path(keep) / "probe.json"
     probes = json.loads(path.read_text()) if path.is_file() else {}
-    probe = {label: replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
-             for label, cfg in configs.items()}
-    key = {label: options(replace(cfg, epochs=1)) for label, cfg in probe.items()}
-    todo = [label for label in configs if key[label] not in probes]
-    seconds = {label: [] for label in todo}
+    probe = {work(cfg): replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
+             for cfg in reversed(configs.values())}        # (each work probed as its first arm)
+    todo = [key for key in dict.fromkeys(work(cfg) for cfg in configs.values())
+            if key not in probes]
+    seconds = {key: [] for key in todo}
     for r in range(PROBE_ROUNDS if todo else 0):
-        for label in todo if r % 2 == 0 else todo[::-1]:
-            print(f"timing {PROBE_EPOCHS} epochs of {key[label]} (probe {r + 1} of "
-                  f"{PROBE_ROUNDS}) ...", flush=True)
-            seconds[label] += fit(probe[label], data=data, report=QUIET).history["seconds"]
-    for label in todo:
-        probes[key[label]] = {"seconds": seconds[label], "epoch_s": min(seconds[label]),
-                              "machine": machine()}
+        for key in todo if r % 2 == 0 else todo[::-1]:
+            print(f"timing {PROBE_EPOCHS} epochs of {key} (probe {r + 1} of {PROBE_ROUNDS}) ...",
+                  flush=True)
+            seconds[key] += fit(probe[key], data=data, report=QUIET).history["seconds"]
+    for key in todo:
+        probes[key] = {"seconds": seconds[key], "epoch_s": min(seconds[key]),
+                       "machine": machine()}
     if todo:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(probes, indent=1) + "\n")
-    return {label: probes[key[label]]["epoch_s"] for label in configs}
+    return {label: probes[work(cfg)]["epoch_s"] for label, cfg in configs.items()}
 
 
 def finalists(screened, chosen, candidates):

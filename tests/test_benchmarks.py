@@ -238,9 +238,11 @@ def test_the_quiet_epoch_is_the_fastest_of_interleaved_probes_timed_once(tmp_pat
 
     monkeypatch.setattr(bench, "fit", fake_fit)
     configs = {"a": Config(**bench.project(epochs=17, seed=2)),
-               "b": Config(**bench.project(epochs=17, batch_size=128))}
-    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == {"a": 20.5, "b": 12.0}
-    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == {"a": 20.5, "b": 12.0}
+               "b": Config(**bench.project(epochs=17, batch_size=128)),
+               "a, twice the rate": Config(**bench.project(epochs=17, lr=4e-3))}  # a's work
+    quiet = {"a": 20.5, "b": 12.0, "a, twice the rate": 20.5}
+    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == quiet
+    assert bench.quiet_epoch_seconds(configs, None, tmp_path) == quiet
     assert [c.batch_size for c in fitted] == [64, 128, 128, 64]     # read back, not retrained
     assert {(c.holdout, c.epochs, c.seed) for c in fitted} == {("test", 2, 0)}
 
