@@ -241,7 +241,8 @@ COSTLESS = ("lr", "weight_decay", "stem_init", "crop_scale", "crop_ratio", "flip
 def work(cfg):
     """An arm's per-epoch work, named by its options but the COSTLESS ones (probe.json's key)."""
     default = Config()
-    return options(replace(cfg, epochs=1, **{k: getattr(default, k) for k in COSTLESS}))
+    return options(replace(cfg, holdout="test", epochs=1, seed=0,
+                           **{k: getattr(default, k) for k in COSTLESS}))
 
 
 def quiet_epoch_seconds(configs, data, keep):
