@@ -28,7 +28,9 @@ LOST = {"study_design": ("the screens' --schedule onecycle and --no-fused remove
         "hints_choice": ("--hints random / corrective, a network trained with hints, removed in "
                          "0.9.0 for the hint part (hints_spread)", "a863859"),
         "hints_sweep": ("--hints corrective, a network trained with hints, removed in 0.9.0 for "
-                        "the hint part (hints_spread)", "c79b36d")}
+                        "the hint part (hints_spread)", "c79b36d"),
+        "study_recipe-5min": ("its lever --stem-init whiten (the stem's patch whitening) removed "
+                              "in 0.11.0", "e424dc3")}
 # Options a current page names that `train` no longer takes, with what runs in their place
 # (tests/test_pages.py: any other option a current page names is one train takes today)
 RETIRED = {"--fused": "--fused: removed in 0.7.0, the update is always fused",

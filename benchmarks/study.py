@@ -17,7 +17,7 @@ the test figures is printed beside it. The questions:
   cases-adam the same under the study's own Adam at a constant rate
   regressor  the mean-colour regressor against the training-mean constant
   time-5min, time-10min  the training-step levers at five minutes, then the finalists at ten
-  recipe-5min  the recipe's levers (rate, batch, the stem's whitening, gentler crops) one each
+  recipe-5min  the recipe's levers (rate, batch, gentler crops) one each
              against today's default, five minutes of the CPU it runs on; recipe-confirm the
              best of them against the default over the seeds
   budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
@@ -160,7 +160,7 @@ QUESTIONS["precision-10min"] = Question(
 # validation; the best of them against it over three seeds (recipe-confirm)
 RECIPE_BEFORE = "--lr 0.002 (0.10.0's default)"
 RECIPE = {RECIPE_BEFORE: {}, "--lr 0.004": dict(lr=4e-3), "--lr 0.008": dict(lr=8e-3),
-          "--batch-size 32": dict(batch_size=32), "--stem-init whiten": dict(stem_init="whiten"),
+          "--batch-size 32": dict(batch_size=32),
           "crop_scale 0.8,1 (a settings file)": dict(crop_scale=(0.8, 1.0))}
 QUESTIONS["recipe-5min"] = Question(
     "one lever each against 0.10.0's default, five minutes of the CPU it ran on", RECIPE,
@@ -237,7 +237,7 @@ def budget_epochs(minutes, epoch_s):
 
 # Settings that change what an epoch learns, not what it costs: arms that differ only in these
 # share one probe, so that a neighbour's load on one probe cannot give them unequal epochs
-COSTLESS = ("lr", "weight_decay", "stem_init", "crop_scale", "crop_ratio", "flip")
+COSTLESS = ("lr", "weight_decay", "crop_scale", "crop_ratio", "flip")
 
 
 def work(cfg):
@@ -279,11 +279,12 @@ def quiet_epoch_seconds(configs, data, keep):
 def finalists(screened, chosen, candidates):
     """The chosen arm and the screen's alternative with the lowest mean validation error:
     ({label: settings}, [the pair]), labelled as `candidates` label them (a timed screen's
-    labels add the epochs: '--stem conv, 28 epochs' is the candidate '--stem conv')."""
+    labels add the epochs: '--stem conv, 28 epochs' is the candidate '--stem conv'); an arm
+    whose lever has left the code since (no candidate) is not one."""
     def candidate(label):
-        return next(k for k in candidates if label == k or label.startswith(k + ", "))
+        return next((k for k in candidates if label == k or label.startswith(k + ", ")), None)
 
-    arms = {candidate(label): arm for label, arm in screened["arms"].items()}
+    arms = {candidate(label): arm for label, arm in screened["arms"].items() if candidate(label)}
     best = min((k for k in arms if k != chosen),
                key=lambda k: statistics.mean(findings.at(arms[k]["runs"], "val", "ab_mse")))
     return {chosen: candidates[chosen], best: candidates[best]}, [(chosen, best)]

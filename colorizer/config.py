@@ -23,7 +23,6 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "wsd")
 WARMUP, COOLDOWN = 0.1, 0.3   # wsd: shares of the steps spent warming up and decaying to zero
 STEMS = ("conv", "space_to_depth")
-STEM_INITS = ("random", "whiten")
 STEM_FOLD = 4             # space_to_depth: L* folded 4 x 4 into 16 channels, a quarter the side
 PRECISIONS = ("auto", "float32", "bfloat16")
 CROP_SCALE, CROP_RATIO = (0.6, 1.0), (3 / 4, 4 / 3)   # a random resized crop: area, aspect
@@ -39,8 +38,7 @@ IN_MEMORY_MB = 512        # --cache auto: a set whose float32 Lab would take mor
 # Settings that say where a run reads and computes and how often it saves, not what it trains
 PLACE_SETTINGS = ("data", "device", "cache", "checkpoint_every")
 # Settings added after runs were first saved, with the value every run saved before them had
-SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv",
-               "stem_init": "random"}
+SINCE_ADDED = {"ab_stride": 1, "precision": "float32", "holdout": "test", "stem": "conv"}
 # Settings removed (or narrowed), with the version and the values under which a saved model is
 # one this code builds; a model saved with another is refused (its result page names the commit
 # that ran it). A removed setting saved at a buildable value is dropped when read.
@@ -48,7 +46,8 @@ REMOVED = {"fusion": ("0.7.0", (0,)),
            "skips": ("0.7.0 (add) and 0.10.0 (concat)", ("none",)),
            "hints": ("0.9.0", ("none",)),                # a network trained with hints
            "activation": ("0.10.0", ("leaky_relu",)),    # relu and gelu: in no stored run
-           "cache_dir": ("0.10.0", None)}                # where a run reads: $COLORIZER_CACHE
+           "cache_dir": ("0.10.0", None),                # where a run reads: $COLORIZER_CACHE
+           "stem_init": ("0.11.0", ("random",))}         # whiten: study_recipe-5min
 
 
 class ColorizerError(Exception):
@@ -124,10 +123,6 @@ class Config:
     # then one 3x3 convolution to the second width: the first two halvings as one dense operation
     stem: str = option("space_to_depth", "first halvings: conv (the study's) or space_to_depth",
                        choices=STEMS)
-    # whiten: the space_to_depth stem's filters start as the whitened principal components of
-    # the training L* patches it sees, half of them negated (models.whiten_stem)
-    stem_init: str = option("random", "space_to_depth stem's first filters: random or whiten "
-                            "(PCA of the training L* patches)", choices=STEM_INITS)
     ab_stride: int = option(4, "a*b* at 1/N of the side, upsampled (1: the study's)",
                             metavar="N")
     # the training
@@ -294,8 +289,6 @@ def _checks(c):
         ("temperature", "a positive finite number", _positive(c.temperature)),
         ("stem", "conv where there are fewer than two widths to fold into",
          c.stem == "conv" or len(c.widths) >= 2),
-        ("stem_init", "random where the stem is conv (whiten starts the space_to_depth stem)",
-         c.stem_init == "random" or c.stem == "space_to_depth"),
         ("widths", f"one or more whole numbers from 1 to {MAX_WIDTH}",
          c.widths and 0 < min(c.widths) and max(c.widths) <= MAX_WIDTH),
         ("image_size", f"a power of 2 from {2 ** len(c.widths)} (one halving per width at least) "

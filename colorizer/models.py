@@ -120,25 +120,6 @@ def encoder(widths, depth=None, stem="conv", channels=1):
     return nn.Sequential(*layers)
 
 
-WHITEN_IMAGES = 64       # whiten_stem: the training images whose L* patches it analyses
-WHITEN_EPS = 1e-3        # added to each component's variance before dividing by its root
-
-
-@torch.no_grad()
-def whiten_stem(model, L):
-    """Start the space_to_depth stem's filters as the principal components of the patches they
-    see in `L` (B, 1, H, W), each divided by its standard deviation, half of them negated (the
-    patch-whitening initialisation of Keller Jordan's cifar10-airbench): the filters begin as
-    the strongest, decorrelated directions of the faces' lightness instead of noise."""
-    unfold, conv = model.encoder[0], model.encoder[1]
-    patches = F.unfold(unfold(normalize_l(L)), conv.kernel_size, padding=conv.padding)
-    patches = patches.transpose(1, 2).flatten(0, 1).double()      # (B * H/4 * W/4, 16 * 3 * 3)
-    variance, components = torch.linalg.eigh(torch.cov(patches.T))  # in ascending order
-    k = -(-conv.out_channels // 2)
-    top = components[:, -k:].T / (variance[-k:, None] + WHITEN_EPS).sqrt()
-    conv.weight.copy_(torch.cat([top, -top])[:conv.out_channels].view_as(conv.weight))
-
-
 class Regressor(nn.Module):
     """L* (B, 1, H, W) -> the image's mean a*, mean b* in head space (B, 2)."""
 

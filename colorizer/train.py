@@ -26,7 +26,7 @@ from .devices import get_device, native_bf16, process_age, release_free_memory, 
 from .evaluation import PLAIN, evaluate
 from .files import write_json
 from .metrics import HEADLINE, UNITS
-from .models import WHITEN_IMAGES, build_model, head, loss_fn, whiten_stem
+from .models import build_model, head, loss_fn
 from .outputs import write_outputs
 
 LOG_EVERY = 20          # batches between the progress bar's loss readings (each waits for a GPU)
@@ -424,8 +424,6 @@ def _new_training(cfg, train, device, procs, by_clock=False):
     model = build_model(cfg)
     if cfg.init_from:                   # fine-tuning: weights from another run, refused if unlike
         restore(model, load_checkpoint(cfg.init_from))
-    elif cfg.stem_init == "whiten":
-        whiten_stem(model, next(chunks(train.lab, WHITEN_IMAGES))[:, :1])
     model = model.to(device)
     optimizer = build_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(cfg.seed)

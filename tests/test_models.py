@@ -3,7 +3,7 @@ import torch
 
 from colorizer import ARCHS, Colorizer, Config, Regressor, build_model, decode_ab, encode_ab
 from colorizer.config import ColorizerError
-from colorizer.models import Down, Up, loss_fn, normalize_l, target, whiten_stem
+from colorizer.models import Down, Up, loss_fn, target
 
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -193,23 +193,3 @@ def test_a_model_of_a_removed_experiment_is_refused_on_one_line():
            "skips": "none", "activation": "leaky_relu", "cache_dir": "/somewhere"}
     assert Config.from_dict(old) == Config()
 
-
-def test_whiten_stem_starts_the_stem_as_decorrelated_unit_directions():
-    """stem_init whiten: the stem's first half of filters, applied to the patches they were
-    computed from, give uncorrelated outputs of unit variance (up to WHITEN_EPS); the second
-    half are their negatives."""
-    torch.manual_seed(0)
-    L = torch.rand(4, 1, 32, 32) * 100
-    model = build_model(Config(widths=(4, 8, 16), stem_init="whiten"))
-    conv = model.encoder[1]
-    whiten_stem(model, L)
-    k = conv.out_channels // 2
-    y = torch.nn.functional.conv2d(model.encoder[0](normalize_l(L)), conv.weight, padding=1)
-    cov = torch.cov(y[:, :k].transpose(0, 1).flatten(1).double())
-    assert torch.allclose(cov, torch.eye(k, dtype=cov.dtype), atol=0.05)
-    assert torch.equal(conv.weight[k:], -conv.weight[:k])
-
-
-def test_whiten_needs_the_space_to_depth_stem():
-    with pytest.raises(ColorizerError, match="stem-init"):
-        Config(stem="conv", stem_init="whiten")
