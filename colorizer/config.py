@@ -133,7 +133,7 @@ class Config:
     # first plan only (train.Plan)
     minutes: float | None = option(None, "plan the run by the clock: end within N minutes",
                                    metavar="N")
-    lr: float = option(2e-3, "learning rate (the peak of a schedule)", metavar="LR")
+    lr: float = option(8e-3, "learning rate (the peak of a schedule)", metavar="LR")
     weight_decay: float = option(1e-4, "weight decay (adam: L2 in the gradient)", metavar="WD")
     optimizer: str = option("adamw", "adam (the study's) or adamw", choices=OPTIMIZERS)
     # wsd: a linear warm-up over WARMUP of the steps, stable, a linear decay to zero over COOLDOWN
@@ -249,10 +249,10 @@ PRESETS = {
     # short study sections
     "study-short": {**STUDY_TRAINING, "head": "tanh", "lr": 1e-3, "weight_decay": 1e-7,
                     "epochs": 6},
-    # the project's training before the space-to-depth stem and bfloat16 (the speed reference),
-    # and the same with a*b* at the full side
-    "quarter-side": dict(stem="conv", precision="float32", epochs=28),
-    "full-side": dict(stem="conv", precision="float32", ab_stride=1, epochs=20),
+    # the project's training before the space-to-depth stem, bfloat16 and the rate of 0.11.0
+    # (the speed reference), and the same with a*b* at the full side
+    "quarter-side": dict(stem="conv", precision="float32", lr=2e-3, epochs=28),
+    "full-side": dict(stem="conv", precision="float32", lr=2e-3, ab_stride=1, epochs=20),
 }
 
 
