@@ -2,6 +2,7 @@
 
 import os
 import platform
+import shlex
 import struct
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def train_split(data_dir=None, limit=None):
 
 def command(module, argv):
     """The command line that reproduces a result, for its header."""
-    return " ".join(["python -m", module, *(argv if argv is not None else sys.argv[1:])])
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join(["python -m", module, shlex.join(args)]).rstrip()
 
 
 def write_result(name, obj, markdown=None):

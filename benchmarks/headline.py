@@ -43,8 +43,8 @@ def default_row():
     row = _row("colorizer, the default", runs,
                f"`python -m colorizer train --holdout val --epochs {cfg['epochs']}`, `--seed` "
                f"{seeds} ({minutes:.1f} min of a {cpu['cores']}-core {cpu['cpu']}, "
-               f"{cfg['precision']}; {arm['runs'][0]['n_train']} training images, validation "
-               "held out)")
+               f"`--precision {cfg['precision']}`; {arm['runs'][0]['n_train']} training images, "
+               "validation held out)")
     return row, (result["baselines"]["test"], arm["runs"][0]["n_train"]), len(arm["runs"])
 
 

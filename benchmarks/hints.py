@@ -15,7 +15,8 @@ regions. Three simulated people (research.hint_fit):
 
 Fidelity: the squared a*b* distance at the hinted pixels between the result and the colour given.
 
-    python -m colorizer train --epochs 109 --lr 0.002 --precision bfloat16 --holdout val --out runs/twin
+    python -m colorizer train --epochs 109 --lr 0.002 --precision bfloat16 --holdout val \
+        --out runs/twin
     python -m benchmarks.hints runs/twin --ship
 
 Results: benchmarks/results/design/hints_spread.{md,json}, the model card's section

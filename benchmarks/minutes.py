@@ -84,7 +84,8 @@ def plot(means, title):
         points.sort()
         ax.errorbar([p[0] for p in points], [p[1][0] for p in points],
                     yerr=[p[1][1] for p in points], marker="o", capsize=3, label=name)
-    ax.set(xlabel="process wall time (minutes)", ylabel="test ab MSE (units²)", title=title)
+    ax.set(xlabel="process wall time (minutes)", ylabel="test ab MSE (units²)")
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
@@ -103,13 +104,23 @@ def main(argv=None):
         for seed in args.seeds:
             rows.append(run(arm.split(), Path(args.keep) / f"arm{i}-seed{seed}", seed))
             print(rows[-1], flush=True)
-    m, means = machine(), summary(rows)
-    seeds = ", ".join(map(str, args.seeds))
+    result = {"machine": machine(), "seeds": args.seeds, "rows": rows, "summary": summary(rows)}
+    text = markdown(result, command("benchmarks.minutes", argv), args.name)
+    print(text)
+    write_result(args.name, result, text)
+    plot(result["summary"], f"test error against minutes, {result['machine']['cpu']}").savefig(
+        DOCS / f"{args.name}.png", dpi=90)
+
+
+def markdown(result, cmd, name):
+    """The page: each command's mean (± sd where several seeds) beside its target, then every
+    run, then the plot."""
+    m, means, rows = result["machine"], result["summary"], result["rows"]
+    seeds = ", ".join(map(str, result["seeds"]))
     lines = [f"**`train` by the clock: each command's process wall time, epochs and test error** "
              f"(each command in a fresh process, one at a time, seeds {seeds}, scored on the 75 "
-             f"test faces; mean ± sd over the seeds, the runs below). {m['date']}, {m['cores']} "
-             f"cores ({m['cpu']}), torch {m['torch']}, commit {m['commit']}; "
-             f"`{command('benchmarks.minutes', argv)}`", "",
+             f"test faces; the mean over the seeds, the runs below). {m['date']}, {m['cores']} "
+             f"cores ({m['cpu']}), torch {m['torch']}, commit {m['commit']}; `{cmd}`", "",
              "| `train` options | epochs | wall (s) | target (s) | off by | test ab MSE (units²) "
              "| PSNR (dB) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for options, s in means.items():
@@ -122,18 +133,13 @@ def main(argv=None):
     lines += [f"| `{r['options']}` | {r['seed']} | {r['precision']} | {r['epochs']} | "
               f"{r['plans']} | {r['wall_s']:.1f} | {r['ab_mse']:.2f} | {r['psnr']:.2f} |"
               for r in rows]
-    lines += ["", f"![test error against minutes](../../../docs/{args.name}.png)"]
-    text = "\n".join(lines)
-    print(text)
-    write_result(args.name, {"machine": m, "seeds": args.seeds, "rows": rows,
-                             "summary": means}, text)
-    plot(means, f"test error against minutes, {m['cpu']}").savefig(
-        DOCS / f"{args.name}.png", dpi=90)
+    return "\n".join([*lines, "", f"![test error against minutes](../../../docs/{name}.png)"])
 
 
 def _pm(value, digits):
+    """A mean ± its sd; one seed's value alone (no spread)."""
     mean, sd = value
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd else "")
 
 
 if __name__ == "__main__":

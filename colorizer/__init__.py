@@ -1,6 +1,6 @@
 """colorizer: predict the a*b* chroma of a CIE L*a*b* image from its lightness L*."""
 
-__version__ = "0.10.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
+__version__ = "0.11.0"        # the one place it is written (pyproject reads it; CHANGELOG.md)
 
 from . import quantize
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint

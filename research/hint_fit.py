@@ -12,7 +12,8 @@ The fit needs the model's errors as they are on photos it never saw: it runs on 
 split of a twin run (the shipped recipe with `--holdout val`), whose numbers are then written into
 the shipped weights (the network's own entries stay byte for byte):
 
-    python -m colorizer train --epochs 109 --lr 0.002 --precision bfloat16 --holdout val --out runs/twin
+    python -m colorizer train --epochs 109 --lr 0.002 --precision bfloat16 --holdout val \
+        --out runs/twin
     python -m research.hint_fit runs/twin --into colorizer/weights
 """
 

@@ -182,14 +182,16 @@ def test_the_space_to_depth_stem_needs_a_second_width_to_fold_into():
 
 def test_a_model_of_a_removed_experiment_is_refused_on_one_line():
     """A checkpoint saved with a removed setting whose model this code cannot build (--fusion 8,
-    --skips add or concat, --activation relu) is refused, naming the option and the version;
-    the other removed settings are dropped."""
+    --skips add or concat, --activation relu, --stem-init whiten) is refused, naming the option
+    and the version; the other removed settings are dropped."""
     for removed, version in [({"fusion": 8}, "0.7.0"), ({"skips": "add"}, "0.7.0"),
-                             ({"skips": "concat"}, "0.10.0"), ({"activation": "relu"}, "0.10.0")]:
+                             ({"skips": "concat"}, "0.10.0"), ({"activation": "relu"}, "0.10.0"),
+                             ({"stem_init": "whiten"}, "0.11.0")]:
         with pytest.raises(ColorizerError, match=f"--{next(iter(removed))} .* removed in .*"
                                                  f"{version}"):
             Config.from_dict({**Config().to_dict(), **removed})
     old = {**Config().to_dict(), "ema": 0.999, "fused": False, "warmup": 0.2, "fusion": 0,
-           "skips": "none", "activation": "leaky_relu", "cache_dir": "/somewhere"}
+           "skips": "none", "activation": "leaky_relu", "cache_dir": "/somewhere",
+           "stem_init": "random"}
     assert Config.from_dict(old) == Config()
 
