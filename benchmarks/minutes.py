@@ -126,8 +126,9 @@ def markdown(result, cmd, name):
     for options, s in means.items():
         target = s["target_s"]
         off = "-" if target is None else f"{(s['wall_s'][0] - target) / target:+.1%}"
-        lines.append(f"| `{options}` | {s['epochs'][0]:.0f} | {_pm(s['wall_s'], 1)} | "
-                     f"{target or '-'} | {off} | {_pm(s['ab_mse'], 2)} | {_pm(s['psnr'], 2)} |")
+        pm = _pm if len(s["seeds"]) > 1 else _alone
+        lines.append(f"| `{options}` | {s['epochs'][0]:.0f} | {pm(s['wall_s'], 1)} | "
+                     f"{target or '-'} | {off} | {pm(s['ab_mse'], 2)} | {pm(s['psnr'], 2)} |")
     lines += ["", "| `train` options | seed | precision | epochs | plans | wall (s) | test ab MSE "
               "| PSNR |", "|---|---:|---|---:|---:|---:|---:|---:|"]
     lines += [f"| `{r['options']}` | {r['seed']} | {r['precision']} | {r['epochs']} | "
@@ -137,9 +138,14 @@ def markdown(result, cmd, name):
 
 
 def _pm(value, digits):
-    """A mean ± its sd; one seed's value alone (no spread)."""
+    """A mean ± its sd over the seeds."""
     mean, sd = value
-    return f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd else "")
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _alone(value, digits):
+    """One seed's value: no spread to show."""
+    return f"{value[0]:.{digits}f}"
 
 
 if __name__ == "__main__":

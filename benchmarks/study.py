@@ -17,9 +17,9 @@ the test figures is printed beside it. The questions:
   cases-adam the same under the study's own Adam at a constant rate
   regressor  the mean-colour regressor against the training-mean constant
   time-5min, time-10min  the training-step levers at five minutes, then the finalists at ten
-  recipe-5min  the recipe's levers (rate, batch, gentler crops) one each
-             against today's default, five minutes of the CPU it runs on; recipe-confirm the
-             best of them against the default over the seeds
+  recipe-5min  the recipe's levers (rate, batch, gentler crops) one each against 0.10.0's
+             default, five minutes of the CPU it runs on; recipe-confirm the best of them
+             against that default over the seeds
   budget-5min, budget-10min  the default at five and ten minutes of the CPU the call runs on
   precision-10min  the default against it with bfloat16 autocast, ten minutes of that CPU
   regressor-2x2  the study's own claim where it made it: the regressor, Architecture 1 and 2 x
@@ -257,10 +257,10 @@ def quiet_epoch_seconds(configs, data, keep):
     timed before is not timed again)."""
     path = Path(keep) / "probe.json"
     probes = json.loads(path.read_text()) if path.is_file() else {}
-    probe = {work(cfg): replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0)
-             for cfg in reversed(configs.values())}        # (each work probed as its first arm)
-    todo = [key for key in dict.fromkeys(work(cfg) for cfg in configs.values())
-            if key not in probes]
+    probe = {}                                          # each work probed as its first arm
+    for cfg in configs.values():
+        probe.setdefault(work(cfg), replace(cfg, holdout="test", epochs=PROBE_EPOCHS, seed=0))
+    todo = [key for key in probe if key not in probes]
     seconds = {key: [] for key in todo}
     for r in range(PROBE_ROUNDS if todo else 0):
         for key in todo if r % 2 == 0 else todo[::-1]:
